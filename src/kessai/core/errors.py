@@ -1,0 +1,63 @@
+"""Errors that reach people and programs: a stable code, a Japanese message, an HTTP status."""
+
+from typing import Any
+
+
+class KessaiError(Exception):
+    status_code = 400
+    code = "error"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, detail: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.detail: dict[str, Any] = detail or {}
+
+
+class InvalidInput(KessaiError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class NotFound(KessaiError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(KessaiError):
+    """Refused by the order's status or by a provider rule; nothing was sent."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+
+class RuleRefused(Conflict):
+    code = "rule_refused"
+
+
+class InProgress(Conflict):
+    code = "operation_in_progress"
+
+
+class ProviderUnavailable(KessaiError):
+    """The provider could not be reached or could not answer; nothing is known to have changed."""
+
+    status_code = 502
+    code = "provider_unavailable"
+
+
+class Unauthorized(KessaiError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class ConfigurationError(KessaiError):
+    status_code = 500
+    code = "configuration_error"

@@ -1,0 +1,71 @@
+"""Settings read once from the environment (KESSAI_*)."""
+
+import os
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from kessai.core.errors import ConfigurationError
+
+
+class Env(StrEnum):
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/kessai.db"
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain URLs people paste and pick the async driver kessai runs on."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+"):
+        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    env: Env = Env.SANDBOX
+    # An attempt still marked as sent after this many seconds is taken as lost
+    # (process died mid-call) and must be reconciled before anything else.
+    attempt_lease_seconds: int = 120
+    idempotency_ttl_hours: int = 24
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sandbox(self) -> bool:
+        return self.env is Env.SANDBOX
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        e = dict(os.environ if environ is None else environ)
+        raw_env = e.get("KESSAI_ENV", Env.SANDBOX.value).strip().lower()
+        try:
+            env = Env(raw_env)
+        except ValueError:
+            raise ConfigurationError(
+                f"KESSAI_ENV は sandbox か production を指定してください (指定値: {raw_env})"
+            ) from None
+        return cls(
+            database_url=normalize_database_url(e.get("KESSAI_DATABASE_URL", DEFAULT_DATABASE_URL)),
+            env=env,
+            attempt_lease_seconds=int(e.get("KESSAI_ATTEMPT_LEASE_SECONDS", "120")),
+            idempotency_ttl_hours=int(e.get("KESSAI_IDEMPOTENCY_TTL_HOURS", "24")),
+        )
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind a SQLite URL, so its folder can be created before connecting."""
+    if not database_url.startswith("sqlite"):
+        return None
+    path = database_url.split(":///", 1)[1] if ":///" in database_url else ""
+    if not path or path == ":memory:":
+        return None
+    return Path(path)

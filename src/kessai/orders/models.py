@@ -1,0 +1,47 @@
+"""受注: amounts in integer yen, 決済状況 and 対応状況, shipping, the live provider transaction."""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kessai.core.db import Base, IdType, UTCDateTime
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_status_ordered", "payment_status", "ordered_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    amount: Mapped[int] = mapped_column(Integer)  # 合計 (税込)
+    tax: Mapped[int] = mapped_column(Integer)  # うち消費税
+    payment_status: Mapped[str] = mapped_column(String(40))
+    handling_status: Mapped[str] = mapped_column(String(40))
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    subscription_id: Mapped[int | None] = mapped_column(IdType, index=True)
+    # 発送: 発送完了日, 配送伝票番号, 配送業者, 発送回数
+    shipped_on: Mapped[date | None] = mapped_column(Date)
+    tracking_number: Mapped[str | None] = mapped_column(String(60))
+    carrier: Mapped[str | None] = mapped_column(String(60))
+    shipment_count: Mapped[int] = mapped_column(Integer, default=0)
+    # How the customer pays: a one-time token or a stored card (provider references only).
+    payment_source: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The live provider transaction: our own reference and the provider's id for it.
+    provider_reference: Mapped[str | None] = mapped_column(String(60))
+    provider_transaction_id: Mapped[str | None] = mapped_column(String(100))
+    authorized_amount: Mapped[int | None] = mapped_column(Integer)
+    authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 決済日時
+    captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # オーソリ確定日時
+    tracking_reported: Mapped[bool] = mapped_column(default=False)  # 伝票番号連携済
+    three_d_secure: Mapped[bool] = mapped_column(default=False)
+    redirect_url: Mapped[str | None] = mapped_column(String(2000))
+    authorization_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The attempt that holds the order: sent and not yet settled, or unknown.
+    in_flight_attempt_id: Mapped[int | None] = mapped_column(IdType)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,145 @@
+"""/api/v1/orders/{id}/payment/{action}, 決済履歴 and 変更履歴."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from kessai.core.db import transaction
+from kessai.core.errors import InvalidInput
+from kessai.history.repository import list_changes
+from kessai.orders.present import order_out
+from kessai.orders.service import get_order_view, reject_card_data
+from kessai.payments.engine import ActionResult
+from kessai.payments.plans import OPERATION_LABELS, ActionRequest, ShipmentInput
+from kessai.payments.repository import list_attempts
+from kessai.payments.schemas import (
+    ActionResultOut,
+    ChangeHistoryOut,
+    PaymentActionIn,
+    PaymentHistoryOut,
+)
+from kessai.payments.status import Action, HandlingStatus, PaymentStatus
+from kessai.web.deps import PrincipalDep, ServicesDep
+from kessai.web.idempotency import run_idempotent
+
+router = APIRouter(prefix="/api/v1/orders", tags=["決済"])
+
+FIELD_LABELS = {
+    "payment_status": "決済状況",
+    "handling_status": "対応状況",
+    "amount": "合計金額",
+    "tax": "消費税",
+    "shipped_on": "発送完了日",
+    "tracking_number": "配送伝票番号",
+    "carrier": "配送業者",
+    "shipment_count": "発送回数",
+}
+
+
+def _label(field: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if field == "payment_status":
+        return PaymentStatus(value).label
+    if field == "handling_status":
+        return HandlingStatus(value).label
+    return value
+
+
+@router.post(
+    "/{order_id}/payment/{action}",
+    response_model=ActionResultOut,
+    summary="決済処理 (オーソリ・売上・取消・金額変更・強制売上・強制取消・再オーソリ・照会)",
+)
+async def post_action(
+    order_id: int,
+    action: Action,
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    data: PaymentActionIn | None = None,
+) -> JSONResponse:
+    body = data or PaymentActionIn()
+    if body.sandbox is not None and not services.settings.sandbox:
+        raise InvalidInput("sandbox はサンドボックス環境でのみ指定できます", code="sandbox_only")
+    if body.payment_source is not None:
+        reject_card_data(body.payment_source)
+    req = ActionRequest(
+        action=action.value,
+        actor=principal.actor,
+        amount=body.amount,
+        tax=body.tax,
+        shipment=ShipmentInput(body.shipped_on, body.tracking_number, body.carrier),
+        source=body.payment_source,
+        options={"scenario": body.sandbox.scenario} if body.sandbox else {},
+    )
+
+    async def handler() -> tuple[int, object]:
+        result = await services.payments.run(order_id, req)
+        return 200, await _result_out(services, result)
+
+    return await run_idempotent(request, services, principal, handler)
+
+
+async def _result_out(services: ServicesDep, result: ActionResult) -> ActionResultOut:
+    async with transaction(services.sessions) as s:
+        view = await get_order_view(s, result.order_id)
+    return ActionResultOut(
+        outcome=result.outcome,
+        message=result.message,
+        attempt_id=result.attempt_id,
+        provider_code=result.provider_code,
+        provider_message=result.provider_message,
+        redirect_url=result.redirect_url,
+        order=order_out(view),
+    )
+
+
+@router.get(
+    "/{order_id}/payment-history", response_model=list[PaymentHistoryOut], summary="決済履歴"
+)
+async def payment_history(
+    order_id: int, services: ServicesDep, _: PrincipalDep
+) -> list[PaymentHistoryOut]:
+    async with transaction(services.sessions) as s:
+        await get_order_view(s, order_id)
+        attempts = await list_attempts(s, order_id)
+    return [
+        PaymentHistoryOut(
+            id=a.id,
+            operation=a.operation,
+            operation_label=OPERATION_LABELS.get(a.operation, a.operation),
+            amount=a.amount,
+            reference=a.reference,
+            outcome=a.outcome,
+            provider_code=a.provider_code,
+            provider_message=a.provider_message,
+            provider_transaction_id=a.provider_transaction_id,
+            note=a.note,
+            actor=a.actor,
+            created_at=a.created_at,
+            completed_at=a.completed_at,
+        )
+        for a in attempts
+    ]
+
+
+@router.get("/{order_id}/change-history", response_model=list[ChangeHistoryOut], summary="変更履歴")
+async def change_history(
+    order_id: int, services: ServicesDep, _: PrincipalDep
+) -> list[ChangeHistoryOut]:
+    async with transaction(services.sessions) as s:
+        await get_order_view(s, order_id)
+        records = await list_changes(s, "order", order_id)
+    return [
+        ChangeHistoryOut(
+            id=r.id,
+            field=r.field,
+            field_label=FIELD_LABELS.get(r.field, r.field),
+            before=_label(r.field, r.before),
+            after=_label(r.field, r.after),
+            actor=r.actor,
+            reason=r.reason,
+            created_at=r.created_at,
+        )
+        for r in records
+    ]

@@ -1,0 +1,541 @@
+"""Runs a payment action on one order: reconcile first, decide, write ahead, call, record.
+
+This is the one place that owns transactions for payment actions, because write-ahead
+needs the attempt committed before the provider is called:
+  1. (tx) load the order; if an attempt holds it, settle that first; decide the plan;
+     write the attempt and claim the order by compare-and-set; commit.
+  2. call the provider (outside any transaction).
+  3. (tx) record the outcome and move the 決済状況 by the table; commit.
+A crash between 1 and 3 leaves the attempt 'sent' and the order held; after the lease it
+is treated as unknown and settled by a lookup with our own reference before anything else.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kessai.core.clock import Clock
+from kessai.core.db import transaction
+from kessai.core.errors import Conflict, InProgress, KessaiError, ProviderUnavailable
+from kessai.core.settings import Settings
+from kessai.payments import repository as repo
+from kessai.payments.decide import OrderFacts, decide
+from kessai.payments.models import PaymentAttempt
+from kessai.payments.outcomes import Settlement, settle_lookup, settle_outcome
+from kessai.payments.plans import OPERATION_LABELS, ActionRequest, Call, Local, Operation, Refuse
+from kessai.payments.status import (
+    Action,
+    Event,
+    HandlingStatus,
+    PaymentStatus,
+    handling_after,
+    next_status,
+)
+from kessai.providers import contract as c
+from kessai.providers.registry import ConnectorRegistry
+
+log = logging.getLogger("kessai.payments")
+
+MAX_ROUNDS = 4
+FAILURE_EVENTS = frozenset(
+    {
+        Event.AUTHORIZE_FAILED,
+        Event.REGISTER_FAILED,
+        Event.PAYMENT_ERROR,
+        Event.CREDIT_CHECK_FAILED,
+        Event.CAPTURE_FAILED,
+        Event.SHIPMENT_REPORT_FAILED,
+        Event.CANCEL_FAILED,
+        Event.AMOUNT_CHANGE_FAILED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    order_id: int
+    outcome: str  # succeeded | declined | pending | unknown | local | not_sent
+    message: str
+    attempt_id: int | None = None
+    provider_code: str | None = None
+    provider_message: str | None = None
+    redirect_url: str | None = None
+
+
+class PaymentEngine:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        registry: ConnectorRegistry,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        self.sessions = sessions
+        self.registry = registry
+        self.clock = clock
+        self.settings = settings
+
+    # ------------------------------------------------------------------ public
+    async def run(self, order_id: int, req: ActionRequest) -> ActionResult:
+        action = Action(req.action)
+        settled: ActionResult | None = None
+        for _ in range(MAX_ROUNDS):
+            step = await self._prepare(order_id, req, action)
+            if isinstance(step, ActionResult):
+                return step
+            if isinstance(step, PaymentAttempt):
+                # Held by an unsettled attempt: settle it, then decide again.
+                settled = await self._reconcile(order_id, step, req.actor)
+                if action is Action.RECONCILE:
+                    return settled
+                continue
+            result = await self._call(order_id, step, req)
+            if action is Action.REAUTHORIZE and step.plan.operation == Operation.VOID:
+                if result.outcome != c.OutcomeKind.SUCCEEDED:
+                    return result
+                continue  # the old authorization is gone: now authorize anew
+            return result
+        if settled is not None:
+            return settled
+        raise InProgress("この受注は別の決済処理を実行中です。しばらくしてから再度お試しください")
+
+    # --------------------------------------------------------------- step 1
+    async def _prepare(
+        self, order_id: int, req: ActionRequest, action: Action
+    ) -> "ActionResult | PaymentAttempt | _Claimed":
+        for _ in range(MAX_ROUNDS):
+            try:
+                return await self._prepare_once(order_id, req, action)
+            except _LostRace:
+                continue  # a concurrent writer changed the order: read again, decide again
+        raise InProgress("この受注は同時に更新されました。もう一度お試しください")
+
+    async def _prepare_once(
+        self, order_id: int, req: ActionRequest, action: Action
+    ) -> "ActionResult | PaymentAttempt | _Claimed":
+        refusal: KessaiError | None = None
+        async with transaction(self.sessions) as s:
+            facts = await self._facts(s, order_id)
+            order = facts.order
+            release: dict[str, Any] = {}
+            if order.in_flight_attempt_id is not None:
+                held = await repo.get_attempt(s, order.in_flight_attempt_id)
+                if held.outcome == "sent" and not self._stale(held):
+                    raise InProgress(
+                        "この受注は別の決済処理を実行中です。しばらくしてから再度お試しください",
+                        detail={"attempt_id": held.id, "operation": held.operation},
+                    )
+                if action not in (Action.FORCE_CAPTURE, Action.FORCE_CANCEL):
+                    return held
+                # 強制処理: the operator checked the provider's screen and decides.
+                await repo.complete_attempt(
+                    s, held.id, note=f"{action.label}により確定", completed_at=facts.now
+                )
+                release = {"in_flight_attempt_id": None}
+            if action is Action.RECONCILE:
+                return await self._reconcile_pending(s, facts, req)
+            plan = decide(facts, req)
+            if isinstance(plan, Local):
+                return await self._apply_local(s, facts, plan, req, release)
+            if isinstance(plan, Refuse):
+                refusal = plan.error
+                await self._apply_refusal(s, facts, plan, req)
+            else:
+                claimed = await self._write_ahead(s, facts, plan, req)
+                if claimed is None:
+                    raise _LostRace
+                return claimed
+        assert refusal is not None
+        raise refusal
+
+    async def _facts(self, s: AsyncSession, order_id: int) -> OrderFacts:
+        order, method, account = await repo.load_order(s, order_id)
+        return OrderFacts(order, method, account, self.clock.now())
+
+    def _stale(self, attempt: PaymentAttempt) -> bool:
+        lease = timedelta(seconds=self.settings.attempt_lease_seconds)
+        return attempt.created_at + lease < self.clock.now()
+
+    def _values(
+        self, facts: OrderFacts, event: Event | None, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        values = dict(fields)
+        if event is not None:
+            status = PaymentStatus(facts.order.payment_status)
+            handling = HandlingStatus(facts.order.handling_status)
+            values["payment_status"] = next_status(status, event).value
+            values["handling_status"] = handling_after(event, handling).value
+        return values
+
+    async def _apply_local(
+        self,
+        s: AsyncSession,
+        facts: OrderFacts,
+        plan: Local,
+        req: ActionRequest,
+        release: dict[str, Any],
+    ) -> ActionResult:
+        values = {**self._values(facts, plan.event, plan.fields), **release}
+        label = OPERATION_LABELS.get(plan.operation, plan.operation)
+        if not await repo.compare_and_set(
+            s, facts.order, values, actor=req.actor, at=facts.now, reason=label
+        ):
+            raise InProgress("この受注は同時に更新されました。もう一度お試しください")
+        attempt_id = await repo.add_attempt(
+            s,
+            order_id=facts.order.id,
+            operation=plan.operation,
+            amount=values.get("amount", facts.order.amount),
+            reference=facts.order.provider_reference or facts.order.number,
+            outcome="local",
+            note=plan.note,
+            actor=req.actor,
+            created_at=facts.now,
+            completed_at=facts.now,
+            request={},
+        )
+        return ActionResult(facts.order.id, "local", f"{label}: {plan.note}", attempt_id)
+
+    async def _apply_refusal(
+        self, s: AsyncSession, facts: OrderFacts, plan: Refuse, req: ActionRequest
+    ) -> None:
+        """Record the refusal in 決済履歴; move to the failure status where the FAQ does."""
+        if plan.failure_event is not None:
+            values = self._values(facts, plan.failure_event, {})
+            await repo.compare_and_set(
+                s, facts.order, values, actor=req.actor, at=facts.now, reason=plan.error.message
+            )
+        await repo.add_attempt(
+            s,
+            order_id=facts.order.id,
+            operation=Operation.REFUSED,
+            amount=facts.order.amount,
+            reference=facts.order.provider_reference or facts.order.number,
+            outcome="not_sent",
+            provider_code=plan.error.code,
+            note=plan.error.message,
+            actor=req.actor,
+            created_at=facts.now,
+            completed_at=facts.now,
+            request={"action": req.action},
+        )
+
+    async def _write_ahead(
+        self, s: AsyncSession, facts: OrderFacts, plan: Call, req: ActionRequest
+    ) -> "_Claimed | None":
+        order = facts.order
+        attempt_id = await repo.add_attempt(
+            s,
+            order_id=order.id,
+            operation=plan.operation,
+            amount=plan.amount,
+            reference=plan.reference,
+            outcome="sent",
+            actor=req.actor,
+            created_at=facts.now,
+            request={"tax": plan.new_tax, "capture": plan.capture},
+        )
+        values = self._values(facts, plan.pre_event, plan.pre_fields)
+        values["in_flight_attempt_id"] = attempt_id
+        if plan.operation in (Operation.AUTHORIZE, Operation.AUTHORIZE_CAPTURE):
+            values["authorization_count"] = order.authorization_count + 1
+        reason = OPERATION_LABELS.get(plan.operation, plan.operation)
+        if not await repo.compare_and_set(
+            s, order, values, actor=req.actor, at=facts.now, reason=reason
+        ):
+            return None
+        connector = self._connector(facts)
+        txn = c.Transaction(
+            reference=plan.reference,
+            transaction_id=order.provider_transaction_id,
+            amount=order.amount,
+            options=req.options,
+        )
+        source = values.get("payment_source", order.payment_source)
+        return _Claimed(attempt_id, plan, facts, connector, txn, dict(source or {}))
+
+    def _connector(self, facts: OrderFacts) -> object:
+        account = facts.account
+        if account is None:
+            raise Conflict(
+                f"支払い方法「{facts.method.name}」に外部連携アカウントが設定されていません",
+                code="account_missing",
+            )
+        return self.registry.for_account(account.connector, account.id, account.settings)
+
+    # --------------------------------------------------------------- step 2 + 3
+    async def _call(self, order_id: int, claimed: "_Claimed", req: ActionRequest) -> ActionResult:
+        plan = claimed.plan
+        outcome = await self._invoke(claimed, req)
+        now = self.clock.now()
+        async with transaction(self.sessions) as s:
+            facts = await self._facts(s, order_id)
+            settlement = settle_outcome(
+                plan.operation,
+                outcome,
+                kind=facts.kind,
+                amount=plan.amount,
+                new_tax=plan.new_tax,
+                now=now,
+            )
+            await repo.complete_attempt(
+                s,
+                claimed.attempt_id,
+                outcome=outcome.kind.value,
+                provider_code=outcome.code,
+                provider_message=outcome.message,
+                provider_transaction_id=outcome.transaction_id,
+                completed_at=None if outcome.kind is c.OutcomeKind.UNKNOWN else now,
+            )
+            await self._settle(s, facts, claimed.attempt_id, settlement, req.actor, plan.operation)
+        result = ActionResult(
+            order_id,
+            outcome.kind.value,
+            _message(plan.operation, outcome),
+            claimed.attempt_id,
+            outcome.code,
+            outcome.message,
+            outcome.redirect_url,
+        )
+        if outcome.kind is c.OutcomeKind.NOT_SENT:
+            raise ProviderUnavailable(
+                result.message,
+                detail={"attempt_id": claimed.attempt_id, "provider_message": outcome.message},
+            )
+        return result
+
+    async def _invoke(self, claimed: "_Claimed", req: ActionRequest) -> c.Outcome:
+        plan, conn, txn = claimed.plan, claimed.connector, claimed.txn
+        try:
+            if plan.operation in (Operation.AUTHORIZE, Operation.AUTHORIZE_CAPTURE):
+                if not isinstance(conn, c.Authorizer):
+                    raise _unsupported(claimed.facts, "オーソリ")
+                return await conn.authorize(
+                    c.AuthorizeRequest(
+                        reference=plan.reference,
+                        amount=claimed.facts.order.amount,
+                        tax=claimed.facts.order.tax,
+                        capture=plan.capture,
+                        source=claimed.source,
+                        options=req.options,
+                    )
+                )
+            if plan.operation == Operation.CAPTURE:
+                if not isinstance(conn, c.Capturer):
+                    raise _unsupported(claimed.facts, "売上処理")
+                return await conn.capture(txn, plan.shipment)
+            if plan.operation in (Operation.CANCEL, Operation.VOID):
+                if not isinstance(conn, c.Canceller):
+                    raise _unsupported(claimed.facts, "取消処理")
+                return await conn.cancel(txn, captured=claimed.facts.order.captured_at is not None)
+            if plan.operation == Operation.CHANGE_AMOUNT:
+                if not isinstance(conn, c.AmountChanger):
+                    raise _unsupported(claimed.facts, "金額変更")
+                assert plan.amount is not None
+                return await conn.change_amount(
+                    txn, plan.amount, captured=claimed.facts.order.captured_at is not None
+                )
+        except _Unsupported as exc:
+            return c.Outcome(c.OutcomeKind.NOT_SENT, code="unsupported", message=str(exc))
+        except Exception as exc:  # the call may have reached the provider: unknown, never lost
+            log.warning("provider call failed: %s", type(exc).__name__)
+            return c.Outcome(c.OutcomeKind.UNKNOWN, message=f"{type(exc).__name__}: {exc}")
+        raise ValueError(f"unknown operation {plan.operation}")
+
+    async def _settle(
+        self,
+        s: AsyncSession,
+        facts: OrderFacts,
+        attempt_id: int,
+        settlement: Settlement,
+        actor: str,
+        operation: str,
+    ) -> None:
+        order = facts.order
+        if order.in_flight_attempt_id != attempt_id:
+            # Settled meanwhile (a 強制処理 or a reconcile won): the record above suffices.
+            return
+        values = self._values(facts, settlement.event, settlement.fields)
+        if not settlement.keep_in_flight:
+            values["in_flight_attempt_id"] = None
+        reason = OPERATION_LABELS.get(operation, operation)
+        if not await repo.compare_and_set(
+            s, order, values, actor=actor, at=facts.now, reason=reason
+        ):
+            raise InProgress("この受注は同時に更新されました。もう一度お試しください")
+
+    # --------------------------------------------------------------- reconcile
+    async def _reconcile(self, order_id: int, held: PaymentAttempt, actor: str) -> ActionResult:
+        """Ask the provider what became of an attempt whose answer we never got."""
+        async with transaction(self.sessions) as s:
+            facts = await self._facts(s, order_id)
+            connector = self._connector(facts)
+        found = await self._lookup(facts, connector, held.reference, actor)
+        now = self.clock.now()
+        async with transaction(self.sessions) as s:
+            facts = await self._facts(s, order_id)
+            settlement = settle_lookup(
+                held.operation, found, kind=facts.kind, amount=held.amount, now=now
+            )
+            outcome = _attempt_outcome(settlement, found)
+            await repo.complete_attempt(
+                s,
+                held.id,
+                outcome=outcome,
+                provider_transaction_id=found.transaction_id,
+                provider_code=found.code,
+                provider_message=found.message,
+                note="決済照会により確定"
+                if outcome != "not_sent"
+                else "決済照会の結果、決済サービスでは処理されていませんでした",
+                completed_at=now,
+            )
+            await self._settle(s, facts, held.id, settlement, actor, Operation.LOOKUP)
+        return ActionResult(
+            order_id, outcome, _lookup_message(found), held.id, found.code, found.message
+        )
+
+    async def _reconcile_pending(
+        self, s: AsyncSession, facts: OrderFacts, req: ActionRequest
+    ) -> ActionResult:
+        """決済照会 on an order the provider is still deciding (与信審査中, 3-D Secure)."""
+        status = PaymentStatus(facts.order.payment_status)
+        waiting = status is PaymentStatus.CREDIT_CHECK_PENDING or (
+            status is PaymentStatus.PENDING and facts.order.redirect_url
+        )
+        if not waiting:
+            raise Conflict(
+                f"決済状況「{status.label}」の受注には照会が必要な決済はありません",
+                code="nothing_to_reconcile",
+            )
+        connector = self._connector(facts)
+        reference = facts.order.provider_reference or facts.order.number
+        found = await self._lookup(facts, connector, reference, req.actor, session=s)
+        settlement = settle_lookup(
+            "pending", found, kind=facts.kind, amount=facts.order.amount, now=facts.now
+        )
+        if settlement.event is not None:
+            values = self._values(facts, settlement.event, settlement.fields)
+            if not await repo.compare_and_set(
+                s, facts.order, values, actor=req.actor, at=facts.now, reason="決済照会"
+            ):
+                raise InProgress("この受注は同時に更新されました。もう一度お試しください")
+        outcome = _attempt_outcome(settlement, found)
+        return ActionResult(
+            facts.order.id, outcome, _lookup_message(found), None, found.code, found.message
+        )
+
+    async def _lookup(
+        self,
+        facts: OrderFacts,
+        connector: object,
+        reference: str,
+        actor: str,
+        session: AsyncSession | None = None,
+    ) -> c.Lookup:
+        if not isinstance(connector, c.Reconciler):
+            raise Conflict(
+                f"{facts.method.name}は決済照会に対応していません。決済サービスの管理画面で確認し、"
+                "強制売上処理または強制取消処理を実行してください",
+                code="lookup_unsupported",
+            )
+        now = self.clock.now()
+        try:
+            found: c.Lookup | None = await connector.lookup(reference)
+            error = None
+        except Exception as exc:  # unreachable: the order stays held, nothing is guessed
+            found, error = None, f"{type(exc).__name__}: {exc}"
+        values = {
+            "order_id": facts.order.id,
+            "operation": Operation.LOOKUP,
+            "amount": found.amount if found else None,
+            "reference": reference,
+            "outcome": "succeeded" if found else "not_sent",
+            "provider_code": found.code if found else None,
+            "provider_message": error or (found.message if found else None),
+            "provider_transaction_id": found.transaction_id if found else None,
+            "note": f"照会結果: {found.state.value}" if found else "照会できませんでした",
+            "actor": actor,
+            "created_at": now,
+            "completed_at": now,
+            "request": {},
+        }
+        if session is not None:
+            await repo.add_attempt(session, **values)
+        else:
+            async with transaction(self.sessions) as s:
+                await repo.add_attempt(s, **values)
+        if found is None:
+            raise ProviderUnavailable(
+                "決済サービスに照会できませんでした。時間をおいて再度お試しください",
+                detail={"provider_message": error},
+            )
+        return found
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    attempt_id: int
+    plan: Call
+    facts: OrderFacts
+    connector: object
+    txn: c.Transaction
+    source: dict[str, str]
+
+
+class _Unsupported(Exception):
+    pass
+
+
+class _LostRace(Exception):
+    """The compare-and-set found the order changed since it was read."""
+
+
+def _unsupported(facts: OrderFacts, what: str) -> _Unsupported:
+    return _Unsupported(f"{facts.method.name}の接続モジュールは{what}に対応していません")
+
+
+def _attempt_outcome(settlement: Settlement, found: c.Lookup) -> str:
+    if settlement.event is None:
+        return "pending" if found.state is c.ProviderState.PENDING else "not_sent"
+    if settlement.event in FAILURE_EVENTS:
+        return "declined"
+    if settlement.event is Event.CREDIT_CHECK_STARTED:
+        return "pending"
+    return "succeeded"
+
+
+def _message(operation: str, outcome: c.Outcome) -> str:
+    label = OPERATION_LABELS.get(operation, operation)
+    k = outcome.kind
+    if k is c.OutcomeKind.SUCCEEDED:
+        return f"{label}が完了しました"
+    if k is c.OutcomeKind.DECLINED:
+        return f"{label}に失敗しました: {outcome.code or ''} {outcome.message or ''}".strip()
+    if k is c.OutcomeKind.PENDING:
+        if outcome.redirect_url:
+            return f"{label}: お客様の認証(3Dセキュア)待ちです"
+        return f"{label}: 与信審査中です"
+    if k is c.OutcomeKind.NOT_SENT:
+        return f"{label}: 決済サービスに接続できませんでした(送信されていません)"
+    return (
+        f"{label}: 決済サービスからの応答がありませんでした。"
+        "次の処理の前に決済照会で結果を確定します"
+    )
+
+
+def _lookup_message(found: c.Lookup) -> str:
+    return f"決済照会: 決済サービス上の状態は「{_STATE_LABELS[found.state]}」です"
+
+
+_STATE_LABELS = {
+    c.ProviderState.NONE: "取引なし",
+    c.ProviderState.PENDING: "審査中",
+    c.ProviderState.AUTHORIZED: "仮売上",
+    c.ProviderState.CAPTURED: "売上済",
+    c.ProviderState.CANCELED: "取消済",
+    c.ProviderState.DECLINED: "失敗",
+}

@@ -1,0 +1,114 @@
+"""What a connector is: one small protocol per capability, and the outcomes they return.
+
+Outcomes follow the write-ahead split: succeeded, declined (provider code and message
+verbatim), pending (the customer must act, or a credit check runs), not_sent (nothing
+reached the provider: safe to retry) and unknown (sent, no answer: ask the provider by
+our own reference before anything else).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+
+class OutcomeKind(StrEnum):
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    PENDING = "pending"
+    NOT_SENT = "not_sent"
+    UNKNOWN = "unknown"
+
+
+class DeclineStage(StrEnum):
+    REGISTER = "register"  # the transaction could not even be registered (取引登録失敗)
+    PAYMENT = "payment"  # the card or credit check said no (仮売上失敗 / 与信審査エラー)
+    SYSTEM = "system"  # the provider refused for a reason of its own (決済エラー)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    code: str | None = None  # provider code, verbatim
+    message: str | None = None  # provider message, verbatim
+    transaction_id: str | None = None
+    redirect_url: str | None = None  # pending: where the customer must go (3-D Secure …)
+    stage: DeclineStage = DeclineStage.PAYMENT
+    hard: bool = False  # a decline that no retry can fix
+    captured: bool = False  # the money was captured in the same call
+
+
+@dataclass(frozen=True)
+class Shipment:
+    shipped_on: date
+    tracking_number: str
+    carrier: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizeRequest:
+    reference: str  # our own reference, unique per attempt
+    amount: int
+    tax: int
+    capture: bool  # オーソリ時確定: authorize and capture in one call
+    source: Mapping[str, str] = field(default_factory=dict)  # token or stored-card reference
+    options: Mapping[str, str] = field(default_factory=dict)  # sandbox scenario etc.
+
+
+@dataclass(frozen=True)
+class Transaction:
+    reference: str
+    transaction_id: str | None
+    amount: int
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+class ProviderState(StrEnum):
+    NONE = "none"  # the provider has no such transaction
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    CANCELED = "canceled"
+    DECLINED = "declined"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the provider says it holds for one of our references."""
+
+    state: ProviderState
+    amount: int | None = None
+    transaction_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+    shipment_reported: bool = False
+
+
+@runtime_checkable
+class Authorizer(Protocol):
+    async def authorize(self, request: AuthorizeRequest) -> Outcome: ...
+
+
+@runtime_checkable
+class Capturer(Protocol):
+    async def capture(self, txn: Transaction, shipment: Shipment | None) -> Outcome: ...
+
+
+@runtime_checkable
+class Canceller(Protocol):
+    async def cancel(self, txn: Transaction, *, captured: bool) -> Outcome: ...
+
+
+@runtime_checkable
+class AmountChanger(Protocol):
+    """金額変更. After capture the provider cancels the sale and charges the new amount."""
+
+    async def change_amount(
+        self, txn: Transaction, new_amount: int, *, captured: bool
+    ) -> Outcome: ...
+
+
+@runtime_checkable
+class Reconciler(Protocol):
+    async def lookup(self, reference: str) -> Lookup: ...

@@ -1,0 +1,269 @@
+"""A provider that lives in memory, for tests and the sandbox demo.
+
+It keeps its own ledger (what the provider would hold), so an unknown outcome can be
+reconciled against it. The outcome is chosen by the request: a sandbox scenario passed
+by the caller, or one of the test amounts below.
+"""
+
+import asyncio
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from kessai.providers.contract import (
+    AuthorizeRequest,
+    DeclineStage,
+    Lookup,
+    Outcome,
+    OutcomeKind,
+    ProviderState,
+    Shipment,
+    Transaction,
+)
+
+
+class Scenario(StrEnum):
+    SUCCEED = "succeed"
+    DECLINE = "decline"  # card declined (仮売上失敗 / 与信審査エラー)
+    HARD_DECLINE = "hard_decline"  # declined, and no retry can fix it
+    REGISTER_FAIL = "register_fail"  # the transaction cannot be registered (取引登録失敗)
+    ERROR = "error"  # the provider refuses for a reason of its own (決済エラー)
+    PENDING = "pending"  # credit check running: passes on the next lookup
+    PENDING_REJECT = "pending_reject"  # credit check running: fails on the next lookup
+    CHALLENGE = "challenge"  # customer must complete 3-D Secure at redirect_url
+    UNKNOWN = "unknown"  # done at the provider, answer lost on the way back
+    LOST = "lost"  # request lost before the provider did anything
+    NOT_SENT = "not_sent"  # connection refused
+
+
+# Test amounts that pick a scenario when none is given (like real providers' test cards).
+TEST_AMOUNTS: dict[int, Scenario] = {
+    9001: Scenario.DECLINE,
+    9002: Scenario.PENDING,
+    9003: Scenario.UNKNOWN,
+    9004: Scenario.PENDING_REJECT,
+    9005: Scenario.HARD_DECLINE,
+    9006: Scenario.REGISTER_FAIL,
+    9007: Scenario.NOT_SENT,
+    9008: Scenario.CHALLENGE,
+}
+
+DECLINE_CODE, DECLINE_MESSAGE = "G12", "カードが利用できません (カード会社にお問い合わせください)"
+HARD_CODE, HARD_MESSAGE = "G54", "このカードは無効です (紛失・盗難届が出されています)"
+
+
+@dataclass
+class LedgerEntry:
+    reference: str
+    transaction_id: str
+    amount: int
+    state: ProviderState
+    pending_result: ProviderState | None = None
+    shipment: Shipment | None = None
+    history: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FakeCall:
+    operation: str
+    reference: str
+    amount: int | None
+
+
+class FakeConnector:
+    """Implements every capability; counts the calls that really reached the 'provider'."""
+
+    def __init__(self, account_id: int, settings: Mapping[str, Any] | None = None) -> None:
+        self.account_id = account_id
+        self.latency = float((settings or {}).get("latency_seconds", 0))
+        self.ledger: dict[str, LedgerEntry] = {}
+        self.calls: list[FakeCall] = []
+        self._ids = itertools.count(1)
+
+    # --- helpers -------------------------------------------------------------------
+    def captures(self, reference: str | None = None) -> int:
+        """How many capture calls reached the provider (for one reference, or all)."""
+        return sum(
+            1
+            for c in self.calls
+            if c.operation in ("capture", "authorize_capture")
+            and (reference is None or c.reference == reference)
+        )
+
+    @staticmethod
+    def _scenario(options: Mapping[str, str], amount: int | None) -> Scenario:
+        raw = options.get("scenario")
+        if raw:
+            return Scenario(raw)
+        if amount is not None and amount in TEST_AMOUNTS:
+            return TEST_AMOUNTS[amount]
+        return Scenario.SUCCEED
+
+    async def _travel(self) -> None:
+        await asyncio.sleep(self.latency)
+
+    def _entry(self, reference: str) -> LedgerEntry | None:
+        return self.ledger.get(reference)
+
+    # --- capabilities ----------------------------------------------------------------
+    async def authorize(self, request: AuthorizeRequest) -> Outcome:
+        scenario = self._scenario(request.options, request.amount)
+        if scenario is Scenario.NOT_SENT:
+            return Outcome(
+                OutcomeKind.NOT_SENT, message="接続できませんでした (connection refused)"
+            )
+        await self._travel()
+        if scenario is Scenario.LOST:
+            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
+        self.calls.append(
+            FakeCall(
+                "authorize_capture" if request.capture else "authorize",
+                request.reference,
+                request.amount,
+            )
+        )
+        txn_id = f"fake-{self.account_id}-{next(self._ids):08d}"
+        if scenario is Scenario.REGISTER_FAIL:
+            return Outcome(
+                OutcomeKind.DECLINED,
+                code="E01",
+                message="取引を登録できませんでした",
+                stage=DeclineStage.REGISTER,
+            )
+        if scenario is Scenario.ERROR:
+            return Outcome(
+                OutcomeKind.DECLINED,
+                code="E90",
+                message="決済サービスでエラーが発生しました",
+                stage=DeclineStage.SYSTEM,
+            )
+        if scenario in (Scenario.DECLINE, Scenario.HARD_DECLINE):
+            hard = scenario is Scenario.HARD_DECLINE
+            self.ledger[request.reference] = LedgerEntry(
+                request.reference, txn_id, request.amount, ProviderState.DECLINED
+            )
+            return Outcome(
+                OutcomeKind.DECLINED,
+                code=HARD_CODE if hard else DECLINE_CODE,
+                message=HARD_MESSAGE if hard else DECLINE_MESSAGE,
+                transaction_id=txn_id,
+                hard=hard,
+            )
+        done = ProviderState.CAPTURED if request.capture else ProviderState.AUTHORIZED
+        if scenario in (Scenario.PENDING, Scenario.PENDING_REJECT, Scenario.CHALLENGE):
+            result = ProviderState.DECLINED if scenario is Scenario.PENDING_REJECT else done
+            self.ledger[request.reference] = LedgerEntry(
+                request.reference, txn_id, request.amount, ProviderState.PENDING, result
+            )
+            redirect = (
+                f"/sim/fake/3ds?ref={request.reference}&txn={txn_id}"
+                if scenario is Scenario.CHALLENGE
+                else None
+            )
+            return Outcome(OutcomeKind.PENDING, transaction_id=txn_id, redirect_url=redirect)
+        self.ledger[request.reference] = LedgerEntry(
+            request.reference, txn_id, request.amount, done
+        )
+        if scenario is Scenario.UNKNOWN:
+            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
+        return Outcome(OutcomeKind.SUCCEEDED, transaction_id=txn_id, captured=request.capture)
+
+    async def capture(self, txn: Transaction, shipment: Shipment | None) -> Outcome:
+        scenario = self._scenario(txn.options, None)
+        if scenario is Scenario.NOT_SENT:
+            return Outcome(
+                OutcomeKind.NOT_SENT, message="接続できませんでした (connection refused)"
+            )
+        await self._travel()
+        if scenario is Scenario.LOST:
+            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
+        self.calls.append(FakeCall("capture", txn.reference, txn.amount))
+        entry = self._entry(txn.reference)
+        if entry is None or entry.state is not ProviderState.AUTHORIZED:
+            state = "なし" if entry is None else entry.state.value
+            return Outcome(
+                OutcomeKind.DECLINED,
+                code="E11",
+                message=f"売上できない取引状態です (状態: {state})",
+            )
+        if scenario in (Scenario.DECLINE, Scenario.HARD_DECLINE):
+            return Outcome(
+                OutcomeKind.DECLINED, code=DECLINE_CODE, message="売上処理に失敗しました"
+            )
+        entry.state = ProviderState.CAPTURED
+        entry.amount = txn.amount
+        entry.shipment = shipment
+        entry.history.append("capture")
+        if scenario is Scenario.UNKNOWN:
+            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
+        return Outcome(OutcomeKind.SUCCEEDED, transaction_id=entry.transaction_id, captured=True)
+
+    async def cancel(self, txn: Transaction, *, captured: bool) -> Outcome:
+        scenario = self._scenario(txn.options, None)
+        if scenario is Scenario.NOT_SENT:
+            return Outcome(
+                OutcomeKind.NOT_SENT, message="接続できませんでした (connection refused)"
+            )
+        await self._travel()
+        self.calls.append(FakeCall("cancel", txn.reference, txn.amount))
+        entry = self._entry(txn.reference)
+        if entry is None or entry.state in (ProviderState.CANCELED, ProviderState.DECLINED):
+            return Outcome(OutcomeKind.DECLINED, code="E12", message="取消できない取引状態です")
+        if scenario in (Scenario.DECLINE, Scenario.HARD_DECLINE):
+            return Outcome(OutcomeKind.DECLINED, code="E12", message="取消処理に失敗しました")
+        entry.state = ProviderState.CANCELED
+        entry.history.append("cancel")
+        if scenario is Scenario.UNKNOWN:
+            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
+        return Outcome(OutcomeKind.SUCCEEDED, transaction_id=entry.transaction_id)
+
+    async def change_amount(self, txn: Transaction, new_amount: int, *, captured: bool) -> Outcome:
+        scenario = self._scenario(txn.options, None)
+        if scenario is Scenario.NOT_SENT:
+            return Outcome(
+                OutcomeKind.NOT_SENT, message="接続できませんでした (connection refused)"
+            )
+        await self._travel()
+        self.calls.append(FakeCall("change_amount", txn.reference, new_amount))
+        entry = self._entry(txn.reference)
+        if entry is None or entry.state not in (ProviderState.AUTHORIZED, ProviderState.CAPTURED):
+            return Outcome(OutcomeKind.DECLINED, code="E13", message="金額変更できない取引状態です")
+        if scenario in (Scenario.DECLINE, Scenario.HARD_DECLINE):
+            return Outcome(
+                OutcomeKind.DECLINED, code=DECLINE_CODE, message="金額変更に失敗しました"
+            )
+        # After capture the provider cancels the sale and charges the new amount.
+        entry.history.append(
+            f"cancel {entry.amount} + charge {new_amount}" if captured else f"amount {new_amount}"
+        )
+        entry.amount = new_amount
+        if captured:
+            entry.transaction_id = f"fake-{self.account_id}-{next(self._ids):08d}"
+        if scenario is Scenario.UNKNOWN:
+            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
+        return Outcome(OutcomeKind.SUCCEEDED, transaction_id=entry.transaction_id)
+
+    async def lookup(self, reference: str) -> Lookup:
+        await self._travel()
+        self.calls.append(FakeCall("lookup", reference, None))
+        entry = self._entry(reference)
+        if entry is None:
+            return Lookup(ProviderState.NONE)
+        if entry.state is ProviderState.PENDING and entry.pending_result is not None:
+            # The credit check (or the customer's 3-D Secure step) has finished meanwhile.
+            entry.state, entry.pending_result = entry.pending_result, None
+        code, message = (
+            (DECLINE_CODE, DECLINE_MESSAGE)
+            if entry.state is ProviderState.DECLINED
+            else (None, None)
+        )
+        return Lookup(
+            entry.state,
+            amount=entry.amount,
+            transaction_id=entry.transaction_id,
+            code=code,
+            message=message,
+            shipment_reported=entry.shipment is not None,
+        )

@@ -1,0 +1,112 @@
+"""Fixtures: a migrated database per backend (SQLite and PostgreSQL), services, an API client.
+
+PostgreSQL tests run against 127.0.0.1:5432 (database `test` holds nothing of ours: each
+session creates its own database and drops it after); when the server is unreachable the
+PostgreSQL half of every parametrized test is skipped with the reason shown.
+"""
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import text
+
+from kessai.core.all_models import Base
+from kessai.core.db import transaction
+from kessai.core.migrate import upgrade
+from kessai.core.services import Services, build_services
+from kessai.core.settings import Env, Settings
+from kessai.providers.fake.connector import FakeConnector
+from kessai.providers.registry import ConnectorRegistry
+from kessai.web.app import create_app
+
+PG_ADMIN_DSN = os.environ.get("KESSAI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _pg_reachable() -> str | None:
+    async def probe() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:  # any failure to connect is a reason to skip, shown to the reader
+        return f"PostgreSQL unreachable at {PG_ADMIN_DSN}: {type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    reason = _pg_reachable()
+    if reason:
+        pytest.skip(reason)
+    name = f"kessai_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
+    url = f"postgresql+asyncpg://{base.split('://', 1)[1]}/{name}"
+    upgrade(url)
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "kessai.db"
+        shutil.copy(template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    return url
+
+
+class FakeRegistry(ConnectorRegistry):
+    """The default registry, keeping a handle on the fake connectors it builds."""
+
+    def fake(self, account_id: int) -> FakeConnector:
+        conn = self.for_account("fake", account_id, {})
+        assert isinstance(conn, FakeConnector)
+        return conn
+
+
+@pytest.fixture
+async def services(database_url: str) -> AsyncIterator[Services]:
+    registry = FakeRegistry()
+    registry.register("fake", lambda account_id, settings: FakeConnector(account_id, settings))
+    svc = build_services(Settings(database_url=database_url, env=Env.SANDBOX), registry)
+    if database_url.startswith("postgresql"):
+        async with transaction(svc.sessions) as s:
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            await s.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    yield svc
+    await svc.close()
+
+
+@pytest.fixture
+async def app_client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(services)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kessai.test") as client:
+        yield client
