@@ -6,6 +6,7 @@ PostgreSQL half of every parametrized test is skipped with the reason shown.
 """
 
 import asyncio
+import base64
 import os
 import shutil
 import uuid
@@ -28,6 +29,8 @@ from kessai.web.app import create_app
 
 PG_ADMIN_DSN = os.environ.get("KESSAI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgres"]
+# A fixed master key for the tests' sealed account secrets (never a real one).
+TEST_SECRET_KEY = base64.b64encode(b"kessai-test-master-key-32-bytes!").decode()
 
 
 def _pg_reachable() -> str | None:
@@ -91,15 +94,37 @@ class FakeRegistry(ConnectorRegistry):
         return conn
 
 
+async def _emptied(svc: Services) -> Services:
+    """PostgreSQL's database is shared by the session's tests: start each one empty."""
+    if svc.settings.database_url.startswith("postgresql"):
+        async with transaction(svc.sessions) as s:
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            await s.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    return svc
+
+
 @pytest.fixture
 async def services(database_url: str) -> AsyncIterator[Services]:
     registry = FakeRegistry()
     registry.register("fake", lambda account_id, settings: FakeConnector(account_id, settings))
-    svc = build_services(Settings(database_url=database_url, env=Env.SANDBOX), registry)
-    if database_url.startswith("postgresql"):
-        async with transaction(svc.sessions) as s:
-            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            await s.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    svc = await _emptied(
+        build_services(
+            Settings(database_url=database_url, env=Env.SANDBOX, secret_key=TEST_SECRET_KEY),
+            registry,
+        )
+    )
+    yield svc
+    await svc.close()
+
+
+@pytest.fixture
+async def live_services(database_url: str) -> AsyncIterator[Services]:
+    """Services as `kessai serve` builds them: every real connector, sandbox mode."""
+    svc = await _emptied(
+        build_services(
+            Settings(database_url=database_url, env=Env.SANDBOX, secret_key=TEST_SECRET_KEY)
+        )
+    )
     yield svc
     await svc.close()
 

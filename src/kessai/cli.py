@@ -1,29 +1,131 @@
-"""The kessai command: serve, db upgrade, apikey create, demo."""
+"""The kessai command: serve, db upgrade, apikey create, demo.
+
+Errors a person can fix (bad settings, a database not yet upgraded, a bad name) end in one
+Japanese line on stderr and exit code 2, never a traceback.
+"""
 
 import asyncio
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn
 
 import typer
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from kessai.core.errors import ConfigurationError, KessaiError
 from kessai.core.settings import Settings
 
-app = typer.Typer(help="kessai — 決済バックオフィス", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="kessai — 決済バックオフィス",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold keys and database passwords
+)
 db_app = typer.Typer(help="データベース", no_args_is_help=True)
 apikey_app = typer.Typer(help="APIキー", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
 
+Host = Annotated[str, typer.Option(help="待ち受けアドレス")]
+Port = Annotated[int, typer.Option(help="ポート")]
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"エラー: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except (KessaiError, ValueError) as exc:
+        _fail(exc.message if isinstance(exc, KessaiError) else f"設定が正しくありません: {exc}")
+
+
+@contextmanager
+def _friendly(settings: Settings) -> Iterator[None]:
+    """Turn the errors a person can act on into one clear line."""
+    from kessai.welcome import display_url
+
+    try:
+        yield
+    except KessaiError as exc:
+        _fail(exc.message)
+    except (SQLAlchemyError, OSError) as exc:
+        reason = next(iter(str(exc).strip().splitlines()), "")  # not the SQL and its values
+        _fail(
+            f"データベースを利用できません ({display_url(settings.database_url)}): "
+            f"{type(exc).__name__}: {reason}\n"
+            "KESSAI_DATABASE_URL と、`kessai db upgrade` を実行済みかを確認してください"
+        )
+
+
+async def _preflight(settings: Settings) -> None:
+    """Refuse to serve a database that is not at the newest schema, and in production one
+    whose accounts use a connector this process does not have (the simulator)."""
+    from alembic.script import ScriptDirectory
+
+    from kessai.accounts.models import ProviderAccount
+    from kessai.core.db import transaction
+    from kessai.core.migrate import alembic_config
+    from kessai.core.services import build_services
+
+    head = ScriptDirectory.from_config(alembic_config(settings.database_url)).get_current_head()
+    services = build_services(settings)
+    try:
+        async with services.engine.connect() as conn:
+            try:
+                current = set(
+                    (await conn.execute(text("SELECT version_num FROM alembic_version")))
+                    .scalars()
+                    .all()
+                )
+            except DBAPIError:  # no alembic_version table: never upgraded
+                current = set()
+        if head not in current:
+            raise ConfigurationError(
+                "データベースが最新のスキーマではありません。"
+                "先に `kessai db upgrade` を実行してください"
+            )
+        if settings.sandbox:
+            return
+        async with transaction(services.sessions) as s:
+            rows = (
+                await s.execute(
+                    select(ProviderAccount.connector, func.count()).group_by(
+                        ProviderAccount.connector
+                    )
+                )
+            ).all()
+        # "none": an account with nothing to connect to (Re:lation, MailDealer …).
+        missing = {
+            name: n for name, n in rows if name != "none" and name not in services.registry.names()
+        }
+        if missing:
+            what = "、".join(
+                f"{'擬似決済(シミュレーター)' if name == 'fake' else name} {n}件"
+                for name, n in sorted(missing.items())
+            )
+            raise ConfigurationError(
+                f"本番環境(KESSAI_ENV=production)では起動できません: 外部連携アカウントが"
+                f"本番で使えない接続モジュールを使っています ({what})。"
+                "本番の接続モジュールを設定するか、サンドボックスで起動してください"
+            )
+    finally:
+        await services.close()
+
 
 @app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="待ち受けアドレス")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="ポート")] = 8000,
-) -> None:
+def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """APIサーバーを起動する (サンドボックスでは擬似決済も有効)."""
     import uvicorn
 
     from kessai.web.app import create_app
 
+    settings = _settings()
+    with _friendly(settings):
+        asyncio.run(_preflight(settings))
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
 
@@ -31,39 +133,180 @@ def serve(
 def db_upgrade() -> None:
     """データベースを最新のスキーマにする."""
     from kessai.core.migrate import upgrade
+    from kessai.welcome import display_url
 
-    settings = Settings.from_env()
-    upgrade(settings.database_url)
-    typer.echo(f"データベースを更新しました: {settings.database_url}")
+    settings = _settings()
+    with _friendly(settings):
+        upgrade(settings.database_url)
+    typer.echo(f"データベースを最新のスキーマにしました: {display_url(settings.database_url)}")
 
 
 @apikey_app.command("create")
 def apikey_create(name: Annotated[str, typer.Argument(help="キーの名前 (例: storefront)")]) -> None:
-    """APIキーを発行する。キーはこの一度しか表示されません."""
+    """APIキーを発行する。キーはこの一度しか表示されません (保存されるのはハッシュのみ)."""
     from kessai.apikeys.service import create_key
     from kessai.core.clock import utcnow
     from kessai.core.db import create_engine, session_factory, transaction
 
+    settings = _settings()
+
     async def run() -> str:
-        engine = create_engine(Settings.from_env().database_url)
+        engine = create_engine(settings.database_url)
         try:
             async with transaction(session_factory(engine)) as s:
                 return await create_key(s, name, utcnow())
         finally:
             await engine.dispose()
 
-    key = asyncio.run(run())
-    typer.echo(key)
+    with _friendly(settings):
+        key = asyncio.run(run())
+    typer.echo(key)  # alone on stdout, so KEY=$(kessai apikey create NAME) works
     typer.echo("このキーは再表示できません。安全な場所に保管してください。", err=True)
 
 
 @app.command()
-def demo() -> None:
-    """デモデータ (支払い方法・受注) を登録し、デモ用APIキーを表示する."""
+def demo(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """デモデータ (支払い方法・受注) を登録し、APIキーと試し方を表示する (サンドボックスのみ)."""
     from kessai.demo import seed_demo
+    from kessai.welcome import banner
 
-    settings = Settings.from_env()
-    if not settings.sandbox:
-        typer.echo("デモデータはサンドボックス環境でのみ登録できます", err=True)
-        raise typer.Exit(2)
-    typer.echo(asyncio.run(seed_demo(settings)))
+    settings = _settings()
+    with _friendly(settings):
+        seed = asyncio.run(seed_demo(settings))
+    typer.echo(banner(f"http://{host}:{port}", seed, settings.database_url))
+
+
+if __name__ == "__main__":
+    app()
+
+
+simulate_app = typer.Typer(help="決済代行会社のシミュレーター", no_args_is_help=True)
+app.add_typer(simulate_app, name="simulate")
+
+
+@simulate_app.command("gmo-pg")
+def simulate_gmo_pg(host: Host = "127.0.0.1", port: Port = 8101) -> None:
+    """GMO PG (PGマルチペイメント idPass) のシミュレーターを起動する."""
+    import uvicorn
+
+    from kessai.providers.gmo_pg.simulator import (
+        TEST_SHOP_ID,
+        TEST_SHOP_PASS,
+        TEST_SITE_ID,
+        TEST_SITE_PASS,
+        create_simulator,
+    )
+
+    typer.echo(
+        f"GMO PG シミュレーター: http://{host}:{port}/payment/<API>.idPass\n"
+        f"  ショップID {TEST_SHOP_ID} / {TEST_SHOP_PASS}\n"
+        f"  サイトID {TEST_SITE_ID} / {TEST_SITE_PASS}"
+    )
+    uvicorn.run(create_simulator(), host=host, port=port, log_level="warning")
+
+
+admin_app = typer.Typer(help="管理画面のユーザー", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create-user")
+def admin_create_user(
+    email: Annotated[str, typer.Argument(help="ログインに使うメールアドレス")],
+    role: Annotated[
+        str, typer.Option(help="admin (管理者)・operator (運用担当)・viewer (閲覧のみ)")
+    ] = "admin",
+    name: Annotated[str, typer.Option(help="画面に表示する名前")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="パスワードを標準入力の1行目から読む")
+    ] = False,
+) -> None:
+    """管理画面のユーザーを登録する。パスワードは入力を求めます (コマンドラインには書かない)."""
+    import sys
+
+    from kessai.core.clock import utcnow
+    from kessai.core.db import create_engine, session_factory, transaction
+    from kessai.users.service import check_password_rules, create_user, parse_role
+
+    settings = _settings()
+    with _friendly(settings):
+        chosen = parse_role(role)
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("パスワード", hide_input=True, confirmation_prompt=True)
+        check_password_rules(password)
+
+    async def run() -> tuple[str, str]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as s:
+                user = await create_user(
+                    s, email=email, name=name, password=password, role=chosen, now=utcnow()
+                )
+                return user.email, user.name
+        finally:
+            await engine.dispose()
+
+    with _friendly(settings):
+        address, shown_name = asyncio.run(run())
+    typer.echo(f"管理画面のユーザーを登録しました: {address} ({shown_name}、{chosen.label})")
+
+
+secrets_app = typer.Typer(help="秘密情報の暗号化 (マスターキー)", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("generate-key")
+def secrets_generate_key() -> None:
+    """新しいマスターキーを生成して表示する (KESSAI_SECRET_KEY に設定します)."""
+    from kessai.core.crypto import generate_key
+
+    typer.echo(generate_key())  # alone on stdout, so KEY=$(kessai secrets generate-key) works
+    typer.echo(
+        "この鍵を失うと保存済みの秘密情報は復号できません。安全な場所に保管してください。",
+        err=True,
+    )
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """保存済みの秘密情報をすべて新しいマスターキーで暗号化し直す (全件か、何もしないか).
+
+    新しい鍵を KESSAI_SECRET_KEY (または KESSAI_SECRET_KEY_FILE) に、旧鍵を
+    KESSAI_SECRET_KEY_PREVIOUS に指定して実行します。
+    """
+    from kessai.accounts.secrets import RotationReport, rotate_all
+    from kessai.core.db import create_engine, session_factory, transaction
+    from kessai.core.keyring import load_keyring
+
+    settings = _settings()
+    if settings.secret_key is None and settings.secret_key_file is None:
+        _fail(
+            "新しいマスターキーを KESSAI_SECRET_KEY (または KESSAI_SECRET_KEY_FILE) に"
+            "指定してください (生成: kessai secrets generate-key)"
+        )
+    if not settings.previous_secret_keys:
+        _fail("これまでのマスターキーを KESSAI_SECRET_KEY_PREVIOUS に指定してください")
+
+    async def run() -> RotationReport:
+        keyring = load_keyring(settings)
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as s:
+                return await rotate_all(s, keyring)
+        finally:
+            await engine.dispose()
+
+    with _friendly(settings):
+        report = asyncio.run(run())
+    typer.echo(
+        f"{report.resealed}件の秘密情報を新しいマスターキー (鍵ID {report.key_id}) で"
+        f"暗号化し直しました (外部連携アカウント {report.accounts}件"
+        + (f"、既に新しい鍵で暗号化済み {report.unchanged}件" if report.unchanged else "")
+        + ")"
+    )
+    typer.echo(
+        "動作中のサーバーは新しい鍵で再起動してください。その後 KESSAI_SECRET_KEY_PREVIOUS は"
+        "外せます。",
+        err=True,
+    )

@@ -1,41 +1,61 @@
-"""What `make run` prints before serving: the URLs, a demo API key and a short tour."""
+"""What `kessai demo` (and so `make run`) prints: the URLs, the demo API key and three curl
+lines that take the tour order through オーソリ → 売上 and show its 決済履歴."""
 
-import argparse
-import asyncio
+import textwrap
 
-from kessai.core.settings import Settings
-from kessai.demo import seed_demo
+from sqlalchemy.engine import make_url
+
+from kessai.demo import DemoSeed
+
+RULE = "─" * 72
 
 
-def tour(base: str, key: str) -> str:
+def display_url(database_url: str) -> str:
+    """The database URL with any password hidden, fit to print."""
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def tour_lines(base: str, key: str, order_id: int) -> list[str]:
+    """Copy-paste bash: authorize, capture, then the order's 決済履歴."""
     auth = f'-H "Authorization: Bearer {key}"'
-    return f"""
-kessai (サンドボックス: 擬似決済が有効です)
-  API        {base}/api/v1
-  API docs   {base}/docs   (OpenAPI: {base}/openapi.json)
-
-デモ用APIキー (この一度だけ表示されます):
-  {key}
-
-デモ受注 DEMO-0002 (仮売上完了) を売上にして、決済履歴を見る:
-  ID=$(curl -s {auth} '{base}/api/v1/orders?number=DEMO-0002' | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
-  curl -s -X POST {auth} -H 'Content-Type: application/json' -d '{{"shipped_on":"2026-11-22","tracking_number":"1234-5678-9012"}}' {base}/api/v1/orders/$ID/payment/capture
-  curl -s {auth} {base}/api/v1/orders/$ID/payment-history
-
-新しい受注で オーソリ → 売上 (README の「ツアー」に拒否・与信審査・応答不明の例があります):
-  curl -s -X POST {auth} -H 'Content-Type: application/json' -d '{{"payment_method":"gmo-pg-credit-card","amount":5500,"tax":500,"customer":{{"name":"山田 花子"}},"payment_source":{{"token":"tok_demo"}}}}' {base}/api/v1/orders
-"""
+    order = f"{base}/api/v1/orders/{order_id}"
+    return [
+        f"curl -s -w '\\n' -X POST {auth} {order}/payment/authorize",
+        f"curl -s -w '\\n' -X POST {auth} {order}/payment/capture",
+        f"curl -s -w '\\n' {auth} {order}/payment-history",
+    ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    args = parser.parse_args()
-    settings = Settings.from_env()
-    key = asyncio.run(seed_demo(settings))
-    print(tour(f"http://{args.host}:{args.port}", key))
+def banner(base: str, seed: DemoSeed, database_url: str) -> str:
+    statuses = textwrap.fill(
+        ", ".join(f"{label} {n}" for label, n in seed.statuses.items()),
+        width=60,  # Japanese characters are two columns wide
+        initial_indent="  ",
+        subsequent_indent="  ",
+    )
+    held = (
+        f"\n  応答不明で照会待ち / unknown outcome, held: {seed.held} (次の処理の前に決済照会)"
+        if seed.held
+        else ""
+    )
+    curls = "\n".join(f"  {line}" for line in tour_lines(base, seed.api_key, seed.tour_order_id))
+    return f"""{RULE}
+ kessai — サンドボックス / sandbox: 決済はすべて擬似です (simulated payments)
+{RULE}
+  API docs  {base}/docs
+  OpenAPI   {base}/openapi.json
+  API       {base}/api/v1
+  DB        {display_url(database_url)}
 
+デモ用APIキー / demo API key (表示はこの一度だけ / shown once):
+  export KESSAI_KEY={seed.api_key}
 
-if __name__ == "__main__":
-    main()
+受注 {seed.tour_order_number} を オーソリ → 売上 → 決済履歴 (authorize → capture → payment history):
+{curls}
+
+デモ受注 / demo orders (決済状況ごと / by 決済状況):
+{statuses}{held}
+  一覧 / list: curl -s -w '\\n' -H "Authorization: Bearer {seed.api_key}" '{base}/api/v1/orders?payment_status=credit_check_pending'
+拒否・与信審査・応答不明・サンドボックス時計 / declines, credit checks, unknown outcomes,
+the sandbox clock: README.md「ツアー / Tour」.  停止 / stop: Ctrl+C
+{RULE}"""

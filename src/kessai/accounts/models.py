@@ -8,18 +8,24 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kessai.core.db import Base, IdType, UTCDateTime
 
+ALL_CHANNELS_JSON = '["lp", "shop", "order_entry"]'
+
 
 class ProviderAccount(Base):
     __tablename__ = "provider_accounts"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     provider: Mapped[str] = mapped_column(String(40), index=True)
+    # Which of seed 001's integrations this account is (accounts.integrations catalog code).
+    integration: Mapped[str | None] = mapped_column(String(40), index=True)
     name: Mapped[str] = mapped_column(String(200))
     # 与信期限 in days when the shop's contract differs from the provider's default.
     authorization_days: Mapped[int | None] = mapped_column(Integer)
     # The connector that serves this account: "fake" until the real one is configured.
     connector: Mapped[str] = mapped_column(String(40), default="fake")
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # never a secret
+    # Secret fields, each an AES-256-GCM token (kessai.core.crypto) bound to account and field.
+    secrets: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -34,6 +40,10 @@ class PaymentMethod(Base):
     method_type: Mapped[str] = mapped_column(String(60))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("provider_accounts.id"))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Where the method is offered (seed 001: LP, ショップ, 受注作成).
+    channels: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["lp", "shop", "order_entry"], server_default=ALL_CHANNELS_JSON
+    )
     min_amount: Mapped[int] = mapped_column(Integer, default=1)
     max_amount: Mapped[int] = mapped_column(Integer, default=9_999_999)
     # GMO PG 継続課金: the provider charges in its monthly batch (決済待ち → 決済完了 → 売上報告済).

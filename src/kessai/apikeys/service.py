@@ -10,13 +10,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.apikeys.models import ApiKey
 from kessai.core.errors import InvalidInput, Unauthorized
 
 PREFIX = "ks"
+ACTOR_PREFIX = "api:"
+# The actor "api:<name>" is written to 決済履歴 and 変更履歴 (100 characters each).
+MAX_NAME_LENGTH = 100 - len(ACTOR_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        return f"api:{self.name}"
+        return f"{ACTOR_PREFIX}{self.name}"
 
 
 def _hash(secret: str) -> str:
@@ -35,8 +38,10 @@ def _hash(secret: str) -> str:
 
 async def create_key(session: AsyncSession, name: str, now: datetime) -> str:
     name = name.strip()
-    if not name or len(name) > 100:
-        raise InvalidInput("APIキーの名前は1〜100文字で指定してください", code="invalid_name")
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(
+            f"APIキーの名前は1〜{MAX_NAME_LENGTH}文字で指定してください", code="invalid_name"
+        )
     public = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     session.add(ApiKey(name=name, prefix=public, secret_hash=_hash(secret), created_at=now))
@@ -44,10 +49,22 @@ async def create_key(session: AsyncSession, name: str, now: datetime) -> str:
     return f"{PREFIX}_{public}_{secret}"
 
 
+async def revoke_key(session: AsyncSession, name: str, now: datetime) -> int:
+    """Revoke every live key of that name; returns how many were revoked."""
+    result = await session.execute(
+        update(ApiKey)
+        .where(ApiKey.name == name.strip(), ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def authenticate(session: AsyncSession, header: str | None) -> Principal:
-    if not header or not header.startswith("Bearer "):
+    # The scheme is case-insensitive (RFC 9110 §11.1).
+    scheme, _, token = (header or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise Unauthorized("APIキーを Authorization: Bearer ヘッダーで指定してください")
-    token = header[len("Bearer ") :].strip()
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         raise Unauthorized("APIキーの形式が正しくありません")

@@ -4,20 +4,26 @@ from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.apikeys.models import ApiKey, IdempotencyRecord
 from kessai.core.db import Base
 from kessai.core.models import AppSetting
-from kessai.customers.models import Customer
+from kessai.customers.models import Customer, CustomerCard
 from kessai.history.models import ChangeRecord
 from kessai.orders.models import Order
 from kessai.payments.models import PaymentAttempt
+from kessai.providers.store import ProviderReference
+from kessai.users.models import AdminSession, AdminUser
 
 __all__ = [
+    "AdminSession",
+    "AdminUser",
     "ApiKey",
     "AppSetting",
     "Base",
     "ChangeRecord",
     "Customer",
+    "CustomerCard",
     "IdempotencyRecord",
     "Order",
     "PaymentAttempt",
     "PaymentMethod",
     "ProviderAccount",
+    "ProviderReference",
 ]

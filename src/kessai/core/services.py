@@ -1,16 +1,19 @@
 """Everything a process builds once at start: settings, database, clock, connectors, engine."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from kessai.accounts.secrets import connector_settings
 from kessai.core.clock import Clock
+from kessai.core.crypto import Keyring
 from kessai.core.db import create_engine, session_factory, transaction
+from kessai.core.keyring import load_keyring
 from kessai.core.models import AppSetting
 from kessai.core.settings import Settings
 from kessai.payments.engine import PaymentEngine
-from kessai.providers.registry import ConnectorRegistry, default_registry
+from kessai.providers.registry import ConnectorEnv, ConnectorRegistry, default_registry
 
 SANDBOX_CLOCK_KEY = "sandbox_clock"
 
@@ -23,6 +26,20 @@ class Services:
     clock: Clock
     registry: ConnectorRegistry
     payments: PaymentEngine
+    # The master keys sealing account secrets; read by `keyring` on first use.
+    _keyring: Keyring | None = field(default=None, repr=False)
+
+    @property
+    def keyring(self) -> Keyring:
+        """KESSAI_SECRET_KEY (+ KESSAI_SECRET_KEY_PREVIOUS), or the sandbox key file.
+
+        Loaded when a secret is first needed, so a process that never touches one (a
+        production API without accounts yet, `kessai db upgrade`) starts without a key;
+        a missing or bad key is then a ConfigurationError saying what to set.
+        """
+        if self._keyring is None:
+            self._keyring = load_keyring(self.settings)
+        return self._keyring
 
     async def load_clock(self) -> None:
         """Take up the sandbox clock where the last process left it."""
@@ -43,22 +60,31 @@ class Services:
                 row.value = value
 
     async def close(self) -> None:
+        await self.registry.aclose()
         await self.engine.dispose()
 
 
 def build_services(
-    settings: Settings | None = None, registry: ConnectorRegistry | None = None
+    settings: Settings | None = None,
+    registry: ConnectorRegistry | None = None,
+    *,
+    keyring: Keyring | None = None,
 ) -> Services:
     settings = settings or Settings.from_env()
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     clock = Clock(movable=settings.sandbox)
-    registry = registry or default_registry(sandbox=settings.sandbox)
-    return Services(
+    registry = registry or default_registry(
+        sandbox=settings.sandbox, env=ConnectorEnv(sessions, clock)
+    )
+    services = Services(
         settings=settings,
         engine=engine,
         sessions=sessions,
         clock=clock,
         registry=registry,
         payments=PaymentEngine(sessions, registry, clock, settings),
+        _keyring=keyring,
     )
+    registry.settings_of = lambda account: connector_settings(account, services.keyring)
+    return services

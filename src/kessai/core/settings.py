@@ -1,6 +1,7 @@
 """Settings read once from the environment (KESSAI_*)."""
 
 import os
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -14,6 +15,8 @@ class Env(StrEnum):
 
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/kessai.db"
+# Sandbox only: the master key generated on first use when none is configured.
+DEFAULT_SANDBOX_SECRET_KEY_FILE = Path("var/secret.key")
 
 
 def normalize_database_url(url: str) -> str:
@@ -34,6 +37,12 @@ class Settings:
     attempt_lease_seconds: int = 120
     idempotency_ttl_hours: int = 24
     extra: dict[str, str] = field(default_factory=dict)
+    # The master key sealing account secrets (kessai.core.keyring reads and checks it):
+    # the key itself (base64 or hex of 32 bytes) or a file holding it. Never in repr.
+    secret_key: str | None = field(default=None, repr=False)
+    secret_key_file: Path | None = None
+    # Keys a rotation is moving away from: still read, never used to seal.
+    previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def sandbox(self) -> bool:
@@ -58,7 +67,16 @@ class Settings:
             env=env,
             attempt_lease_seconds=int(e.get("KESSAI_ATTEMPT_LEASE_SECONDS", "120")),
             idempotency_ttl_hours=int(e.get("KESSAI_IDEMPOTENCY_TTL_HOURS", "24")),
+            secret_key=e.get("KESSAI_SECRET_KEY", "").strip() or None,
+            secret_key_file=_optional_path(e.get("KESSAI_SECRET_KEY_FILE", "")),
+            previous_secret_keys=tuple(
+                k for k in re.split(r"[\s,]+", e.get("KESSAI_SECRET_KEY_PREVIOUS", "")) if k
+            ),
         )
+
+
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw.strip()).expanduser() if raw.strip() else None
 
 
 def sqlite_path(database_url: str) -> Path | None:

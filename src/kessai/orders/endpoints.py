@@ -1,22 +1,61 @@
 """/api/v1/orders: create, read, search 受注."""
 
-from datetime import datetime
+import re
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from kessai.core.clock import TOKYO
 from kessai.core.db import transaction
+from kessai.core.errors import InvalidInput
 from kessai.orders.present import order_out
-from kessai.orders.schemas import OrderCreate, OrderOut, OrderPage
+from kessai.orders.schemas import MAX_ID, OrderCreate, OrderOut, OrderPage
 from kessai.orders.service import OrderSearch, create_order, get_order_view, search_orders
-from kessai.web.deps import PrincipalDep, ServicesDep
+from kessai.web.deps import OrderIdPath, PrincipalDep, ServicesDep
 from kessai.web.idempotency import run_idempotent
 
 router = APIRouter(prefix="/api/v1/orders", tags=["受注"])
 
+MOMENT_HELP = (
+    "日付 (2026-11-01: 東京の暦日、両端を含む) またはタイムゾーン付き日時 "
+    "(2026-11-01T10:00:00+09:00)"
+)
+# An unencoded "+09:00" in a query string arrives as " 09:00" (curl users paste it so).
+_SPACE_OFFSET = re.compile(r"^(.+T[\d:.]+) (\d{2}(?::?\d{2})?)$")
 
-@router.post("", status_code=201, response_model=OrderOut, summary="受注を登録")
+
+def _moment(name: str, raw: str | None, *, end: bool) -> datetime | None:
+    """A search bound: a Tokyo business date (whole day) or an aware datetime."""
+    if raw is None or not raw.strip():
+        return None
+    raw = _SPACE_OFFSET.sub(r"\1+\2", raw.strip())
+    try:
+        if len(raw) == 10:
+            start = datetime.combine(date.fromisoformat(raw), time(0), TOKYO)
+            return start + timedelta(days=1, microseconds=-1) if end else start
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(
+            f"{name} は日付 (2026-11-01) かタイムゾーン付き日時で指定してください",
+            detail={"field": name, "value": raw[:40]},
+        ) from None
+    if value.tzinfo is None:
+        raise InvalidInput(
+            f"{name} にはタイムゾーンを付けてください (例: 2026-11-01T10:00:00+09:00)",
+            detail={"field": name, "value": raw[:40]},
+        )
+    return value
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrderOut,
+    summary="受注を登録",
+    responses={409: {"description": "受注番号が重複"}, 422: {"description": "入力の誤り"}},
+)
 async def post_order(
     data: OrderCreate, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> JSONResponse:
@@ -29,25 +68,40 @@ async def post_order(
     return await run_idempotent(request, services, principal, handler)
 
 
-@router.get("/{order_id}", response_model=OrderOut, summary="受注を取得")
-async def get_order(order_id: int, services: ServicesDep, _: PrincipalDep) -> OrderOut:
+@router.get(
+    "/{order_id}",
+    response_model=OrderOut,
+    summary="受注を取得",
+    responses={404: {"description": "受注がない (order_not_found)"}},
+)
+async def get_order(order_id: OrderIdPath, services: ServicesDep, _: PrincipalDep) -> OrderOut:
     async with transaction(services.sessions) as s:
         return order_out(await get_order_view(s, order_id))
 
 
-@router.get("", response_model=OrderPage, summary="受注を検索")
+@router.get("", response_model=OrderPage, summary="受注を検索 (新しい順)")
 async def list_orders(
     services: ServicesDep,
     _: PrincipalDep,
-    payment_status: Annotated[str | None, Query(description="決済状況コード")] = None,
-    ordered_from: Annotated[datetime | None, Query(description="受注日時(から)")] = None,
-    ordered_to: Annotated[datetime | None, Query(description="受注日時(まで)")] = None,
+    payment_status: Annotated[
+        str | None, Query(description="決済状況: コード (authorized) または表示名 (仮売上完了)")
+    ] = None,
+    ordered_from: Annotated[str | None, Query(description=f"受注日時(から): {MOMENT_HELP}")] = None,
+    ordered_to: Annotated[str | None, Query(description=f"受注日時(まで): {MOMENT_HELP}")] = None,
     number: Annotated[str | None, Query(description="受注番号")] = None,
     payment_method: Annotated[str | None, Query(description="支払い方法コード")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> OrderPage:
-    q = OrderSearch(payment_status, ordered_from, ordered_to, number, payment_method, limit, offset)
+    q = OrderSearch(
+        payment_status,
+        _moment("ordered_from", ordered_from, end=False),
+        _moment("ordered_to", ordered_to, end=True),
+        number,
+        payment_method,
+        limit,
+        offset,
+    )
     async with transaction(services.sessions) as s:
         views, total = await search_orders(s, q)
     return OrderPage(items=[order_out(v) for v in views], total=total, limit=limit, offset=offset)

@@ -3,9 +3,14 @@
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from kessai.accounts.integrations.fields import Channel
 
 OrderNumber = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,20}$")]
+# Ids are 64-bit in every table: a larger number is refused as input, never sent to the DB.
+MAX_ID = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class CustomerIn(BaseModel):
@@ -19,18 +24,25 @@ class OrderCreate(BaseModel):
     number: OrderNumber | None = Field(
         default=None, description="受注番号 (省略時は自動採番)。英数字とハイフン20文字以内"
     )
-    customer: CustomerIn | None = None
-    customer_id: int | None = None
+    customer: CustomerIn | None = Field(default=None, description="新しい顧客")
+    customer_id: RowId | None = Field(default=None, description="登録済みの顧客ID")
     payment_method: str = Field(description="支払い方法コード (GET /api/v1/payment-methods)")
-    amount: int = Field(description="合計金額 (税込、円)")
-    tax: int = Field(default=0, description="うち消費税 (円)")
-    ordered_at: datetime | None = None
+    amount: int = Field(gt=0, description="合計金額 (税込、円)。支払い方法の上限以内")
+    tax: int = Field(default=0, ge=0, description="うち消費税 (円)")
+    ordered_at: AwareDatetime | None = Field(
+        default=None, description="受注日時 (タイムゾーン付き、省略時は現在時刻)"
+    )
     payment_source: dict[str, str] = Field(
         default_factory=dict,
         description="決済手段の参照: カードトークン {'token': ...} や登録カード "
         "{'member_id': ..., 'card_seq': ...}。カード番号・セキュリティコードは受け付けません",
     )
-    subscription_id: int | None = None
+    subscription_id: RowId | None = None
+    channel: Channel | None = Field(
+        default=None,
+        description="受注経路 (lp: LP, shop: ショップ, order_entry: 受注作成)。指定すると、"
+        "その経路で有効な支払い方法だけを受け付けます",
+    )
 
 
 class CustomerOut(BaseModel):

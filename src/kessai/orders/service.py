@@ -6,50 +6,46 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
+from kessai.core.carddata import looks_like_pan
+from kessai.core.clock import to_tokyo
 from kessai.core.errors import Conflict, InvalidInput, NotFound
 from kessai.customers.models import Customer
+from kessai.customers.service import card_source
 from kessai.orders.models import Order
 from kessai.orders.schemas import OrderCreate
 from kessai.payments import capabilities as caps
-from kessai.payments.decide import validate_amount
+from kessai.payments.decide import NO_LIVE_TRANSACTION, validate_amount
 from kessai.payments.status import Action, HandlingStatus, PaymentStatus, allows
+from kessai.providers import densan
 
-_PAN = re.compile(r"\d{12,19}")
+# Compared with separators and case removed: card_no, cardNo and card-no are one key.
 _CARD_KEYS = {
     "cardno",
-    "card_number",
     "cardnumber",
+    "cardnum",
     "pan",
     "cvv",
     "cvc",
-    "securitycode",
-    "security_code",
     "cvv2",
+    "cvc2",
+    "securitycode",
     "seccode",
 }
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+AUTO_NUMBER_TRIES = 20
+# PostgreSQL advisory lock that queues automatic numbering (SQLite's BEGIN IMMEDIATE already
+# does): without it, concurrent orders all count the same day's orders and take one number.
+NUMBERING_LOCK = 0x6B657373
 
 
 def reject_card_data(source: dict[str, str]) -> None:
     """Card numbers and security codes never enter kessai: only tokens and stored-card ids."""
     for key, value in source.items():
-        compact = re.sub(r"[\s-]", "", str(value))
-        if key.lower().replace("-", "_") in _CARD_KEYS or (
-            _PAN.fullmatch(compact) and _luhn(compact)
-        ):
+        if re.sub(r"[\W_]", "", key).lower() in _CARD_KEYS or looks_like_pan(str(value)):
             raise InvalidInput(
                 "カード番号・セキュリティコードは受け付けません。カードトークンまたは登録カードを指定してください",
                 code="card_data_not_accepted",
@@ -69,18 +65,50 @@ async def find_method(session: AsyncSession, code: str) -> PaymentMethod:
 
 
 async def next_number(session: AsyncSession, now: datetime) -> str:
-    count = await session.scalar(select(func.count()).select_from(Order)) or 0
-    return f"{now:%Y%m%d}{count + 1:06d}"
+    """受注番号: the business date in Tokyo and that day's sequence (20261123000001)."""
+    prefix = f"{to_tokyo(now):%Y%m%d}"
+    count = await session.scalar(
+        select(func.count()).select_from(Order).where(Order.number.startswith(prefix))
+    )
+    return f"{prefix}{(count or 0) + 1:06d}"
+
+
+def _following(number: str) -> str:
+    return f"{number[:8]}{int(number[8:]) + 1:06d}"
+
+
+async def _insert(session: AsyncSession, order: Order) -> bool:
+    """Insert in a savepoint; False when the number was taken (perhaps by a concurrent insert)."""
+    try:
+        async with session.begin_nested():
+            session.add(order)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 async def create_order(session: AsyncSession, data: OrderCreate, now: datetime) -> Order:
+    reject_card_data(data.payment_source)
     method = await find_method(session, data.payment_method)
     if not method.enabled:
         raise InvalidInput(
             f"支払い方法「{method.name}」は無効になっています", code="payment_method_disabled"
         )
+    if data.channel is not None and data.channel.value not in (method.channels or []):
+        raise InvalidInput(
+            f"支払い方法「{method.name}」は{data.channel.label}では利用できません",
+            code="payment_method_not_in_channel",
+            detail={"payment_method": method.code, "channel": data.channel.value},
+        )
     validate_amount(method, data.amount, data.tax)
-    reject_card_data(data.payment_source)
+    account = (
+        None if method.account_id is None else await session.get(ProviderAccount, method.account_id)
+    )
+    # 電算システム: the 17-digit 取引ID (固有値 + 乱数) is the order's reference from the start.
+    reference = (
+        await densan.new_transaction_id(session, account) if densan.is_densan(account) else None
+    )
     if data.customer_id is not None:
         customer = await session.get(Customer, data.customer_id)
         if customer is None:
@@ -95,11 +123,15 @@ async def create_order(session: AsyncSession, data: OrderCreate, now: datetime) 
         raise InvalidInput(
             "顧客(customer または customer_id)を指定してください", code="customer_required"
         )
-    number = data.number or await next_number(session, now)
-    if await session.scalar(select(Order.id).where(Order.number == number)) is not None:
-        raise Conflict(f"受注番号「{number}」は既に使われています", code="duplicate_order_number")
+    source = dict(data.payment_source)
+    if "card_id" in source:
+        source = await card_source(session, customer.id, source["card_id"], method.account_id)
+    if data.number is not None:
+        await _require_free_number(session, data.number)
+    elif session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": NUMBERING_LOCK})
     order = Order(
-        number=number,
+        number=data.number or await next_number(session, now),
         customer_id=customer.id,
         payment_method_id=method.id,
         amount=data.amount,
@@ -108,7 +140,8 @@ async def create_order(session: AsyncSession, data: OrderCreate, now: datetime) 
         handling_status=HandlingStatus.NEW.value,
         ordered_at=data.ordered_at or now,
         subscription_id=data.subscription_id,
-        payment_source=dict(data.payment_source),
+        payment_source=source,
+        provider_reference=reference,
         shipment_count=0,
         authorization_count=0,
         tracking_reported=False,
@@ -117,9 +150,25 @@ async def create_order(session: AsyncSession, data: OrderCreate, now: datetime) 
         created_at=now,
         updated_at=now,
     )
-    session.add(order)
-    await session.flush()
-    return order
+    for _ in range(AUTO_NUMBER_TRIES):
+        if await _insert(session, order):
+            return order
+        if data.number is not None:  # taken by a concurrent order since the check above
+            raise _duplicate(data.number)
+        # An automatic number met one given by hand: step over it.
+        order.number = _following(order.number)
+    raise Conflict(
+        "受注番号を採番できませんでした。もう一度お試しください", code="order_number_unavailable"
+    )
+
+
+def _duplicate(number: str) -> Conflict:
+    return Conflict(f"受注番号「{number}」は既に使われています", code="duplicate_order_number")
+
+
+async def _require_free_number(session: AsyncSession, number: str) -> None:
+    if await session.scalar(select(Order.id).where(Order.number == number)) is not None:
+        raise _duplicate(number)
 
 
 @dataclass(frozen=True)
@@ -161,18 +210,22 @@ class OrderSearch:
     offset: int = 0
 
 
+def _status_code(raw: str) -> PaymentStatus:
+    """A 決済状況 by its code (authorized) or by the label operators use (仮売上完了)."""
+    for status in PaymentStatus:
+        if raw in (status.value, status.label):
+            return status
+    raise InvalidInput(
+        f"決済状況「{raw}」は存在しません",
+        code="unknown_payment_status",
+        detail={"allowed": [s.value for s in PaymentStatus]},
+    )
+
+
 async def search_orders(session: AsyncSession, q: OrderSearch) -> tuple[Sequence[OrderView], int]:
     conds = []
     if q.payment_status:
-        try:
-            PaymentStatus(q.payment_status)
-        except ValueError:
-            raise InvalidInput(
-                f"決済状況「{q.payment_status}」は存在しません",
-                code="unknown_payment_status",
-                detail={"allowed": [s.value for s in PaymentStatus]},
-            ) from None
-        conds.append(Order.payment_status == q.payment_status)
+        conds.append(Order.payment_status == _status_code(q.payment_status).value)
     if q.ordered_from:
         conds.append(Order.ordered_at >= q.ordered_from)
     if q.ordered_to:
@@ -197,8 +250,24 @@ async def search_orders(session: AsyncSession, q: OrderSearch) -> tuple[Sequence
 
 
 def allowed_actions(view: OrderView) -> list[str]:
-    status = PaymentStatus(view.order.payment_status)
-    return [a.value for a in Action if a is not Action.RECONCILE and allows(status, a)]
+    """The actions worth offering now (the engine decides; this mirrors its first checks)."""
+    o = view.order
+    status = PaymentStatus(o.payment_status)
+    out = []
+    for action in Action:
+        if action is Action.RECONCILE:
+            ok = (
+                o.in_flight_attempt_id is not None
+                or status is PaymentStatus.CREDIT_CHECK_PENDING
+                or (status is PaymentStatus.PENDING and bool(o.redirect_url))
+            )
+        elif action is Action.CHANGE_AMOUNT and status in NO_LIVE_TRANSACTION:
+            ok = status is not PaymentStatus.CANCELED  # nothing at the provider: a local change
+        else:
+            ok = allows(status, action)
+        if ok:
+            out.append(action.value)
+    return out
 
 
 def authorization_expires_at(view: OrderView) -> datetime | None:

@@ -78,6 +78,11 @@ class OrderFacts:
         )
 
     @property
+    def awaiting_customer(self) -> bool:
+        """決済準備中 while the customer completes 3-D Secure at the provider."""
+        return self.status is S.PENDING and bool(self.order.redirect_url)
+
+    @property
     def phase(self) -> caps.Phase:
         return caps.Phase.AFTER_CAPTURE if self.order.captured_at else caps.Phase.BEFORE_CAPTURE
 
@@ -184,13 +189,9 @@ def decide(f: OrderFacts, req: ActionRequest) -> Plan:
 
 
 def _authorize(f: OrderFacts, req: ActionRequest, action: Action) -> Plan:
-    require_allowed(f.status, action)
-    if f.order.redirect_url:
-        raise Conflict(
-            "お客様の認証(3Dセキュア)の完了待ちです。決済照会で結果を確認してください",
-            code="awaiting_customer",
-            detail={"redirect_url": f.order.redirect_url},
-        )
+    require_allowed(f.status, Action.AUTHORIZE)  # 再オーソリ arrives here from 決済準備中 only
+    if f.awaiting_customer:
+        raise _awaiting_customer(f)
     if f.kind is caps.MethodKind.OFFLINE:
         raise RuleRefused(
             f"{f.method.name}は決済サービスと連携しないため{action.label}できません",
@@ -203,10 +204,19 @@ def _authorize(f: OrderFacts, req: ActionRequest, action: Action) -> Plan:
     return _authorize_call(f, req)
 
 
+def _awaiting_customer(f: OrderFacts) -> Conflict:
+    return Conflict(
+        "お客様の認証(3Dセキュア)の完了待ちです。決済照会で結果を確認してください",
+        code="awaiting_customer",
+        detail={"redirect_url": f.order.redirect_url},
+    )
+
+
 def _reauthorize(f: OrderFacts, req: ActionRequest) -> Plan:
-    require_allowed(f.status, Action.REAUTHORIZE)
     if f.status is S.PENDING:
+        # Nothing live to drop (or just voided by this same 再オーソリ): authorize anew.
         return _authorize(f, req, Action.REAUTHORIZE)
+    require_allowed(f.status, Action.REAUTHORIZE)
     if f.order.captured_at is not None:
         raise Conflict(
             f"決済状況「{f.status.label}」: 売上済みの受注は再オーソリできません",
@@ -278,6 +288,7 @@ def _capture(f: OrderFacts, req: ActionRequest) -> Plan:
         shipment_fields["shipment_count"] = f.order.shipment_count + 1
     if f.method.recurring:
         return Local(Operation.LOCAL, Event.RECURRING_SHIPPED, shipment_fields, "継続課金 配送完了")
+    report: Shipment | None = None  # 後払い: the 出荷報告 that the capture sends
     if f.kind is caps.MethodKind.DEFERRED:
         shipped_on = req.shipment.shipped_on or f.order.shipped_on
         tracking = req.shipment.tracking_number or f.order.tracking_number
@@ -292,14 +303,9 @@ def _capture(f: OrderFacts, req: ActionRequest) -> Plan:
                 code="shipment_required",
                 detail={"missing": missing},
             )
-        return Call(
-            Operation.CAPTURE,
-            f.order.provider_reference or f.order.number,
-            f.order.amount,
-            pre_fields={**shipment_fields, "tracking_reported": True},
-            shipment=Shipment(shipped_on, tracking, req.shipment.carrier or f.order.carrier),
-        )
+        report = Shipment(shipped_on, tracking, req.shipment.carrier or f.order.carrier)
     if f.authorization_expired():
+        # 後払い has a 与信期限 too (NP後払い 90日 …): its 出荷報告 fails like a card's 売上.
         days = f.authorization_days()
         return Refuse(
             RuleRefused(
@@ -307,7 +313,15 @@ def _capture(f: OrderFacts, req: ActionRequest) -> Plan:
                 code="authorization_expired",
                 detail={"authorization_days": days, "next_actions": [Action.REAUTHORIZE.value]},
             ),
-            failure_event=Event.CAPTURE_FAILED,
+            failure_event=Event.CAPTURE_FAILED if report is None else Event.SHIPMENT_REPORT_FAILED,
+        )
+    if report is not None:
+        return Call(
+            Operation.CAPTURE,
+            f.order.provider_reference or f.order.number,
+            f.order.amount,
+            pre_fields={**shipment_fields, "tracking_reported": True},
+            shipment=report,
         )
     shipment = None
     if req.shipment.shipped_on and req.shipment.tracking_number:
@@ -325,7 +339,8 @@ def _capture(f: OrderFacts, req: ActionRequest) -> Plan:
 
 def _cancel(f: OrderFacts) -> Plan:
     require_allowed(f.status, Action.CANCEL)
-    if f.status in NO_LIVE_TRANSACTION:
+    # Awaiting 3-D Secure, the provider holds a transaction the customer may still complete.
+    if f.status in NO_LIVE_TRANSACTION and not f.awaiting_customer:
         return Local(
             Operation.LOCAL, Event.CANCELED, {}, "決済サービスに有効な取引がないため連携せず取消"
         )
@@ -350,6 +365,8 @@ def _change_amount(f: OrderFacts, req: ActionRequest) -> Plan:
     if req.amount == f.order.amount and tax == f.order.tax:
         raise InvalidInput("金額が変わっていません", code="amount_unchanged")
     fields: dict[str, object] = {"amount": req.amount, "tax": tax}
+    if f.awaiting_customer:
+        raise _awaiting_customer(f)  # the customer is confirming the old amount right now
     if f.status in NO_LIVE_TRANSACTION and f.status is not S.CANCELED:
         # Nothing is held at the provider yet: the next authorization uses the new amount.
         return Local(Operation.LOCAL, None, fields, "決済前のため金額のみ変更")

@@ -1,10 +1,12 @@
 """/api/v1/orders/{id}/payment/{action}, 決済履歴 and 変更履歴."""
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from kessai.core.db import transaction
-from kessai.core.errors import InvalidInput
+from kessai.core.errors import InvalidInput, NotFound
 from kessai.history.repository import list_changes
 from kessai.orders.present import order_out
 from kessai.orders.service import get_order_view, reject_card_data
@@ -12,13 +14,14 @@ from kessai.payments.engine import ActionResult
 from kessai.payments.plans import OPERATION_LABELS, ActionRequest, ShipmentInput
 from kessai.payments.repository import list_attempts
 from kessai.payments.schemas import (
+    ACTION_FIELDS,
     ActionResultOut,
     ChangeHistoryOut,
     PaymentActionIn,
     PaymentHistoryOut,
 )
 from kessai.payments.status import Action, HandlingStatus, PaymentStatus
-from kessai.web.deps import PrincipalDep, ServicesDep
+from kessai.web.deps import OrderIdPath, PrincipalDep, ServicesDep
 from kessai.web.idempotency import run_idempotent
 
 router = APIRouter(prefix="/api/v1/orders", tags=["決済"])
@@ -45,32 +48,78 @@ def _label(field: str, value: str | None) -> str | None:
     return value
 
 
+ActionPath = Annotated[
+    str,
+    # A plain string checked by hand: an unknown action is a 404 unknown_action (a path
+    # that does not exist), while the schema still lists the actions.
+    Path(
+        description="authorize: オーソリ, capture: 売上処理(後払いは出荷報告), cancel: 取消処理, "
+        "change-amount: 金額変更, force-capture: 強制売上処理, force-cancel: 強制取消処理, "
+        "reauthorize: 再オーソリ, reconcile: 決済照会",
+        json_schema_extra={"enum": [a.value for a in Action]},
+    ),
+]
+
+
+def _action(raw: str) -> Action:
+    try:
+        return Action(raw)
+    except ValueError:
+        raise NotFound(
+            f"決済処理「{raw}」はありません",
+            code="unknown_action",
+            detail={"allowed": [a.value for a in Action]},
+        ) from None
+
+
+def _check_fields(action: Action, body: PaymentActionIn) -> None:
+    # null is taken as "not given": clients that send every field with null still work.
+    given = {n for n in body.model_fields_set if getattr(body, n) is not None} - {"sandbox"}
+    extra = sorted(given - ACTION_FIELDS[action.value])
+    if extra:
+        raise InvalidInput(
+            f"{action.label}では指定できない項目です: {'、'.join(extra)}",
+            code="field_not_applicable",
+            detail={"fields": extra, "allowed": sorted(ACTION_FIELDS[action.value])},
+        )
+
+
 @router.post(
     "/{order_id}/payment/{action}",
     response_model=ActionResultOut,
     summary="決済処理 (オーソリ・売上・取消・金額変更・強制売上・強制取消・再オーソリ・照会)",
+    responses={
+        404: {"description": "受注がない (order_not_found) / 処理がない (unknown_action)"},
+        409: {"description": "決済状況 (illegal_transition) や決済サービスのルールで不可"},
+        422: {"description": "入力の誤り"},
+        502: {"description": "決済サービスに接続できなかった (送信されていない)"},
+    },
 )
 async def post_action(
-    order_id: int,
-    action: Action,
+    order_id: OrderIdPath,
+    action: ActionPath,
     request: Request,
     services: ServicesDep,
     principal: PrincipalDep,
     data: PaymentActionIn | None = None,
 ) -> JSONResponse:
+    """Every check on the request itself runs here, before the Idempotency-Key is taken and
+    before the engine writes anything, so a refused request leaves no trace."""
+    act = _action(action)
     body = data or PaymentActionIn()
+    _check_fields(act, body)
     if body.sandbox is not None and not services.settings.sandbox:
         raise InvalidInput("sandbox はサンドボックス環境でのみ指定できます", code="sandbox_only")
     if body.payment_source is not None:
         reject_card_data(body.payment_source)
     req = ActionRequest(
-        action=action.value,
+        action=act.value,
         actor=principal.actor,
         amount=body.amount,
         tax=body.tax,
         shipment=ShipmentInput(body.shipped_on, body.tracking_number, body.carrier),
         source=body.payment_source,
-        options={"scenario": body.sandbox.scenario} if body.sandbox else {},
+        options={"scenario": body.sandbox.scenario.value} if body.sandbox else {},
     )
 
     async def handler() -> tuple[int, object]:
@@ -98,7 +147,7 @@ async def _result_out(services: ServicesDep, result: ActionResult) -> ActionResu
     "/{order_id}/payment-history", response_model=list[PaymentHistoryOut], summary="決済履歴"
 )
 async def payment_history(
-    order_id: int, services: ServicesDep, _: PrincipalDep
+    order_id: OrderIdPath, services: ServicesDep, _: PrincipalDep
 ) -> list[PaymentHistoryOut]:
     async with transaction(services.sessions) as s:
         await get_order_view(s, order_id)
@@ -125,7 +174,7 @@ async def payment_history(
 
 @router.get("/{order_id}/change-history", response_model=list[ChangeHistoryOut], summary="変更履歴")
 async def change_history(
-    order_id: int, services: ServicesDep, _: PrincipalDep
+    order_id: OrderIdPath, services: ServicesDep, _: PrincipalDep
 ) -> list[ChangeHistoryOut]:
     async with transaction(services.sessions) as s:
         await get_order_view(s, order_id)

@@ -35,6 +35,7 @@ from kessai.payments.status import (
     next_status,
 )
 from kessai.providers import contract as c
+from kessai.providers.challenge import ChallengeCompleter
 from kessai.providers.registry import ConnectorRegistry
 
 log = logging.getLogger("kessai.payments")
@@ -86,10 +87,12 @@ class PaymentEngine:
             step = await self._prepare(order_id, req, action)
             if isinstance(step, ActionResult):
                 return step
+            if isinstance(step, _Waiting):
+                return await self._reconcile_waiting(step, req.actor)
             if isinstance(step, PaymentAttempt):
                 # Held by an unsettled attempt: settle it, then decide again.
                 settled = await self._reconcile(order_id, step, req.actor)
-                if action is Action.RECONCILE:
+                if action is Action.RECONCILE or _retry_of(req, action, step, settled):
                     return settled
                 continue
             result = await self._call(order_id, step, req)
@@ -105,7 +108,7 @@ class PaymentEngine:
     # --------------------------------------------------------------- step 1
     async def _prepare(
         self, order_id: int, req: ActionRequest, action: Action
-    ) -> "ActionResult | PaymentAttempt | _Claimed":
+    ) -> "ActionResult | PaymentAttempt | _Claimed | _Waiting":
         for _ in range(MAX_ROUNDS):
             try:
                 return await self._prepare_once(order_id, req, action)
@@ -115,7 +118,7 @@ class PaymentEngine:
 
     async def _prepare_once(
         self, order_id: int, req: ActionRequest, action: Action
-    ) -> "ActionResult | PaymentAttempt | _Claimed":
+    ) -> "ActionResult | PaymentAttempt | _Claimed | _Waiting":
         refusal: KessaiError | None = None
         async with transaction(self.sessions) as s:
             facts = await self._facts(s, order_id)
@@ -136,7 +139,20 @@ class PaymentEngine:
                 )
                 release = {"in_flight_attempt_id": None}
             if action is Action.RECONCILE:
-                return await self._reconcile_pending(s, facts, req)
+                waiting = self._waiting(facts)
+                if order.redirect_url and isinstance(waiting.connector, ChallengeCompleter):
+                    # The customer is back from 3-D Secure: the provider authorizes now,
+                    # a call like any other, written ahead.
+                    completion = Call(
+                        Operation.COMPLETE_CHALLENGE,
+                        order.provider_reference or order.number,
+                        order.amount,
+                    )
+                    claimed = await self._write_ahead(s, facts, completion, req)
+                    if claimed is None:
+                        raise _LostRace
+                    return claimed
+                return waiting
             plan = decide(facts, req)
             if isinstance(plan, Local):
                 return await self._apply_local(s, facts, plan, req, release)
@@ -264,7 +280,7 @@ class PaymentEngine:
                 f"支払い方法「{facts.method.name}」に外部連携アカウントが設定されていません",
                 code="account_missing",
             )
-        return self.registry.for_account(account.connector, account.id, account.settings)
+        return self.registry.connector_for(account)
 
     # --------------------------------------------------------------- step 2 + 3
     async def _call(self, order_id: int, claimed: "_Claimed", req: ActionRequest) -> ActionResult:
@@ -323,6 +339,9 @@ class PaymentEngine:
                         options=req.options,
                     )
                 )
+            if plan.operation == Operation.COMPLETE_CHALLENGE:
+                assert isinstance(conn, ChallengeCompleter)
+                return await conn.complete_challenge(plan.reference)
             if plan.operation == Operation.CAPTURE:
                 if not isinstance(conn, c.Capturer):
                     raise _unsupported(claimed.facts, "売上処理")
@@ -378,7 +397,12 @@ class PaymentEngine:
         async with transaction(self.sessions) as s:
             facts = await self._facts(s, order_id)
             settlement = settle_lookup(
-                held.operation, found, kind=facts.kind, amount=held.amount, now=now
+                held.operation,
+                found,
+                kind=facts.kind,
+                amount=held.amount,
+                now=now,
+                new_tax=(held.request or {}).get("tax"),  # written ahead with the attempt
             )
             outcome = _attempt_outcome(settlement, found)
             await repo.complete_attempt(
@@ -398,9 +422,7 @@ class PaymentEngine:
             order_id, outcome, _lookup_message(found), held.id, found.code, found.message
         )
 
-    async def _reconcile_pending(
-        self, s: AsyncSession, facts: OrderFacts, req: ActionRequest
-    ) -> ActionResult:
+    def _waiting(self, facts: OrderFacts) -> "_Waiting":
         """決済照会 on an order the provider is still deciding (与信審査中, 3-D Secure)."""
         status = PaymentStatus(facts.order.payment_status)
         waiting = status is PaymentStatus.CREDIT_CHECK_PENDING or (
@@ -411,21 +433,36 @@ class PaymentEngine:
                 f"決済状況「{status.label}」の受注には照会が必要な決済はありません",
                 code="nothing_to_reconcile",
             )
-        connector = self._connector(facts)
-        reference = facts.order.provider_reference or facts.order.number
-        found = await self._lookup(facts, connector, reference, req.actor, session=s)
-        settlement = settle_lookup(
-            "pending", found, kind=facts.kind, amount=facts.order.amount, now=facts.now
-        )
-        if settlement.event is not None:
-            values = self._values(facts, settlement.event, settlement.fields)
-            if not await repo.compare_and_set(
-                s, facts.order, values, actor=req.actor, at=facts.now, reason="決済照会"
-            ):
-                raise InProgress("この受注は同時に更新されました。もう一度お試しください")
+        return _Waiting(facts, self._connector(facts))
+
+    async def _reconcile_waiting(self, waiting: "_Waiting", actor: str) -> ActionResult:
+        # The lookup runs outside any transaction, like every provider call; its answer is
+        # applied only to the order as it was read before asking.
+        seen = waiting.facts.order
+        reference = seen.provider_reference or seen.number
+        found = await self._lookup(waiting.facts, waiting.connector, reference, actor)
+        async with transaction(self.sessions) as s:
+            facts = await self._facts(s, seen.id)
+            settlement = settle_lookup(
+                "pending", found, kind=facts.kind, amount=facts.order.amount, now=facts.now
+            )
+            if settlement.event is not None:
+                changed = facts.order.version != seen.version
+                if changed or not await repo.compare_and_set(
+                    s,
+                    facts.order,
+                    self._values(facts, settlement.event, settlement.fields),
+                    actor=actor,
+                    at=facts.now,
+                    reason="決済照会",
+                ):
+                    raise InProgress(
+                        "照会中に受注が更新されました。もう一度お試しください",
+                        detail={"provider_state": found.state.value},
+                    )
         outcome = _attempt_outcome(settlement, found)
         return ActionResult(
-            facts.order.id, outcome, _lookup_message(found), None, found.code, found.message
+            seen.id, outcome, _lookup_message(found), None, found.code, found.message
         )
 
     async def _lookup(
@@ -434,7 +471,6 @@ class PaymentEngine:
         connector: object,
         reference: str,
         actor: str,
-        session: AsyncSession | None = None,
     ) -> c.Lookup:
         if not isinstance(connector, c.Reconciler):
             raise Conflict(
@@ -463,11 +499,8 @@ class PaymentEngine:
             "completed_at": now,
             "request": {},
         }
-        if session is not None:
-            await repo.add_attempt(session, **values)
-        else:
-            async with transaction(self.sessions) as s:
-                await repo.add_attempt(s, **values)
+        async with transaction(self.sessions) as s:
+            await repo.add_attempt(s, **values)
         if found is None:
             raise ProviderUnavailable(
                 "決済サービスに照会できませんでした。時間をおいて再度お試しください",
@@ -486,6 +519,14 @@ class _Claimed:
     source: dict[str, str]
 
 
+@dataclass(frozen=True)
+class _Waiting:
+    """An order the provider is still deciding, to be looked up outside any transaction."""
+
+    facts: OrderFacts
+    connector: object
+
+
 class _Unsupported(Exception):
     pass
 
@@ -496,6 +537,28 @@ class _LostRace(Exception):
 
 def _unsupported(facts: OrderFacts, what: str) -> _Unsupported:
     return _Unsupported(f"{facts.method.name}の接続モジュールは{what}に対応していません")
+
+
+# The provider operations each action starts: a retry of the same request after a lost
+# answer is answered by what the lookup found, never by a second call or a 409.
+_ACTION_OPERATIONS: dict[Action, frozenset[str]] = {
+    Action.AUTHORIZE: frozenset({Operation.AUTHORIZE, Operation.AUTHORIZE_CAPTURE}),
+    Action.REAUTHORIZE: frozenset({Operation.AUTHORIZE, Operation.AUTHORIZE_CAPTURE}),
+    Action.CAPTURE: frozenset({Operation.CAPTURE}),
+    Action.CANCEL: frozenset({Operation.CANCEL}),
+    Action.CHANGE_AMOUNT: frozenset({Operation.CHANGE_AMOUNT}),
+}
+
+
+def _retry_of(
+    req: ActionRequest, action: Action, held: PaymentAttempt, settled: ActionResult
+) -> bool:
+    """Was the settled attempt this same request, and did the provider act on it?"""
+    if held.operation not in _ACTION_OPERATIONS.get(action, frozenset()):
+        return False
+    if action is Action.CHANGE_AMOUNT and held.amount != req.amount:
+        return False
+    return settled.outcome != c.OutcomeKind.NOT_SENT
 
 
 def _attempt_outcome(settlement: Settlement, found: c.Lookup) -> str:

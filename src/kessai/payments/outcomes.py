@@ -59,8 +59,12 @@ def settle_outcome(
         if operation == Operation.CAPTURE and kind is MethodKind.DEFERRED:
             return Settlement(Event.SHIPMENT_REPORT_SENT, keep_in_flight=True)
         return Settlement(None, keep_in_flight=True)
-    if operation in (Operation.AUTHORIZE, Operation.AUTHORIZE_CAPTURE):
-        captured = operation == Operation.AUTHORIZE_CAPTURE
+    if operation in (
+        Operation.AUTHORIZE,
+        Operation.AUTHORIZE_CAPTURE,
+        Operation.COMPLETE_CHALLENGE,
+    ):
+        captured = operation == Operation.AUTHORIZE_CAPTURE or outcome.captured
         if k is OutcomeKind.SUCCEEDED:
             if kind is MethodKind.DEFERRED:
                 return Settlement(
@@ -75,11 +79,14 @@ def settle_outcome(
             pending: dict[str, Any] = {"provider_transaction_id": outcome.transaction_id}
             if outcome.redirect_url:
                 # The customer must act (3-D Secure): 決済準備中 until they come back.
-                return Settlement(None, {**pending, "redirect_url": outcome.redirect_url})
+                return Settlement(
+                    None,
+                    {**pending, "redirect_url": outcome.redirect_url, "three_d_secure": True},
+                )
             return Settlement(Event.CREDIT_CHECK_STARTED, pending)
         return Settlement(
             _declined_authorization(kind, outcome.stage),
-            {"provider_transaction_id": outcome.transaction_id},
+            {"provider_transaction_id": outcome.transaction_id, "redirect_url": None},
         )
     if operation == Operation.CAPTURE:
         if k is OutcomeKind.SUCCEEDED:
@@ -116,6 +123,7 @@ def settle_lookup(
     kind: MethodKind,
     amount: int | None,
     now: datetime,
+    new_tax: int | None = None,
 ) -> Settlement:
     """Map what the provider holds for our reference to the event the lost answer meant.
 
@@ -123,7 +131,12 @@ def settle_lookup(
     customer step that the provider finishes on its own.
     """
     st = found.state
-    if operation in (Operation.AUTHORIZE, Operation.AUTHORIZE_CAPTURE, "pending"):
+    if operation in (
+        Operation.AUTHORIZE,
+        Operation.AUTHORIZE_CAPTURE,
+        Operation.COMPLETE_CHALLENGE,
+        "pending",
+    ):
         if st is ProviderState.NONE:
             return Settlement(None)
         if st is ProviderState.PENDING:
@@ -132,7 +145,8 @@ def settle_lookup(
             return Settlement(
                 Event.CREDIT_CHECK_STARTED, {"provider_transaction_id": found.transaction_id}
             )
-        if st is ProviderState.DECLINED:
+        if st in (ProviderState.DECLINED, ProviderState.CANCELED):
+            # Declined, or cancelled at the provider meanwhile: no live authorization either way.
             return Settlement(
                 _declined_authorization(kind, DeclineStage.PAYMENT),
                 {"provider_transaction_id": found.transaction_id, "redirect_url": None},
@@ -153,14 +167,14 @@ def settle_lookup(
         return Settlement(Event.CANCELED if st is ProviderState.CANCELED else None)
     if operation == Operation.CHANGE_AMOUNT:
         if found.amount == amount and st in (ProviderState.AUTHORIZED, ProviderState.CAPTURED):
-            return Settlement(
-                Event.AMOUNT_CHANGED,
-                {
-                    "amount": amount,
-                    "authorized_amount": amount,
-                    "provider_transaction_id": found.transaction_id,
-                },
-            )
+            changed: dict[str, Any] = {
+                "amount": amount,
+                "authorized_amount": amount,
+                "provider_transaction_id": found.transaction_id,
+            }
+            if new_tax is not None:
+                changed["tax"] = new_tax
+            return Settlement(Event.AMOUNT_CHANGED, changed)
         return Settlement(None)
     if operation == Operation.VOID:
         if st in (ProviderState.CANCELED, ProviderState.NONE):

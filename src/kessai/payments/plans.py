@@ -18,6 +18,7 @@ class Operation:
     CANCEL = "cancel"
     CHANGE_AMOUNT = "change_amount"
     VOID = "void"  # 再オーソリ: drop the live authorization before a new one
+    COMPLETE_CHALLENGE = "complete_challenge"  # 3-D Secure: authorize once the customer is back
     LOOKUP = "lookup"  # 決済照会
     FORCE_CAPTURE = "force_capture"
     FORCE_CANCEL = "force_cancel"
@@ -32,6 +33,7 @@ OPERATION_LABELS = {
     Operation.CANCEL: "取消処理",
     Operation.CHANGE_AMOUNT: "金額変更",
     Operation.VOID: "オーソリ取消(再オーソリ前)",
+    Operation.COMPLETE_CHALLENGE: "オーソリ(3Dセキュア認証後)",
     Operation.LOOKUP: "決済照会",
     Operation.FORCE_CAPTURE: "強制売上処理(決済サービス未連携)",
     Operation.FORCE_CANCEL: "強制取消処理(決済サービス未連携)",

@@ -35,6 +35,10 @@ async def load_order(
             .join(PaymentMethod, PaymentMethod.id == Order.payment_method_id)
             .outerjoin(ProviderAccount, ProviderAccount.id == PaymentMethod.account_id)
             .where(Order.id == order_id)
+            # PostgreSQL: hold the order's row for the unit of work, so the attempt read next
+            # is the one the row points to (READ COMMITTED would show it settled meanwhile).
+            # SQLite's BEGIN IMMEDIATE already serializes every writer.
+            .with_for_update(of=Order)
             .execution_options(populate_existing=True)
         )
     ).one_or_none()

@@ -166,6 +166,7 @@ TRANSITIONS: dict[PaymentStatus, dict[Event, PaymentStatus]] = {
     S.PENDING: {
         **_AUTHORIZATION_OUTCOMES,
         E.CANCELED: S.CANCELED,  # nothing at the provider yet: cancel is kessai's alone
+        E.CANCEL_FAILED: S.CANCEL_FAILED,  # …or awaiting 3-D Secure, refused by the provider
         E.RECURRING_REGISTERED: S.RECURRING_WAITING,
         **_FORCE,
     },
@@ -183,6 +184,10 @@ TRANSITIONS: dict[PaymentStatus, dict[Event, PaymentStatus]] = {
     S.CREDIT_CHECK_PENDING: {
         E.CREDIT_CHECK_PASSED: S.CREDIT_CHECK_PASSED,
         E.CREDIT_CHECK_FAILED: S.CREDIT_CHECK_FAILED,
+        # A card or wallet authorization held for the provider's review ends in card words.
+        E.AUTHORIZED: S.AUTHORIZED,
+        E.AUTHORIZED_CAPTURED: S.CAPTURED,
+        E.AUTHORIZE_FAILED: S.AUTHORIZE_FAILED,
         **_CANCEL_OUTCOMES,
         **_FORCE,
     },
@@ -206,7 +211,12 @@ TRANSITIONS: dict[PaymentStatus, dict[Event, PaymentStatus]] = {
         E.SHIPMENT_REPORT_FAILED: S.SHIPMENT_REPORT_FAILED,
         **_FORCE,
     },
-    S.SHIPMENT_REPORT_FAILED: {**_SHIPMENT_REPORT_OUTCOMES, **_CANCEL_OUTCOMES, **_FORCE},
+    S.SHIPMENT_REPORT_FAILED: {
+        **_SHIPMENT_REPORT_OUTCOMES,
+        **_CANCEL_OUTCOMES,
+        **_REAUTHORIZE,  # 与信期限切れの出荷報告失敗は再与信で救う
+        **_FORCE,
+    },
     S.CAPTURED: {
         **_CANCEL_OUTCOMES,
         E.AMOUNT_CHANGED: S.CAPTURED,
@@ -244,7 +254,7 @@ TRANSITIONS: dict[PaymentStatus, dict[Event, PaymentStatus]] = {
 # has a move for at least one of them.
 ACTION_EVENTS: dict[Action, frozenset[Event]] = {
     Action.AUTHORIZE: frozenset(_AUTHORIZATION_OUTCOMES) | {E.RECURRING_REGISTERED},
-    Action.REAUTHORIZE: frozenset(_REAUTHORIZE) | frozenset(_AUTHORIZATION_OUTCOMES),
+    Action.REAUTHORIZE: frozenset(_REAUTHORIZE),  # from 決済準備中 it is a plain オーソリ
     Action.CAPTURE: frozenset(
         {*_CAPTURE_OUTCOMES, *_SHIPMENT_REPORT_OUTCOMES, E.RECURRING_SHIPPED}
     ),
@@ -267,7 +277,16 @@ def next_status(current: PaymentStatus, event: Event) -> PaymentStatus:
         ) from None
 
 
+# Where an action that starts a new provider transaction may start: its outcomes can also
+# arrive elsewhere by a lookup (与信審査中 → 仮売上完了), which must not offer a second オーソリ.
+STARTS_FROM: dict[Action, frozenset[PaymentStatus]] = {
+    Action.AUTHORIZE: frozenset({S.PENDING}),
+}
+
+
 def allows(current: PaymentStatus, action: Action) -> bool:
+    if action in STARTS_FROM and current not in STARTS_FROM[action]:
+        return False
     return bool(ACTION_EVENTS[action] & TRANSITIONS[current].keys())
 
 

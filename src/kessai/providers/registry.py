@@ -1,9 +1,15 @@
 """Which connector serves an account. Connectors are built per account, never from globals."""
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from kessai.core.errors import ConfigurationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kessai.accounts.models import ProviderAccount
+from kessai.core.clock import Clock
+from kessai.core.errors import Conflict
+from kessai.providers.store import ReferenceStore
 
 # A factory takes the account's id and settings and returns a connector object that
 # implements some of the protocols of kessai.providers.contract.
@@ -14,6 +20,16 @@ class ConnectorRegistry:
     def __init__(self) -> None:
         self._factories: dict[str, ConnectorFactory] = {}
         self._built: dict[tuple[str, int], object] = {}
+        # How an account's stored settings become a connector's (secrets decrypted);
+        # build_services installs the real one, over the keyring.
+        self.settings_of: Callable[[ProviderAccount], Mapping[str, Any]] = lambda a: a.settings
+
+    def connector_for(self, account: ProviderAccount) -> object:
+        """The connector serving this account, built from its decrypted settings."""
+        key = (account.connector, account.id)
+        if key in self._built:
+            return self._built[key]
+        return self.for_account(account.connector, account.id, self.settings_of(account))
 
     def register(self, name: str, factory: ConnectorFactory) -> None:
         self._factories[name] = factory
@@ -29,24 +45,63 @@ class ConnectorRegistry:
             try:
                 factory = self._factories[connector]
             except KeyError:
-                raise ConfigurationError(
-                    f"接続モジュール「{connector}」は登録されていません", code="unknown_connector"
+                raise Conflict(
+                    f"接続モジュール「{connector}」はこの環境では利用できません"
+                    "(シミュレーターはサンドボックス環境でのみ使えます)",
+                    code="unknown_connector",
                 ) from None
             built = factory(account_id, settings)
             self._built[key] = built
         return built
 
-    def forget(self, account_id: int) -> None:
-        """Drop a built connector after its account's settings change."""
+    async def forget(self, account_id: int) -> None:
+        """Drop (and close) a built connector after its account's settings change."""
         for key in [k for k in self._built if k[1] == account_id]:
-            del self._built[key]
+            await _close(self._built.pop(key))
+
+    async def aclose(self) -> None:
+        """Close every built connector (their HTTP sessions) at shutdown."""
+        built, self._built = list(self._built.values()), {}
+        for connector in built:
+            await _close(connector)
 
 
-def default_registry(*, sandbox: bool) -> ConnectorRegistry:
+async def _close(connector: object) -> None:
+    close = getattr(connector, "aclose", None)
+    if close is not None:
+        await close()
+
+
+@dataclass(frozen=True)
+class ConnectorEnv:
+    """What real connectors need from the process: the database (for their reference
+    store) and the clock."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+
+
+def default_registry(*, sandbox: bool, env: ConnectorEnv | None = None) -> ConnectorRegistry:
     """Every real connector; the simulated one only in sandbox mode, never in production."""
     registry = ConnectorRegistry()
+    if env is not None:
+        from kessai.providers.gmo_pg.connector import GmoPgConnector
+
+        registry.register(
+            "gmo_pg",
+            lambda account_id, settings: GmoPgConnector(
+                account_id, settings, ReferenceStore(env.sessions, env.clock, account_id)
+            ),
+        )
     if sandbox:
         from kessai.providers.fake.connector import FakeConnector
 
-        registry.register("fake", lambda account_id, settings: FakeConnector(account_id, settings))
+        registry.register(
+            "fake",
+            lambda account_id, settings: FakeConnector(
+                account_id,
+                settings,
+                ReferenceStore(env.sessions, env.clock, account_id) if env is not None else None,
+            ),
+        )
     return registry

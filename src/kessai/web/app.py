@@ -4,23 +4,38 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from kessai import __version__
+from kessai.accounts import connection_tests  # registers each connector's 接続テスト
+from kessai.accounts.account_endpoints import router as provider_accounts_router
 from kessai.accounts.endpoints import router as payment_methods_router
 from kessai.core.services import Services, build_services
+from kessai.customers.endpoints import router as customers_router
 from kessai.orders.endpoints import router as orders_router
 from kessai.payments.endpoints import router as payments_router
 from kessai.web import errors
+from kessai.web.admin import admin_router
 from kessai.web.sandbox import router as sandbox_router
+
+__all__ = ["connection_tests", "create_app"]
 
 DESCRIPTION = """
 kessai は日本のEC向け決済バックオフィスです。受注の決済状況(オーソリ → 売上 → 取消、金額変更、
 強制売上、再オーソリ)を決済代行会社ごとのルールどおりに進めます。
 
 認証: `Authorization: Bearer <APIキー>` (`kessai apikey create NAME` で発行)。
-すべての POST は `Idempotency-Key` ヘッダーに対応します (同じキー・同じ内容なら最初の応答を再送)。
-エラーは `{code, message, detail}` の JSON です。
+すべての POST は `Idempotency-Key` ヘッダーに対応します: 同じキー・同じ内容なら24時間、
+最初の応答を再送します (ヘッダー `Idempotent-Replayed: true`)。同じキーで別の内容は
+422 `idempotency_key_reused`、処理中は 409 `idempotency_in_progress`。
+5xx の応答は保存されないため、同じキーで再試行できます。
+
+エラーは `{code, message, detail}` の JSON です: 401 APIキーなし・無効、404 受注・処理がない、
+409 決済状況 (`illegal_transition`) や決済サービスのルール (`rule_refused` など) で不可、
+422 入力の誤り、502 決済サービスに接続できなかった (送信されていない)。
+
+サンドボックス環境 (既定) では `POST /api/v1/sandbox/clock` で時計を進められ、決済処理の本文に
+`{"sandbox": {"scenario": "decline"}}` などを付けて擬似決済の結果を選べます。
 """
 
 
@@ -43,10 +58,15 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.state.services = svc
     errors.install(app)
+    app.include_router(provider_accounts_router)
     app.include_router(payment_methods_router)
+    app.include_router(customers_router)
     app.include_router(orders_router)
     app.include_router(payments_router)
     app.include_router(sandbox_router)  # answers 409 sandbox_only in production
+    app.include_router(admin_router(svc))  # 管理画面 /admin
+    if svc.settings.sandbox:
+        mount_simulators(app, svc)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -57,3 +77,19 @@ def create_app(services: Services | None = None) -> FastAPI:
         return {"status": "ok", "env": svc.settings.env.value}
 
     return app
+
+
+def mount_simulators(app: FastAPI, svc: Services) -> None:
+    """Sandbox only: the providers' simulators, on kessai's own (movable) clock."""
+    from kessai.providers.gmo_pg.simulator import SimulatorConfig, create_simulator
+
+    app.mount("/sim/gmo-pg", create_simulator(SimulatorConfig(now=svc.clock.now)))
+
+    @app.get("/sim/fake/3ds", include_in_schema=False)
+    async def fake_challenge() -> HTMLResponse:
+        # The simulated connector's 3-D Secure step: the customer "authenticates" here;
+        # the storefront then asks 決済照会 (reconcile) to finish the payment.
+        return HTMLResponse(
+            "<!doctype html><meta charset=utf-8><title>3Dセキュア (擬似)</title>"
+            "<p>本人認証が完了しました(擬似)。ショップの画面に戻ってください。</p>"
+        )

@@ -1,12 +1,14 @@
-"""FastAPI dependencies: the process's services and the caller's API key."""
+"""FastAPI dependencies: the process's services, the caller's API key, shared path params."""
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kessai.apikeys.service import Principal, authenticate
 from kessai.core.db import transaction
 from kessai.core.services import Services
+from kessai.orders.schemas import MAX_ID
 
 
 def get_services(request: Request) -> Services:
@@ -16,10 +18,27 @@ def get_services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
+# Declared for OpenAPI (the "Authorize" button of /docs); the header is checked below so that
+# every failure is the same 401 JSON with a Japanese message.
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="APIKey",
+    description="`kessai apikey create NAME` で発行した APIキー (Authorization: Bearer ks_…)",
+)
 
-async def get_principal(request: Request, services: ServicesDep) -> Principal:
-    async with transaction(services.sessions) as s:
+
+async def principal_for(request: Request) -> Principal:
+    """The caller's API key, or Unauthorized."""
+    async with transaction(get_services(request).sessions) as s:
         return await authenticate(s, request.headers.get("authorization"))
 
 
+async def get_principal(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+) -> Principal:
+    return await principal_for(request)
+
+
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+OrderIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="受注ID")]

@@ -2,13 +2,15 @@
 
 The record is inserted before the work runs (a unique (api key, key) makes a concurrent
 duplicate wait its turn as 409), and completed with the response. A response of 5xx is
-not kept: nothing was done, so a retry with the same key runs again.
+not kept: nothing was done, so a retry with the same key runs again. A record left
+unfinished by a process that died is taken over once the attempt lease has passed; the
+payment engine's own write-ahead record then settles whatever the dead request had sent.
 """
 
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -26,6 +28,18 @@ from kessai.web.errors import error_body
 
 Handler = Callable[[], Awaitable[tuple[int, Any]]]
 MAX_KEY_LENGTH = 255
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def request_digest(method: str, path: str, raw: bytes) -> str:
+    """The request's fingerprint; JSON is compared by content, not by spacing or key order."""
+    try:
+        body = json.dumps(
+            json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    except ValueError:
+        body = raw
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
 
 
 async def run_idempotent(
@@ -40,30 +54,27 @@ async def run_idempotent(
             f"Idempotency-Key は1〜{MAX_KEY_LENGTH}文字で指定してください",
             code="invalid_idempotency_key",
         )
-    raw = await request.body()
-    digest = hashlib.sha256(
-        request.method.encode() + b" " + request.url.path.encode() + b"\n" + raw
-    ).hexdigest()
-    now = services.clock.now()
-    ttl = timedelta(hours=services.settings.idempotency_ttl_hours)
-    replay = await _claim(services, principal.key_id, key, digest, now, ttl)
-    if replay is not None:
-        return replay
+    digest = request_digest(request.method, request.url.path, await request.body())
+    claim = await _claim(services, principal.key_id, key, digest)
+    if isinstance(claim, JSONResponse):
+        return claim
     try:
         status, body = await _run(handler)
     except BaseException:
-        await _release(services, principal.key_id, key)
+        await _release(services, principal.key_id, key, claim)
         raise
     if status >= 500:
-        await _release(services, principal.key_id, key)
+        await _release(services, principal.key_id, key, claim)
     else:
+        # Kept from the moment the response exists (read the clock again: the sandbox clock
+        # may have been moved by this very request).
         async with transaction(services.sessions) as s:
             await s.execute(
-                update(IdempotencyRecord)
-                .where(
-                    IdempotencyRecord.api_key_id == principal.key_id, IdempotencyRecord.key == key
+                _mine(principal.key_id, key, claim).values(
+                    status_code=status,
+                    response_body=json.dumps(body, ensure_ascii=False),
+                    created_at=services.clock.now(),
                 )
-                .values(status_code=status, response_body=json.dumps(body, ensure_ascii=False))
             )
     return JSONResponse(body, status_code=status)
 
@@ -76,9 +87,17 @@ async def _run(handler: Handler) -> tuple[int, Any]:
         return exc.status_code, error_body(exc.code, exc.message, exc.detail)
 
 
-async def _claim(
-    services: Services, key_id: int, key: str, digest: str, now: Any, ttl: timedelta
-) -> JSONResponse | None:
+def _in_progress() -> Conflict:
+    return Conflict(
+        "同じ Idempotency-Key のリクエストを処理中です。しばらくしてから再度お試しください",
+        code="idempotency_in_progress",
+    )
+
+
+async def _claim(services: Services, key_id: int, key: str, digest: str) -> JSONResponse | datetime:
+    """Take the key (returns the claim's timestamp, our token) or answer from the record."""
+    now = services.clock.now()
+    ttl = timedelta(hours=services.settings.idempotency_ttl_hours)
     try:
         async with transaction(services.sessions) as s:
             await s.execute(
@@ -91,7 +110,7 @@ async def _claim(
             s.add(
                 IdempotencyRecord(api_key_id=key_id, key=key, request_hash=digest, created_at=now)
             )
-        return None
+        return now
     except IntegrityError:
         pass
     async with transaction(services.sessions) as s:
@@ -100,30 +119,46 @@ async def _claim(
                 IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.key == key
             )
         )
-    if record is None:  # released meanwhile: let the caller retry
-        raise Conflict(
-            "同じ Idempotency-Key のリクエストを処理中です", code="idempotency_in_progress"
-        )
-    if record.request_hash != digest:
-        raise InvalidInput(
-            "この Idempotency-Key は別の内容のリクエストで使われています",
-            code="idempotency_key_reused",
-        )
-    if record.status_code is None:
-        raise Conflict(
-            "同じ Idempotency-Key のリクエストを処理中です", code="idempotency_in_progress"
-        )
+        if record is None:  # released meanwhile: let the caller retry
+            raise _in_progress()
+        if record.request_hash != digest:
+            raise InvalidInput(
+                "この Idempotency-Key は別の内容のリクエストで使われています",
+                code="idempotency_key_reused",
+            )
+        if record.status_code is None:
+            lease = timedelta(seconds=services.settings.attempt_lease_seconds)
+            if record.created_at + lease >= now:
+                raise _in_progress()
+            # Left unfinished by a process that died: take it over (one winner).
+            taken = await s.execute(_mine(key_id, key, record.created_at).values(created_at=now))
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                raise _in_progress()
+            return now
     return JSONResponse(
         json.loads(record.response_body or "null"),
         status_code=record.status_code,
-        headers={"Idempotent-Replayed": "true"},
+        headers={REPLAYED_HEADER: "true"},
     )
 
 
-async def _release(services: Services, key_id: int, key: str) -> None:
+def _mine(key_id: int, key: str, claim: datetime) -> Any:
+    """An update of the record only while it is still this request's unfinished claim."""
+    return update(IdempotencyRecord).where(
+        IdempotencyRecord.api_key_id == key_id,
+        IdempotencyRecord.key == key,
+        IdempotencyRecord.created_at == claim,
+        IdempotencyRecord.status_code.is_(None),
+    )
+
+
+async def _release(services: Services, key_id: int, key: str, claim: datetime) -> None:
     async with transaction(services.sessions) as s:
         await s.execute(
             delete(IdempotencyRecord).where(
-                IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.key == key
+                IdempotencyRecord.api_key_id == key_id,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.created_at == claim,
+                IdempotencyRecord.status_code.is_(None),
             )
         )

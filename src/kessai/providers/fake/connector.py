@@ -6,9 +6,11 @@ by the caller, or one of the test amounts below.
 """
 
 import asyncio
-import itertools
-from collections.abc import Mapping
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -22,6 +24,7 @@ from kessai.providers.contract import (
     Shipment,
     Transaction,
 )
+from kessai.providers.store import ReferenceStore
 
 
 class Scenario(StrEnum):
@@ -75,12 +78,57 @@ class FakeCall:
 class FakeConnector:
     """Implements every capability; counts the calls that really reached the 'provider'."""
 
-    def __init__(self, account_id: int, settings: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        account_id: int,
+        settings: Mapping[str, Any] | None = None,
+        store: ReferenceStore | None = None,
+    ) -> None:
         self.account_id = account_id
         self.latency = float((settings or {}).get("latency_seconds", 0))
+        # What the 'provider' holds. With a store it outlives the process, as a real
+        # provider's would (the sandbox server serves orders the demo authorized).
         self.ledger: dict[str, LedgerEntry] = {}
+        self.store = store
         self.calls: list[FakeCall] = []
-        self._ids = itertools.count(1)
+
+    # --- the capabilities: each keeps the ledger entry of its reference -------------
+    async def authorize(self, request: AuthorizeRequest) -> Outcome:
+        async with self._kept(request.reference):
+            return await self._authorize(request)
+
+    async def capture(self, txn: Transaction, shipment: Shipment | None) -> Outcome:
+        async with self._kept(txn.reference):
+            return await self._capture(txn, shipment)
+
+    async def cancel(self, txn: Transaction, *, captured: bool) -> Outcome:
+        async with self._kept(txn.reference):
+            return await self._cancel(txn, captured=captured)
+
+    async def change_amount(self, txn: Transaction, new_amount: int, *, captured: bool) -> Outcome:
+        async with self._kept(txn.reference):
+            return await self._change_amount(txn, new_amount, captured=captured)
+
+    async def lookup(self, reference: str) -> Lookup:
+        async with self._kept(reference):
+            return await self._lookup(reference)
+
+    @asynccontextmanager
+    async def _kept(self, reference: str) -> AsyncIterator[None]:
+        if self.store is not None and reference not in self.ledger:
+            saved = await self.store.get(reference)
+            if saved and "fake_ledger" in saved:
+                self.ledger[reference] = _entry_from(saved["fake_ledger"])
+        before = _entry_to(self.ledger[reference]) if reference in self.ledger else None
+        try:
+            yield
+        finally:
+            entry = self.ledger.get(reference)
+            if self.store is not None and entry is not None and _entry_to(entry) != before:
+                await self.store.put(reference, fake_ledger=_entry_to(entry))
+
+    def _new_transaction_id(self) -> str:
+        return f"fake-{self.account_id}-{uuid.uuid4().hex[:12]}"
 
     # --- helpers -------------------------------------------------------------------
     def captures(self, reference: str | None = None) -> int:
@@ -108,7 +156,7 @@ class FakeConnector:
         return self.ledger.get(reference)
 
     # --- capabilities ----------------------------------------------------------------
-    async def authorize(self, request: AuthorizeRequest) -> Outcome:
+    async def _authorize(self, request: AuthorizeRequest) -> Outcome:
         scenario = self._scenario(request.options, request.amount)
         if scenario is Scenario.NOT_SENT:
             return Outcome(
@@ -124,7 +172,7 @@ class FakeConnector:
                 request.amount,
             )
         )
-        txn_id = f"fake-{self.account_id}-{next(self._ids):08d}"
+        txn_id = self._new_transaction_id()
         if scenario is Scenario.REGISTER_FAIL:
             return Outcome(
                 OutcomeKind.DECLINED,
@@ -170,7 +218,7 @@ class FakeConnector:
             return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
         return Outcome(OutcomeKind.SUCCEEDED, transaction_id=txn_id, captured=request.capture)
 
-    async def capture(self, txn: Transaction, shipment: Shipment | None) -> Outcome:
+    async def _capture(self, txn: Transaction, shipment: Shipment | None) -> Outcome:
         scenario = self._scenario(txn.options, None)
         if scenario is Scenario.NOT_SENT:
             return Outcome(
@@ -200,13 +248,15 @@ class FakeConnector:
             return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
         return Outcome(OutcomeKind.SUCCEEDED, transaction_id=entry.transaction_id, captured=True)
 
-    async def cancel(self, txn: Transaction, *, captured: bool) -> Outcome:
+    async def _cancel(self, txn: Transaction, *, captured: bool) -> Outcome:
         scenario = self._scenario(txn.options, None)
         if scenario is Scenario.NOT_SENT:
             return Outcome(
                 OutcomeKind.NOT_SENT, message="接続できませんでした (connection refused)"
             )
         await self._travel()
+        if scenario is Scenario.LOST:
+            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
         self.calls.append(FakeCall("cancel", txn.reference, txn.amount))
         entry = self._entry(txn.reference)
         if entry is None or entry.state in (ProviderState.CANCELED, ProviderState.DECLINED):
@@ -219,13 +269,15 @@ class FakeConnector:
             return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
         return Outcome(OutcomeKind.SUCCEEDED, transaction_id=entry.transaction_id)
 
-    async def change_amount(self, txn: Transaction, new_amount: int, *, captured: bool) -> Outcome:
+    async def _change_amount(self, txn: Transaction, new_amount: int, *, captured: bool) -> Outcome:
         scenario = self._scenario(txn.options, None)
         if scenario is Scenario.NOT_SENT:
             return Outcome(
                 OutcomeKind.NOT_SENT, message="接続できませんでした (connection refused)"
             )
         await self._travel()
+        if scenario is Scenario.LOST:
+            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
         self.calls.append(FakeCall("change_amount", txn.reference, new_amount))
         entry = self._entry(txn.reference)
         if entry is None or entry.state not in (ProviderState.AUTHORIZED, ProviderState.CAPTURED):
@@ -240,12 +292,12 @@ class FakeConnector:
         )
         entry.amount = new_amount
         if captured:
-            entry.transaction_id = f"fake-{self.account_id}-{next(self._ids):08d}"
+            entry.transaction_id = self._new_transaction_id()
         if scenario is Scenario.UNKNOWN:
             return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
         return Outcome(OutcomeKind.SUCCEEDED, transaction_id=entry.transaction_id)
 
-    async def lookup(self, reference: str) -> Lookup:
+    async def _lookup(self, reference: str) -> Lookup:
         await self._travel()
         self.calls.append(FakeCall("lookup", reference, None))
         entry = self._entry(reference)
@@ -267,3 +319,33 @@ class FakeConnector:
             message=message,
             shipment_reported=entry.shipment is not None,
         )
+
+
+def _entry_to(entry: LedgerEntry) -> dict[str, Any]:
+    shipment = entry.shipment
+    return {
+        "reference": entry.reference,
+        "transaction_id": entry.transaction_id,
+        "amount": entry.amount,
+        "state": entry.state.value,
+        "pending_result": entry.pending_result.value if entry.pending_result else None,
+        "shipment": None
+        if shipment is None
+        else [shipment.shipped_on.isoformat(), shipment.tracking_number, shipment.carrier],
+        "history": list(entry.history),
+    }
+
+
+def _entry_from(data: Mapping[str, Any]) -> LedgerEntry:
+    shipment = data.get("shipment")
+    return LedgerEntry(
+        reference=data["reference"],
+        transaction_id=data["transaction_id"],
+        amount=int(data["amount"]),
+        state=ProviderState(data["state"]),
+        pending_result=ProviderState(data["pending_result"]) if data["pending_result"] else None,
+        shipment=None
+        if not shipment
+        else Shipment(date.fromisoformat(shipment[0]), shipment[1], shipment[2]),
+        history=list(data.get("history", [])),
+    )

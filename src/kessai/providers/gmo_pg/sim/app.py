@@ -1,0 +1,289 @@
+"""The ASGI app: idPass endpoints, the challenge page, the token endpoint, fault control."""
+
+import asyncio
+import json
+import random
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from starlette.applications import Starlette
+from starlette.datastructures import URL
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from kessai.providers.gmo_pg import codec
+from kessai.providers.gmo_pg.sim import shop, site
+from kessai.providers.gmo_pg.sim.config import (
+    InjectError,
+    LoseResponse,
+    SimulatorConfig,
+    apply_faults,
+    faults_json,
+)
+from kessai.providers.gmo_pg.sim.context import Ctx, Handler, Reply
+from kessai.providers.gmo_pg.sim.state import SimClock, State
+from kessai.providers.gmo_pg.sim.token import MULTIPAYMENT_JS, issue_tokens, parse_body
+from kessai.providers.gmo_pg.sim.validation import Refused, error_pairs
+
+HANDLERS: dict[str, Handler] = {
+    "EntryTran": shop.entry_tran,
+    "ExecTran": shop.exec_tran,
+    "SecureTran2": shop.secure_tran2,
+    "Tds2Auth": shop.tds2_auth,
+    "Tds2Result": shop.tds2_result,
+    "AlterTran": shop.alter_tran,
+    "ChangeTran": shop.change_tran,
+    "SearchTrade": shop.search_trade,
+    "SearchTradeMulti": shop.search_trade_multi,
+    "SaveMember": site.save_member,
+    "UpdateMember": site.update_member,
+    "SearchMember": site.search_member,
+    "DeleteMember": site.delete_member,
+    "SaveCard": site.save_card,
+    "SearchCard": site.search_card,
+    "DeleteCard": site.delete_card,
+    "TradedCard": site.traded_card,
+    "SearchCardDetail": site.search_card_detail,
+}
+_READ_ONLY = {"SearchTrade", "SearchTradeMulti", "SearchMember", "SearchCard", "SearchCardDetail"}
+
+
+_Fault = TypeVar("_Fault", LoseResponse, InjectError)
+
+
+def _take(fault: _Fault | None, api: str) -> _Fault | None:
+    """The fault if it applies to this call, counting it down."""
+    if fault is None or (fault.api and fault.api != api):
+        return None
+    if fault.count is not None:
+        if fault.count <= 0:
+            return None
+        fault.count -= 1
+    return fault
+
+
+class ResponseLost(ConnectionResetError):
+    """Raised after the response headers went out: the connection drops, no body follows."""
+
+
+class Simulator:
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.clock = SimClock(config.now)
+        self.state = State(self.clock, config.call_log_limit)
+        self.sleep = config.sleep or asyncio.sleep
+        self._rng = random.Random(config.rate_limit.seed if config.rate_limit else 0)  # noqa: S311
+        self._in_flight: set[tuple[str, str]] = set()
+
+    def set_faults(self, body: Mapping[str, Any]) -> None:
+        apply_faults(self.config, dict(body))
+        if "rate_limit" in body and self.config.rate_limit:
+            self._rng = random.Random(self.config.rate_limit.seed)  # noqa: S311
+
+    # --- faults -------------------------------------------------------------------------
+    def _rate_limited(self, api: str) -> str | None:
+        limit = self.config.rate_limit
+        if limit is None or (limit.api and limit.api != api):
+            return None
+        if limit.count > 0:
+            limit.count -= 1
+            return limit.info
+        if limit.probability and self._rng.random() < limit.probability:
+            return limit.info
+        return None
+
+    # --- one idPass call ----------------------------------------------------------------
+    async def call(
+        self, api: str, params: Mapping[str, str], base_url: Callable[[], str]
+    ) -> tuple[Reply, LoseResponse | None]:
+        """Answer one call; the second value says the answer must be lost on the way back."""
+        key = (api, params.get("AccessID") or params.get("OrderID") or "")
+        guarded = api not in _READ_ONLY and bool(key[1])
+        if guarded and key in self._in_flight:
+            # 二重送信: the same transaction is still being processed
+            self.state.log_call(api, params.get("OrderID", ""), "double", "E90010001")
+            return error_pairs(["E90010001"]), None
+        if guarded:
+            self._in_flight.add(key)
+        try:
+            if self.config.latency_seconds > 0:
+                await self.sleep(self.config.latency_seconds)
+            return self._answer(api, params, base_url)
+        finally:
+            self._in_flight.discard(key)
+
+    def _answer(
+        self, api: str, params: Mapping[str, str], base_url: Callable[[], str]
+    ) -> tuple[Reply, LoseResponse | None]:
+        order_id = params.get("OrderID", "")
+        limited = self._rate_limited(api)
+        if limited:
+            self.state.log_call(api, order_id, "rate_limited", limited)
+            return error_pairs([limited]), None
+        lose = _take(self.config.lose_response, api)
+        inject = _take(self.config.inject_error, api)
+        if lose and not lose.commit:
+            self.state.log_call(api, order_id, "lost")
+            return [], lose
+        if inject and not inject.commit:
+            self.state.log_call(api, order_id, "injected", inject.info)
+            return error_pairs([inject.info]), lose
+        handler = HANDLERS.get(api)
+        if handler is None:
+            self.state.log_call(api, order_id, "unsupported", "E91099997")
+            return error_pairs(["E91099997"]), lose
+        public = self.config.public_url
+        ctx = Ctx(self.config, self.state, (lambda: public) if public else base_url)
+        result, err_info = "ok", ""
+        try:
+            reply = handler(ctx, params)
+        except Refused as refused:
+            reply, result, err_info = error_pairs(refused.infos), "error", "|".join(refused.infos)
+        if inject:  # acted on it; the client is told something else
+            reply, result, err_info = error_pairs([inject.info]), "injected", inject.info
+        if lose:
+            result = "lost"
+        self.state.log_call(api, ctx.order_id or order_id, result, err_info)
+        return reply, lose
+
+
+def _api_name(scope: Scope) -> str | None:
+    name = str(scope.get("path_params", {}).get("name", ""))
+    return name.removesuffix(".idPass") if name.endswith(".idPass") else None
+
+
+def _base_url(scope: Scope) -> str:
+    """Where this app is reached, mount prefix (root_path) included."""
+    root = scope.get("root_path", "")
+    return str(URL(scope={**scope, "path": root, "query_string": b""})).rstrip("/")
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+class IdPassEndpoint:
+    """POST /payment/<Api>.idPass: CP932 form in, raw CP932 `K=V&…` out, always HTTP 200."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        api = _api_name(scope)
+        body = await _read_body(receive)
+        if api is None:
+            reply = error_pairs(["E91099997"])
+            lose = None
+        else:
+            params = codec.decode_request(body)
+            reply, lose = await self.sim.call(api, params, lambda: _base_url(scope))
+        payload = codec.encode_response(reply)
+        headers = [
+            (b"content-type", codec.RESPONSE_CONTENT_TYPE.encode()),
+            # at least 1: a lost answer must leave the client waiting for a body
+            (b"content-length", str(len(payload) or 1).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if lose is not None:
+            if lose.mode == "hang":
+                await self.sim.sleep(lose.hang_seconds)
+            raise ResponseLost(f"simulated: the {api} response was lost")
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _json_error(message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=400)
+
+
+def create_simulator(config: SimulatorConfig | None = None) -> Starlette:
+    """The GMO PG simulator as an ASGI app; app.state.simulator holds its state."""
+    sim = Simulator(config or SimulatorConfig())
+    cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "Content-Type"}
+
+    async def challenge_page(request: Request) -> Response:
+        base = sim.config.public_url or _base_url(request.scope)
+        ctx = Ctx(sim.config, sim.state, lambda: base)
+        passed = request.query_params.get("result", "Y").upper() != "N"
+        tran = shop.challenge_done(ctx, request.query_params.get("tds2TransID", ""), passed)
+        if tran is None:
+            return HTMLResponse("<p>この認証は見つからないか、既に終了しています。</p>", 404)
+        if not tran.tds2_ret_url:
+            text = "本人認証が完了しました。" if passed else "本人認証に失敗しました。"
+            return HTMLResponse(f"<p>{text}</p>")
+        joiner = "&" if "?" in tran.tds2_ret_url else "?"
+        target = f"{tran.tds2_ret_url}{joiner}AccessID={tran.access_id}&OrderID={tran.order_id}"
+        return RedirectResponse(target, status_code=303)
+
+    async def token(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=cors)
+        try:
+            form = parse_body(await request.body(), request.headers.get("content-type", ""))
+        except ValueError:
+            return JSONResponse({"resultCode": "999"}, headers=cors)
+        return JSONResponse(issue_tokens(form, sim.config, sim.state), headers=cors)
+
+    async def token_js(request: Request) -> Response:
+        base = json.dumps(sim.config.public_url or _base_url(request.scope))
+        return PlainTextResponse(MULTIPAYMENT_JS % base, media_type="application/javascript")
+
+    async def control(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                body = json.loads(await request.body() or b"{}")
+                if not isinstance(body, dict):
+                    raise ValueError("a JSON object is expected")
+                sim.set_faults(body)
+                if body.get("advance_seconds"):
+                    sim.clock.offset += timedelta(seconds=float(body["advance_seconds"]))
+                if body.get("reset"):
+                    sim.state.reset()
+                if body.get("clear_calls"):
+                    sim.state.calls.clear()
+            except (ValueError, TypeError) as exc:
+                return _json_error(str(exc))
+        return JSONResponse(
+            {
+                "faults": faults_json(sim.config),
+                "now": sim.clock.now().isoformat(),
+                "offset_seconds": sim.clock.offset.total_seconds(),
+            }
+        )
+
+    async def calls(request: Request) -> Response:
+        if request.method == "DELETE":
+            sim.state.calls.clear()
+        api = request.query_params.get("api")
+        return JSONResponse(
+            {"calls": [c.json() for c in sim.state.calls if api is None or c.api == api]}
+        )
+
+    app = Starlette(
+        routes=[
+            Route("/payment/Tds2Challenge", challenge_page, methods=["GET"]),
+            Route("/payment/{name}", IdPassEndpoint(sim), methods=["POST"]),
+            Route("/token", token, methods=["POST", "OPTIONS"]),
+            Route("/ext/js/token.js", token_js, methods=["GET"]),
+            Route("/_control", control, methods=["GET", "POST"]),
+            Route("/_calls", calls, methods=["GET", "DELETE"]),
+        ]
+    )
+    app.state.simulator = sim
+    return app

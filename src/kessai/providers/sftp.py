@@ -1,0 +1,210 @@
+"""A small SFTP client over asyncssh: log in with a password or a private key, list a directory,
+read and write a file. GMO PG's 自動洗替 exchanges its files this way.
+
+Host key: when `host_key_fingerprint` ("SHA256:…", as `ssh-keygen -lf` prints it) is given the
+server must present that key, otherwise the connection is refused. Without it the host key is
+NOT verified (a warning is logged on every connection): the GMO PG account's schema has no
+field for it yet, and accepting a key on first use would silently trust whoever answers first.
+
+Nothing from the user's own ~/.ssh (config, keys, known_hosts) nor an ssh-agent is used: an
+account logs in with its own credentials only. Passwords and keys never reach a log.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncssh
+
+log = logging.getLogger("kessai.providers.sftp")
+
+DEFAULT_PORT = 22
+
+
+class SftpError(Exception):
+    """An SFTP failure with a Japanese message safe to show (no credentials in it)."""
+
+    code = "sftp_error"
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason  # the underlying error's text, for logs and details
+
+
+class SftpUnreachable(SftpError):
+    code = "sftp_unreachable"
+
+
+class SftpLoginFailed(SftpError):
+    code = "sftp_login_failed"
+
+
+class SftpHostKeyMismatch(SftpError):
+    code = "sftp_host_key_mismatch"
+
+
+class SftpConfigError(SftpError):
+    code = "sftp_config_invalid"
+
+
+@dataclass(frozen=True)
+class SftpTarget:
+    host: str
+    username: str
+    port: int = DEFAULT_PORT
+    password: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)  # OpenSSH or PEM text
+    host_key_fingerprint: str | None = None
+    connect_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class SftpEntry:
+    name: str
+    is_dir: bool
+    size: int | None
+    modified: datetime | None
+
+
+class _HostKeyCheck(asyncssh.SSHClient):
+    """Accepts exactly the host key whose fingerprint the account names."""
+
+    def __init__(self, fingerprint: str) -> None:
+        self.fingerprint = fingerprint
+        self.seen: str | None = None
+
+    def validate_host_public_key(
+        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+    ) -> bool:
+        self.seen = key.get_fingerprint("sha256")
+        return self.seen == self.fingerprint
+
+
+def _client_keys(target: SftpTarget) -> list[asyncssh.SSHKey] | None:
+    if not target.private_key:
+        return None  # None disables key authentication (no keys from ~/.ssh)
+    try:
+        return [asyncssh.import_private_key(target.private_key)]
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        raise SftpConfigError(
+            "SFTPの秘密鍵を読み込めませんでした(パスフレーズなしのOpenSSH形式かPEM形式の"
+            "秘密鍵を設定してください)",
+            reason=type(exc).__name__,
+        ) from None
+
+
+def _connect_options(target: SftpTarget) -> dict[str, Any]:
+    if not target.password and not target.private_key:
+        raise SftpConfigError("SFTPのパスワードか秘密鍵を設定してください")
+    options: dict[str, Any] = {
+        "port": target.port,
+        "username": target.username,
+        "password": target.password or None,
+        "client_keys": _client_keys(target),
+        "agent_path": None,
+        "config": [],
+        "connect_timeout": target.connect_timeout_seconds,
+        "login_timeout": target.connect_timeout_seconds,
+        "keepalive_interval": 0,
+    }
+    if target.host_key_fingerprint:
+        # An empty known-hosts list: every key goes to _HostKeyCheck.validate_host_public_key.
+        options["known_hosts"] = asyncssh.import_known_hosts("")
+        options["client_factory"] = lambda: _HostKeyCheck(target.host_key_fingerprint or "")
+    else:
+        log.warning(
+            "SFTP %s:%d: the host key is not verified (no host key fingerprint configured)",
+            target.host,
+            target.port,
+        )
+        options["known_hosts"] = None
+    return options
+
+
+def _entry(item: asyncssh.SFTPName) -> SftpEntry:
+    attrs = item.attrs
+    name = item.filename if isinstance(item.filename, str) else item.filename.decode()
+    modified = None if attrs.mtime is None else datetime.fromtimestamp(attrs.mtime, UTC)
+    return SftpEntry(
+        name=name,
+        is_dir=attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY,
+        size=attrs.size,
+        modified=modified,
+    )
+
+
+class SftpSession:
+    """An open SFTP session (see `connect`)."""
+
+    def __init__(self, target: SftpTarget, sftp: asyncssh.SFTPClient) -> None:
+        self.target = target
+        self._sftp = sftp
+
+    async def listdir(self, path: str = ".") -> list[SftpEntry]:
+        """The entries of `path` (the login directory by default), without . and .."""
+        try:
+            items = await self._sftp.readdir(path)
+        except asyncssh.SFTPError as exc:
+            raise SftpError(
+                f"SFTPサーバのディレクトリ「{path}」を一覧できませんでした: {exc.reason}",
+                reason=exc.reason,
+            ) from None
+        entries = [_entry(item) for item in items]
+        return sorted((e for e in entries if e.name not in (".", "..")), key=lambda e: e.name)
+
+    async def read(self, path: str) -> bytes:
+        try:
+            async with self._sftp.open(path, "rb") as f:
+                data: bytes = await f.read()
+        except asyncssh.SFTPError as exc:
+            raise SftpError(
+                f"SFTPサーバのファイル「{path}」を読み込めませんでした: {exc.reason}",
+                reason=exc.reason,
+            ) from None
+        return data
+
+    async def write(self, path: str, data: bytes) -> None:
+        try:
+            async with self._sftp.open(path, "wb") as f:
+                await f.write(data)
+        except asyncssh.SFTPError as exc:
+            raise SftpError(
+                f"SFTPサーバにファイル「{path}」を書き込めませんでした: {exc.reason}",
+                reason=exc.reason,
+            ) from None
+
+
+@asynccontextmanager
+async def connect(target: SftpTarget) -> AsyncIterator[SftpSession]:
+    """Log in and open an SFTP session; SftpError subclasses say what went wrong."""
+    options = _connect_options(target)
+    where = f"{target.host}:{target.port}"
+    try:
+        conn = await asyncssh.connect(target.host, **options)
+    except asyncssh.PermissionDenied as exc:
+        log.info("SFTP %s: login refused for %s", where, target.username)
+        raise SftpLoginFailed("SFTPにログインできませんでした", reason=exc.reason) from None
+    except asyncssh.HostKeyNotVerifiable as exc:
+        log.warning("SFTP %s: host key does not match the configured fingerprint", where)
+        raise SftpHostKeyMismatch(
+            "SFTPサーバのホスト鍵が設定されたフィンガープリントと一致しません", reason=exc.reason
+        ) from None
+    except (OSError, TimeoutError, asyncssh.Error) as exc:
+        log.info("SFTP %s: not connected (%s)", where, type(exc).__name__)
+        raise SftpUnreachable("SFTPサーバに接続できませんでした", reason=str(exc)) from None
+    try:
+        try:
+            sftp = await conn.start_sftp_client()
+        except (asyncssh.Error, OSError) as exc:
+            raise SftpError(
+                "SFTPサーバにログインしましたが、SFTPを開始できませんでした", reason=str(exc)
+            ) from None
+        async with sftp:
+            yield SftpSession(target, sftp)
+    finally:
+        conn.close()
+        await conn.wait_closed()

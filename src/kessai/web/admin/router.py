@@ -1,0 +1,45 @@
+"""The admin UI under /admin: one router to include in the app."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import FileResponse
+
+from kessai.core.services import Services
+from kessai.users.service import LoginThrottle, Principal
+from kessai.web.admin.accounts import add_account_routes
+from kessai.web.admin.core import STATIC_DIR, AdminContext, AdminError, AdminRoute, redirect
+from kessai.web.admin.login import add_login_routes
+from kessai.web.admin.orders import add_order_routes
+
+# Served by name from a fixed list: no path from the request ever reaches the file system.
+STATIC_FILES = {
+    "admin.css": "text/css; charset=utf-8",
+    "vendor/htmx.min.js": "text/javascript; charset=utf-8",
+}
+
+
+def admin_router(services: Services, *, throttle: LoginThrottle | None = None) -> APIRouter:
+    """Everything under /admin, static files included (`app.include_router(admin_router(svc))`)."""
+    ctx = AdminContext(services, throttle or LoginThrottle())
+    router = APIRouter(prefix="/admin", route_class=AdminRoute, include_in_schema=False)
+
+    @router.get("", summary="管理画面")
+    async def home(_: Annotated[Principal, Depends(ctx.require())]) -> Response:
+        return redirect("/admin/orders")
+
+    @router.get("/static/{name:path}", summary="静的ファイル")
+    async def static(request: Request, name: Annotated[str, Path(max_length=100)]) -> Response:
+        media_type = STATIC_FILES.get(name)
+        if media_type is None:
+            raise AdminError(404, "見つかりませんでした", "指定されたファイルは存在しません")
+        return FileResponse(
+            STATIC_DIR / name,
+            media_type=media_type,
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    add_login_routes(router, ctx)
+    add_order_routes(router, ctx)
+    add_account_routes(router, ctx)
+    return router

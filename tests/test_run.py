@@ -1,0 +1,223 @@
+"""End to end over real HTTP, as `make run` does it: `kessai db upgrade` and `kessai demo` into
+a temporary SQLite database, then `kessai serve` as a subprocess on a free loopback port."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = re.compile(r"KESSAI_KEY=(ks_\S+)")
+STARTUP_SECONDS = 60  # a bound on waiting, not a speed check
+CALL_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    key: str
+    banner: str
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=f"{self.base}/api/v1",
+            headers={"Authorization": f"Bearer {self.key}"},
+            timeout=30,
+        )
+
+
+def kessai(*args: str, env: dict[str, str]) -> str:
+    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "kessai.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=CALL_SECONDS,
+        check=False,
+    )
+    assert done.returncode == 0, f"kessai {' '.join(args)}: {done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module: every test makes its own orders (the banner's tour order
+    is used by one test only; the README tour puts the sandbox clock back)."""
+    tmp_path = tmp_path_factory.mktemp("run")
+    port = free_port()
+    env = {
+        **os.environ,
+        "KESSAI_DATABASE_URL": f"sqlite:///{tmp_path / 'kessai.db'}",
+        "KESSAI_ENV": "sandbox",
+    }
+    kessai("db", "upgrade", env=env)
+    banner = kessai("demo", "--port", str(port), env=env)
+    found = KEY.search(banner)
+    assert found, banner
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "kessai.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"kessai serve exited ({proc.returncode}):\n{log.read_text()}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"kessai serve did not answer in {STARTUP_SECONDS} s:\n{log.read_text()}"
+                )
+            time.sleep(0.1)
+        yield Server(base, found.group(1), banner)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_serves_the_docs_and_a_sandbox(server: Server) -> None:
+    assert httpx.get(f"{server.base}/healthz").json() == {"status": "ok", "env": "sandbox"}
+    assert httpx.get(f"{server.base}/docs").status_code == 200
+    assert "/api/v1/orders" in httpx.get(f"{server.base}/openapi.json").json()["paths"]
+
+
+def test_readme_first_steps_authorize_then_capture_over_http(server: Server) -> None:
+    with server.client() as api:
+        created = api.post(
+            "/orders",
+            json={
+                "payment_method": "gmo-pg-credit-card",
+                "amount": 5500,
+                "tax": 500,
+                "customer": {"name": "山田 花子"},
+                "payment_source": {"token": "tok_demo"},
+            },
+        )
+        assert created.status_code == 201, created.text
+        order = created.json()
+        assert order["payment_status_label"] == "決済準備中"
+
+        authorized = api.post(f"/orders/{order['id']}/payment/authorize")
+        assert authorized.status_code == 200, authorized.text
+        assert authorized.json()["order"]["payment_status_label"] == "仮売上完了"
+
+        captured = api.post(f"/orders/{order['id']}/payment/capture")
+        assert captured.status_code == 200, captured.text
+        assert captured.json()["order"]["payment_status_label"] == "売上完了"
+
+        history = api.get(f"/orders/{order['id']}/payment-history").json()
+    assert [(h["operation"], h["outcome"], h["amount"]) for h in history] == [
+        ("authorize", "succeeded", 5500),
+        ("capture", "succeeded", 5500),
+    ]
+
+
+def run_bash(script: str, server: Server) -> str:
+    bash = shutil.which("bash")
+    assert bash
+    done = subprocess.run(  # noqa: S603 - the README's and the banner's own commands
+        [bash, "-euo", "pipefail", "-c", script],
+        env={**os.environ, "KESSAI_KEY": server.key},
+        capture_output=True,
+        text=True,
+        timeout=CALL_SECONDS,
+        check=False,
+    )
+    assert done.returncode == 0, f"{script}\n---\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+needs_curl = pytest.mark.skipif(
+    not (shutil.which("curl") and shutil.which("bash") and shutil.which("python3")),
+    reason="needs bash, curl and python3 on PATH (the README's commands use them)",
+)
+
+
+@needs_curl
+def test_the_banner_curl_lines_work_as_printed(server: Server) -> None:
+    lines = [line.strip() for line in server.banner.splitlines() if line.startswith("  curl ")]
+    assert len(lines) == 3, server.banner
+    authorized, captured, history = (json.loads(run_bash(line, server)) for line in lines)
+    assert authorized["order"]["payment_status_label"] == "仮売上完了"
+    assert captured["order"]["payment_status_label"] == "売上完了"
+    assert [h["operation"] for h in history] == ["authorize", "capture"]
+
+
+def readme_tour() -> str:
+    """The README's tour: its sh blocks between <!-- tour --> and <!-- /tour -->."""
+    text = (ROOT / "README.md").read_text()
+    tour = text.split("<!-- tour -->", 1)[1].split("<!-- /tour -->", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", tour, flags=re.S)
+    assert len(blocks) >= 6, "the tour's sh blocks"
+    return "\n".join(blocks)
+
+
+@needs_curl
+def test_every_readme_tour_command_works(server: Server) -> None:
+    script = "\n".join(
+        line.replace("http://127.0.0.1:8000", server.base)
+        for line in readme_tour().splitlines()
+        if not line.startswith("export KESSAI_KEY=")  # the test passes its own key
+    )
+    out = run_bash(script, server)
+    for seen in (
+        '"payment_status_label":"売上完了"',
+        '"provider_code":"G12"',  # the decline
+        '"payment_status_label":"仮売上失敗"',
+        '"payment_status_label":"与信審査中"',
+        '"payment_status_label":"与信審査完了"',
+        '"code":"shipment_required"',
+        '"outcome":"unknown"',
+        '"outcome":"local"',
+        '"code":"authorization_expired"',
+        "idempotent-replayed: true",
+        '"code":"idempotency_key_reused"',
+    ):
+        assert seen in out, seen
+    for wrong in ("invalid_input", "malformed_json", "not_found", "unauthorized"):
+        assert f'"code":"{wrong}"' not in out, wrong
+    # The unknown outcome was reconciled, then captured once: one capture reached the provider.
+    lists = [json.loads(line) for line in out.splitlines() if line.startswith("[")]
+    (unknown,) = [h for h in lists if any(e.get("operation") == "lookup" for e in h)]
+    assert [h["operation"] for h in unknown].count("capture") == 2
+    assert [h["outcome"] for h in unknown if h["operation"] == "capture"] == ["succeeded", "local"]
+
+
+def test_a_seeded_authorized_demo_order_can_be_captured(server: Server) -> None:
+    with server.client() as api:
+        (order,) = api.get("/orders", params={"number": "DEMO-0002"}).json()["items"]
+        assert order["payment_status_label"] == "仮売上完了"
+        captured = api.post(f"/orders/{order['id']}/payment/capture").json()
+    assert captured["order"]["payment_status_label"] == "売上完了"
