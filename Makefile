@@ -35,7 +35,7 @@ SYSTEM_NEEDS := /usr/sbin/sshd:openssh-server /usr/bin/chromium:chromium \
 	/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk
 system-deps:
 	@missing=""; for need in $(SYSTEM_NEEDS); do \
-		[ -x "$${need%%:*}" ] || missing="$$missing $${need#*:}"; done; \
+		[ -e "$${need%%:*}" ] || missing="$$missing $${need#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing:$$missing"; \

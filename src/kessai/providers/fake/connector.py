@@ -57,6 +57,12 @@ DECLINE_CODE, DECLINE_MESSAGE = "G12", "カードが利用できません (カ�
 HARD_CODE, HARD_MESSAGE = "G54", "このカードは無効です (紛失・盗難届が出されています)"
 
 
+CONNECTION_REFUSED = Outcome(
+    OutcomeKind.NOT_SENT, message="接続できませんでした (connection refused)"
+)
+ANSWER_LOST = Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
+
+
 @dataclass
 class LedgerEntry:
     reference: str
@@ -149,8 +155,15 @@ class FakeConnector:
             return TEST_AMOUNTS[amount]
         return Scenario.SUCCEED
 
-    async def _travel(self) -> None:
+    async def _arrive(self, scenario: Scenario, call: FakeCall) -> Outcome | None:
+        """The trip to the 'provider': refused before it, lost on the way, or logged there."""
+        if scenario is Scenario.NOT_SENT:
+            return CONNECTION_REFUSED
         await asyncio.sleep(self.latency)
+        if scenario is Scenario.LOST:
+            return ANSWER_LOST
+        self.calls.append(call)
+        return None
 
     def _entry(self, reference: str) -> LedgerEntry | None:
         return self.ledger.get(reference)
@@ -158,20 +171,12 @@ class FakeConnector:
     # --- capabilities ----------------------------------------------------------------
     async def _authorize(self, request: AuthorizeRequest) -> Outcome:
         scenario = self._scenario(request.options, request.amount)
-        if scenario is Scenario.NOT_SENT:
-            return Outcome(
-                OutcomeKind.NOT_SENT, message="接続できませんでした (connection refused)"
-            )
-        await self._travel()
-        if scenario is Scenario.LOST:
-            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
-        self.calls.append(
-            FakeCall(
-                "authorize_capture" if request.capture else "authorize",
-                request.reference,
-                request.amount,
-            )
+        operation = "authorize_capture" if request.capture else "authorize"
+        refused = await self._arrive(
+            scenario, FakeCall(operation, request.reference, request.amount)
         )
+        if refused is not None:
+            return refused
         txn_id = self._new_transaction_id()
         if scenario is Scenario.REGISTER_FAIL:
             return Outcome(
@@ -215,19 +220,14 @@ class FakeConnector:
             request.reference, txn_id, request.amount, done
         )
         if scenario is Scenario.UNKNOWN:
-            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
+            return ANSWER_LOST
         return Outcome(OutcomeKind.SUCCEEDED, transaction_id=txn_id, captured=request.capture)
 
     async def _capture(self, txn: Transaction, shipment: Shipment | None) -> Outcome:
         scenario = self._scenario(txn.options, None)
-        if scenario is Scenario.NOT_SENT:
-            return Outcome(
-                OutcomeKind.NOT_SENT, message="接続できませんでした (connection refused)"
-            )
-        await self._travel()
-        if scenario is Scenario.LOST:
-            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
-        self.calls.append(FakeCall("capture", txn.reference, txn.amount))
+        refused = await self._arrive(scenario, FakeCall("capture", txn.reference, txn.amount))
+        if refused is not None:
+            return refused
         entry = self._entry(txn.reference)
         if entry is None or entry.state is not ProviderState.AUTHORIZED:
             state = "なし" if entry is None else entry.state.value
@@ -245,19 +245,14 @@ class FakeConnector:
         entry.shipment = shipment
         entry.history.append("capture")
         if scenario is Scenario.UNKNOWN:
-            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
+            return ANSWER_LOST
         return Outcome(OutcomeKind.SUCCEEDED, transaction_id=entry.transaction_id, captured=True)
 
     async def _cancel(self, txn: Transaction, *, captured: bool) -> Outcome:
         scenario = self._scenario(txn.options, None)
-        if scenario is Scenario.NOT_SENT:
-            return Outcome(
-                OutcomeKind.NOT_SENT, message="接続できませんでした (connection refused)"
-            )
-        await self._travel()
-        if scenario is Scenario.LOST:
-            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
-        self.calls.append(FakeCall("cancel", txn.reference, txn.amount))
+        refused = await self._arrive(scenario, FakeCall("cancel", txn.reference, txn.amount))
+        if refused is not None:
+            return refused
         entry = self._entry(txn.reference)
         if entry is None or entry.state in (ProviderState.CANCELED, ProviderState.DECLINED):
             return Outcome(OutcomeKind.DECLINED, code="E12", message="取消できない取引状態です")
@@ -266,19 +261,14 @@ class FakeConnector:
         entry.state = ProviderState.CANCELED
         entry.history.append("cancel")
         if scenario is Scenario.UNKNOWN:
-            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
+            return ANSWER_LOST
         return Outcome(OutcomeKind.SUCCEEDED, transaction_id=entry.transaction_id)
 
     async def _change_amount(self, txn: Transaction, new_amount: int, *, captured: bool) -> Outcome:
         scenario = self._scenario(txn.options, None)
-        if scenario is Scenario.NOT_SENT:
-            return Outcome(
-                OutcomeKind.NOT_SENT, message="接続できませんでした (connection refused)"
-            )
-        await self._travel()
-        if scenario is Scenario.LOST:
-            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
-        self.calls.append(FakeCall("change_amount", txn.reference, new_amount))
+        refused = await self._arrive(scenario, FakeCall("change_amount", txn.reference, new_amount))
+        if refused is not None:
+            return refused
         entry = self._entry(txn.reference)
         if entry is None or entry.state not in (ProviderState.AUTHORIZED, ProviderState.CAPTURED):
             return Outcome(OutcomeKind.DECLINED, code="E13", message="金額変更できない取引状態です")
@@ -294,11 +284,11 @@ class FakeConnector:
         if captured:
             entry.transaction_id = self._new_transaction_id()
         if scenario is Scenario.UNKNOWN:
-            return Outcome(OutcomeKind.UNKNOWN, message="応答がありませんでした (timeout)")
+            return ANSWER_LOST
         return Outcome(OutcomeKind.SUCCEEDED, transaction_id=entry.transaction_id)
 
     async def _lookup(self, reference: str) -> Lookup:
-        await self._travel()
+        await asyncio.sleep(self.latency)
         self.calls.append(FakeCall("lookup", reference, None))
         entry = self._entry(reference)
         if entry is None:
