@@ -10,7 +10,7 @@ sent to GMO (which must carry only the Token or MemberID/CardSeq).
 
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -63,12 +63,6 @@ def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]
     caplog.set_level(logging.DEBUG)
     yield caplog
     structlog.reset_defaults()
-
-
-@pytest.fixture
-async def gmo() -> AsyncIterator[FakeGmo]:
-    async with FakeGmo().running() as server:
-        yield server
 
 
 async def database_text(services: Services) -> str:

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -196,30 +195,6 @@ def authorize_request(ref: str = "20260316000001", **kw: Any) -> AuthorizeReques
     }
     values.update(kw)
     return AuthorizeRequest(**values)
-
-
-# ------------------------------------------------------------------ fixtures for this module
-@pytest.fixture
-async def gmo() -> AsyncIterator[FakeGmo]:
-    async with FakeGmo().running() as server:
-        yield server
-
-
-@pytest.fixture
-def store() -> ReferenceStore:
-    return MemoryStore()
-
-
-@pytest.fixture
-async def db_store(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[ReferenceStore]:
-    async with reference_store(sqlite_template, tmp_path) as s:
-        yield s
-
-
-@pytest.fixture
-async def conn(gmo: FakeGmo, store: ReferenceStore) -> AsyncIterator[GmoPgConnector]:
-    async with connector_for(gmo, store) as c:
-        yield c
 
 
 def ok_exec(seen: Seen) -> Awaitable[str]:

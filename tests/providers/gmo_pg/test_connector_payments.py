@@ -1,9 +1,7 @@
 """authorize / capture / cancel / change_amount / lookup / 3-D Secure against a loopback
 idPass endpoint that answers what GMO answers."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
@@ -32,12 +30,10 @@ from tests.providers.gmo_pg.test_connector_http import (
     SITE_ID,
     SITE_PASS,
     FakeGmo,
-    MemoryStore,
     Seen,
     authorize_request,
     connector_for,
     ok_exec,
-    reference_store,
 )
 
 REF = "20260316000001"
@@ -58,29 +54,6 @@ def trade(status: str, *, process_date: str = "20260316093000", amount: str = "5
         f"&Method=1&PayTimes=&Forward=2a99662&TranID={TRAN_ID}&Approve=6416276"
         "&ClientField1=&ClientField2=&ClientField3="
     )
-
-
-@pytest.fixture
-async def gmo() -> AsyncIterator[FakeGmo]:
-    async with FakeGmo().running() as server:
-        yield server
-
-
-@pytest.fixture
-def store() -> ReferenceStore:
-    return MemoryStore()
-
-
-@pytest.fixture
-async def db_store(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[ReferenceStore]:
-    async with reference_store(sqlite_template, tmp_path) as s:
-        yield s
-
-
-@pytest.fixture
-async def conn(gmo: FakeGmo, store: ReferenceStore) -> AsyncIterator[GmoPgConnector]:
-    async with connector_for(gmo, store) as c:
-        yield c
 
 
 def txn(amount: int = 5000) -> Transaction:

@@ -1,8 +1,6 @@
 """会員・カード (SaveMember, SearchMember, DeleteMember, SaveCard, SearchCard, DeleteCard,
 TradedCard) against a loopback idPass endpoint."""
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from kessai.core.errors import ConfigurationError
@@ -17,7 +15,6 @@ from tests.providers.gmo_pg.test_connector_http import (
     SITE_ID,
     SITE_PASS,
     FakeGmo,
-    MemoryStore,
     settings_for,
 )
 
@@ -25,24 +22,6 @@ SITE = {"SiteID": SITE_ID, "SitePass": SITE_PASS}
 ONE_CARD = (
     "CardSeq=0&DefaultFlag=0&CardName=&CardNo=*************111&Expire=2812&HolderName=&DeleteFlag=0"
 )
-
-
-@pytest.fixture
-async def gmo() -> AsyncIterator[FakeGmo]:
-    async with FakeGmo().running() as server:
-        yield server
-
-
-@pytest.fixture
-def store() -> ReferenceStore:
-    return MemoryStore()
-
-
-@pytest.fixture
-async def conn(gmo: FakeGmo, store: ReferenceStore) -> AsyncIterator[GmoPgConnector]:
-    c = GmoPgConnector(store.account_id, settings_for(gmo.url), store)
-    yield c
-    await c.aclose()
 
 
 async def test_save_member_sends_the_member_and_site(gmo: FakeGmo, conn: GmoPgConnector) -> None:
