@@ -11,7 +11,8 @@ from kessai.core.services import Services
 from kessai.orders.schemas import MAX_ID
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI would run a plain def in the thread pool on every request.
     services: Services = request.app.state.services
     return services
 
@@ -29,7 +30,7 @@ _bearer = HTTPBearer(
 
 async def principal_for(request: Request) -> Principal:
     """The caller's API key, or Unauthorized."""
-    async with transaction(get_services(request).sessions) as s:
+    async with transaction((await get_services(request)).sessions) as s:
         return await authenticate(s, request.headers.get("authorization"))
 
 
