@@ -33,7 +33,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import secrets
 import signal
 import sys
@@ -49,15 +48,7 @@ import aiohttp
 import asyncpg
 from sqlalchemy import event, insert, select
 
-from gmo_pg_procs import (
-    BackendCpu,
-    child,
-    free_port,
-    load_average,
-    machine_busy,
-    sampling,
-    tree_cpu,
-)
+from gmo_pg_procs import child, free_port, load_average
 from gmo_pg_reference import Reference
 from gmo_pg_report import KessaiRun, report, summarize
 from kessai.accounts.models import PaymentMethod, ProviderAccount
@@ -79,6 +70,7 @@ from kessai.providers.gmo_pg.simulator import (
     TEST_SITE_ID,
     TEST_SITE_PASS,
 )
+from procstat import BackendCpu, machine_busy, own_cpu, sampling, tree_cpu
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REF_VENV = Path(tempfile.gettempdir()) / "benchref-venv"
@@ -290,11 +282,6 @@ class Shop:
 
 
 # ----------------------------------------------------------------------------- load
-def own_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def _first_error(outcome: str, exc: Exception) -> None:
     """Say once per kind of failure what it was (a bench with errors measures nothing)."""
     if outcome not in _SEEN:

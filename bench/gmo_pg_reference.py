@@ -27,7 +27,8 @@ from typing import Any
 
 import asyncpg
 
-from gmo_pg_procs import BackendCpu, child, free_port, machine_busy, sampling, tree_cpu
+from gmo_pg_procs import child, free_port
+from procstat import BackendCpu, machine_busy, sampling, tree_cpu
 
 MODE = "pg-asyncpg-batch"
 POOL = 32
