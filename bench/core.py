@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg  # type: ignore[import-untyped]
 
 import kessai
 from kessai.accounts.models import PaymentMethod, ProviderAccount
@@ -49,6 +48,7 @@ from kessai.apikeys.service import create_key
 from kessai.core.clock import utcnow
 from kessai.core.db import create_engine, session_factory, transaction
 from kessai.core.migrate import upgrade
+from pgdb import temporary_pg_database
 from procstat import BackendCpu, machine_busy, own_cpu, sampling, tree_cpu, wait_for_quiet
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -144,21 +144,8 @@ def fresh_database(backend: str, pg_admin: str) -> Iterator[str]:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
-    name = f"kessai_bench_{secrets.token_hex(5)}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(pg_admin, timeout=10)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        base = pg_admin.rsplit("/", 1)[0].split("://", 1)[1]
-        yield f"postgresql+asyncpg://{base}/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with temporary_pg_database(pg_admin) as (url, _):
+        yield url
 
 
 def latency_code(latency_ms: int) -> str:

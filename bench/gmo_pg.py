@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 from sqlalchemy import event, insert, select
 
 from gmo_pg_procs import child, free_port, load_average
@@ -70,6 +69,7 @@ from kessai.providers.gmo_pg.simulator import (
     TEST_SITE_ID,
     TEST_SITE_PASS,
 )
+from pgdb import temporary_pg_database
 from procstat import BackendCpu, machine_busy, own_cpu, sampling, tree_cpu
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -117,23 +117,9 @@ def simulator(latency_ms: int) -> Iterator[tuple[str, int]]:
 @contextlib.contextmanager
 def fresh_database(pg_admin: str) -> Iterator[tuple[str, str]]:
     """A new database (url, name), migrated; dropped on exit."""
-    name = f"kessai_bench_{secrets.token_hex(5)}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(pg_admin, timeout=10)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        base = pg_admin.rsplit("/", 1)[0].split("://", 1)[1]
-        url = f"postgresql+asyncpg://{base}/{name}"
+    with temporary_pg_database(pg_admin) as (url, name):
         upgrade(url)
         yield url, name
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @dataclass
