@@ -1,14 +1,18 @@
 """Small builders for test data: accounts, payment methods and orders, straight into the DB."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.db import transaction
 from kessai.core.services import Services
-from kessai.orders.schemas import CustomerIn, OrderCreate
-from kessai.orders.service import create_order
+from kessai.history.repository import list_changes
+from kessai.orders.present import order_out
+from kessai.orders.schemas import CustomerIn, OrderCreate, OrderOut
+from kessai.orders.service import create_order, get_order_view
+from kessai.payments.models import PaymentAttempt
 from kessai.payments.plans import ActionRequest, ShipmentInput
+from kessai.payments.repository import list_attempts
 
 
 async def make_method(
@@ -90,3 +94,27 @@ def act(action: str, *, scenario: str | None = None, **kw: Any) -> ActionRequest
         options={"scenario": scenario} if scenario else {},
         **kw,
     )
+
+
+SHIP = {"shipped_on": date(2026, 3, 2), "tracking_number": "4412-3456-7890"}
+
+
+async def view(services: Services, order_id: int) -> OrderOut:
+    """The order as the API shows it."""
+    async with transaction(services.sessions) as s:
+        return order_out(await get_order_view(s, order_id))
+
+
+async def attempts(services: Services, order_id: int) -> list[PaymentAttempt]:
+    """The order's 決済履歴, oldest first."""
+    async with transaction(services.sessions) as s:
+        return list(await list_attempts(s, order_id))
+
+
+async def changes(
+    services: Services, order_id: int, field: str = "payment_status"
+) -> list[tuple[str | None, str | None]]:
+    """(before, after) of each 変更履歴 row of one field."""
+    async with transaction(services.sessions) as s:
+        rows = await list_changes(s, "order", order_id)
+    return [(r.before, r.after) for r in rows if r.field == field]

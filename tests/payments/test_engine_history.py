@@ -8,23 +8,10 @@ import pytest
 from kessai.core.db import transaction
 from kessai.core.errors import RuleRefused
 from kessai.history.repository import list_changes
-from kessai.orders.present import order_out
-from kessai.orders.service import get_order_view
-from kessai.payments.repository import list_attempts
-from tests.factories import act, make_method, make_order
+from tests.factories import act, attempts, make_method, make_order, view
 
 # 決済履歴's operation for each call the fake saw (a void before 再オーソリ is a cancel call).
 FAKE_OPERATION = {"void": "cancel"}
-
-
-async def view(services, order_id):
-    async with transaction(services.sessions) as s:
-        return order_out(await get_order_view(s, order_id))
-
-
-async def attempts(services, order_id):
-    async with transaction(services.sessions) as s:
-        return list(await list_attempts(s, order_id))
 
 
 async def changes(services, order_id):

@@ -3,37 +3,12 @@
 The fake's scenario stands for the provider's answer; 決済履歴 must keep its words verbatim.
 """
 
-from datetime import date
-
 import pytest
 
-from kessai.core.db import transaction
 from kessai.core.errors import Conflict, IllegalTransition, ProviderUnavailable
-from kessai.history.repository import list_changes
-from kessai.orders.present import order_out
-from kessai.orders.service import get_order_view
-from kessai.payments.repository import list_attempts
 from kessai.providers.contract import ProviderState
 from kessai.providers.fake.connector import DECLINE_CODE, DECLINE_MESSAGE, HARD_CODE, HARD_MESSAGE
-from tests.factories import act, make_method, make_order
-
-SHIP = {"shipped_on": date(2026, 3, 2), "tracking_number": "4412-3456-7890"}
-
-
-async def view(services, order_id):
-    async with transaction(services.sessions) as s:
-        return order_out(await get_order_view(s, order_id))
-
-
-async def attempts(services, order_id):
-    async with transaction(services.sessions) as s:
-        return list(await list_attempts(s, order_id))
-
-
-async def changes(services, order_id, field="payment_status"):
-    async with transaction(services.sessions) as s:
-        rows = await list_changes(s, "order", order_id)
-    return [(r.before, r.after) for r in rows if r.field == field]
+from tests.factories import SHIP, act, attempts, changes, make_method, make_order, view
 
 
 async def card_order(services, **kw):

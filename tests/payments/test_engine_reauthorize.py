@@ -1,28 +1,11 @@
 """再オーソリ and 与信期限: new references, the FAQ's 与信期限切れ 売上失敗, account overrides."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
-from kessai.core.db import transaction
 from kessai.core.errors import RuleRefused
-from kessai.history.repository import list_changes
-from kessai.orders.present import order_out
-from kessai.orders.service import get_order_view
-from tests.factories import act, make_method, make_order
-
-SHIP = {"shipped_on": date(2026, 3, 2), "tracking_number": "4412-3456-7890"}
-
-
-async def view(services, order_id):
-    async with transaction(services.sessions) as s:
-        return order_out(await get_order_view(s, order_id))
-
-
-async def changes(services, order_id, field="payment_status"):
-    async with transaction(services.sessions) as s:
-        rows = await list_changes(s, "order", order_id)
-    return [(r.before, r.after) for r in rows if r.field == field]
+from tests.factories import SHIP, act, changes, make_method, make_order, view
 
 
 async def deferred_order(services, **flags):

@@ -10,24 +10,10 @@ from datetime import date
 
 import pytest
 
-from kessai.core.db import transaction
 from kessai.core.errors import IllegalTransition, InProgress
-from kessai.orders.present import order_out
-from kessai.orders.service import get_order_view
-from kessai.payments.repository import list_attempts
-from tests.factories import act, make_method, make_order
+from tests.factories import act, attempts, make_method, make_order, view
 
 LATENCY = 0.05
-
-
-async def view(services, order_id):
-    async with transaction(services.sessions) as s:
-        return order_out(await get_order_view(s, order_id))
-
-
-async def attempts(services, order_id):
-    async with transaction(services.sessions) as s:
-        return list(await list_attempts(s, order_id))
 
 
 async def gather(services, order_id, requests):
