@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 
+from kessai.core.carddata import luhn_valid
 from kessai.providers.gmo_pg.sim.config import CHALLENGE_CARD, DECLINE_CARDS
 from kessai.providers.gmo_pg.sim.context import Ctx, Reply
 from kessai.providers.gmo_pg.sim.state import Member, StoredCard, Transaction, gmo_datetime
@@ -11,7 +12,6 @@ from kessai.providers.gmo_pg.sim.validation import (
     AUTHORIZING,
     Checks,
     Refused,
-    luhn_ok,
     value,
 )
 
@@ -130,7 +130,7 @@ def exec_tran(ctx: Ctx, p: Mapping[str, str]) -> Reply:
     if tran.status != "UNPROCESSED":
         raise Refused("E11010001")
     card = _card_for(ctx, p, shop_id, member, card_seq)
-    if not luhn_ok(card.number):
+    if not luhn_valid(card.number):
         raise Refused("E41170099")
     decline = DECLINE_CARDS.get(card.number)
     if decline:

@@ -244,13 +244,3 @@ _SHOP_CODES = {
     "E": ("E01010001", "E01010008", "E01020001", "E01020008", "E01030002"),
     "M": ("M01002001", "M01002008", "M01003001", "M01003008", "M01002002"),
 }
-
-
-def luhn_ok(number: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
