@@ -6,6 +6,7 @@ from kessai.core.db import Base
 from kessai.core.models import AppSetting
 from kessai.customers.models import Customer, CustomerCard
 from kessai.history.models import ChangeRecord
+from kessai.jobs.models import Job, JobChunk, JobItem, JobLog
 from kessai.orders.models import Order
 from kessai.payments.models import PaymentAttempt
 from kessai.providers.store import ProviderReference
@@ -21,6 +22,10 @@ __all__ = [
     "Customer",
     "CustomerCard",
     "IdempotencyRecord",
+    "Job",
+    "JobChunk",
+    "JobItem",
+    "JobLog",
     "Order",
     "PaymentAttempt",
     "PaymentMethod",

@@ -12,6 +12,7 @@ from kessai.core.db import create_engine, session_factory, transaction
 from kessai.core.keyring import load_keyring
 from kessai.core.models import AppSetting
 from kessai.core.settings import Settings
+from kessai.jobs.dispatch import Dispatcher, DramatiqDispatcher, InProcessDispatcher
 from kessai.payments.engine import PaymentEngine
 from kessai.providers.registry import ConnectorEnv, ConnectorRegistry, default_registry
 
@@ -26,6 +27,8 @@ class Services:
     clock: Clock
     registry: ConnectorRegistry
     payments: PaymentEngine
+    # Where jobs run: this process (embedded default) or Dramatiq workers.
+    dispatcher: Dispatcher = field(init=False, repr=False)
     # The master keys sealing account secrets; read by `keyring` on first use.
     _keyring: Keyring | None = field(default=None, repr=False)
 
@@ -60,6 +63,7 @@ class Services:
                 row.value = value
 
     async def close(self) -> None:
+        await self.dispatcher.aclose()
         await self.registry.aclose()
         await self.engine.dispose()
 
@@ -87,4 +91,7 @@ def build_services(
         _keyring=keyring,
     )
     registry.settings_of = lambda account: connector_settings(account, services.keyring)
+    services.dispatcher = (
+        DramatiqDispatcher() if settings.broker_url else InProcessDispatcher(services)
+    )
     return services

@@ -43,6 +43,10 @@ class Settings:
     secret_key_file: Path | None = None
     # Keys a rotation is moving away from: still read, never used to seal.
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    # Where jobs go: amqp://… (RabbitMQ) or redis://…; none runs them in this process.
+    broker_url: str | None = None
+    # SMTP server for customer and shop mails (host:port); none keeps mails in the outbox.
+    smtp_url: str | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -72,6 +76,8 @@ class Settings:
             previous_secret_keys=tuple(
                 k for k in re.split(r"[\s,]+", e.get("KESSAI_SECRET_KEY_PREVIOUS", "")) if k
             ),
+            broker_url=e.get("KESSAI_BROKER_URL", "").strip() or None,
+            smtp_url=e.get("KESSAI_SMTP_URL", "").strip() or None,
         )
 
 

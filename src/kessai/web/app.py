@@ -12,6 +12,7 @@ from kessai.accounts.account_endpoints import router as provider_accounts_router
 from kessai.accounts.endpoints import router as payment_methods_router
 from kessai.core.services import Services, build_services
 from kessai.customers.endpoints import router as customers_router
+from kessai.jobs.endpoints import router as jobs_router
 from kessai.orders.endpoints import router as orders_router
 from kessai.payments.endpoints import router as payments_router
 from kessai.web import errors
@@ -63,6 +64,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(customers_router)
     app.include_router(orders_router)
     app.include_router(payments_router)
+    app.include_router(jobs_router)
     app.include_router(sandbox_router)  # answers 409 sandbox_only in production
     app.include_router(admin_router(svc))  # 管理画面 /admin
     if svc.settings.sandbox:

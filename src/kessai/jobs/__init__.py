@@ -1,0 +1,1 @@
+"""ジョブ管理: every batch as a job with counts, a log and a per-item CSV."""

@@ -1,0 +1,1 @@
+"""Imports every module that registers job kinds, so every process knows all of them."""

@@ -1,0 +1,113 @@
+"""Planning a job and running its chunks: the same code in-process and in a Dramatiq worker.
+
+Planning fixes the job's items in one transaction (a crash before commit plans again;
+a redelivered message after commit only re-sends the chunks). A chunk runs its items,
+records them by key (so a second run overwrites, never adds) and marks itself done.
+Messages are sent only after the transaction that wrote what they point at commits.
+"""
+
+import logging
+from typing import TYPE_CHECKING
+
+from kessai.core.db import transaction
+from kessai.jobs import repository as repo
+from kessai.jobs.kinds import ItemResult, kind_of
+from kessai.jobs.status import ChunkStatus, ItemStatus
+
+if TYPE_CHECKING:
+    from kessai.core.services import Services
+
+log = logging.getLogger("kessai.jobs")
+
+
+async def plan_job(services: "Services", job_id: int) -> None:
+    now = services.clock.now()
+    async with transaction(services.sessions) as s:
+        job = await repo.get_job(s, job_id)
+        if job.finished_at is not None:
+            return
+        fresh = await repo.start(s, job_id, now)
+    if not fresh:  # planned before: the chunks may not all have been sent
+        await _send_pending(services, job_id)
+        return
+    kind = kind_of(job.kind)
+    try:
+        keys = await kind.plan(services, job)
+    except Exception as exc:
+        log.exception("job %s planning failed", job_id)
+        await _fail(services, job_id, f"対象の抽出に失敗しました: {type(exc).__name__}: {exc}")
+        return
+    async with transaction(services.sessions) as s:
+        job = await repo.get_job(s, job_id, lock=True)
+        if job.planned_at is not None:  # a concurrent planner won
+            return
+        count = await repo.add_chunks(s, job_id, keys, kind.chunk_size, services.clock.now())
+        await repo.add_log(
+            s, job_id, "info", f"対象 {len(keys)} 件を {count} 個に分けて処理します", now
+        )
+        await s.flush()
+        s.expire(job)
+        await repo.refresh(s, await repo.get_job(s, job_id), services.clock.now())
+    await _send_pending(services, job_id)
+
+
+async def run_chunk(services: "Services", job_id: int, seq: int) -> None:
+    async with transaction(services.sessions) as s:
+        job = await repo.get_job(s, job_id)
+        chunk = await repo.get_chunk(s, job_id, seq)
+        if chunk is None or chunk.status == ChunkStatus.DONE.value:
+            return  # run before: nothing to do twice
+        await repo.count_run(s, chunk.id)
+        keys, first = list(chunk.keys), chunk.seq * kind_of(job.kind).chunk_size
+    kind = kind_of(job.kind)
+    try:
+        results = await kind.run(services, job, keys)
+    except Exception as exc:
+        # A chunk that cannot run reports each of its items, so the job still ends and the
+        # CSV says which items were not processed.
+        log.exception("job %s chunk %s failed", job_id, seq)
+        message = f"処理中にエラーが発生しました: {type(exc).__name__}: {exc}"
+        results = [ItemResult(str(k), ItemStatus.FAILED, message) for k in keys]
+        async with transaction(services.sessions) as s:
+            await repo.add_log(s, job_id, "error", message, services.clock.now())
+    now = services.clock.now()
+    async with transaction(services.sessions) as s:
+        # The job row first: the items' foreign keys would otherwise share-lock it and two
+        # chunks finishing together would deadlock upgrading to the lock finish_chunk takes.
+        await repo.get_job(s, job_id, lock=True)
+        await repo.record_items(s, job_id, first, results, now)
+        await repo.finish_chunk(s, job_id, seq, now)
+
+
+async def _send_pending(services: "Services", job_id: int) -> None:
+    async with transaction(services.sessions) as s:
+        seqs = await repo.pending_chunks(s, job_id)
+    for seq in seqs:
+        await services.dispatcher.send_chunk(job_id, seq)
+
+
+async def _fail(services: "Services", job_id: int, error: str) -> None:
+    async with transaction(services.sessions) as s:
+        now = services.clock.now()
+        await repo.fail_job(s, job_id, error, now)
+        await repo.add_log(s, job_id, "error", error, now)
+
+
+async def resend_stalled(services: "Services", grace_seconds: int = 600) -> int:
+    """Re-send what a lost message or a crash between commit and send left waiting.
+
+    Safe because planning and chunks are safe to run twice; the scheduler calls it.
+    """
+    from datetime import timedelta
+
+    now = services.clock.now()
+    before = now - timedelta(seconds=grace_seconds)
+    async with transaction(services.sessions) as s:
+        jobs, chunks = await repo.stalled(s, before, before)
+        for job_id, seq in chunks:
+            await repo.mark_sent(s, job_id, seq, now)
+    for job_id in jobs:
+        await services.dispatcher.send_plan(job_id)
+    for job_id, seq in chunks:
+        await services.dispatcher.send_chunk(job_id, seq)
+    return len(jobs) + len(chunks)

@@ -1,0 +1,78 @@
+"""Dramatiq actors for jobs, on RabbitMQ (amqp://) or Redis (redis://) from KESSAI_BROKER_URL.
+
+`kessai worker` runs them. Actors take ids only and are safe to run twice; a worker that
+dies mid-chunk leaves its message unacknowledged, so the broker gives it to another.
+"""
+
+import asyncio
+import os
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AsyncIO
+
+from kessai.core.services import Services, build_services
+
+QUEUE = "kessai"
+# A chunk holds at most a few hundred provider calls; far longer means a hung worker.
+CHUNK_TIME_LIMIT_MS = 30 * 60 * 1000
+
+
+def make_broker(url: str | None) -> dramatiq.Broker:
+    broker: dramatiq.Broker
+    if url and url.startswith("amqp"):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        broker = RabbitmqBroker(url=url)
+    elif url and url.startswith(("redis", "rediss")):
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker = RedisBroker(url=url)  # type: ignore[no-untyped-call]
+    else:
+        broker = StubBroker()  # importable without a broker; the embedded mode never sends
+    broker.add_middleware(AsyncIO())
+    return broker
+
+
+broker = make_broker(os.environ.get("KESSAI_BROKER_URL"))
+dramatiq.set_broker(broker)
+
+_services: Services | None = None
+_lock = asyncio.Lock()
+
+
+async def worker_services() -> Services:
+    """One Services per worker process, built on the worker's event loop."""
+    global _services
+    async with _lock:
+        if _services is None:
+            _services = build_services()
+            await _services.load_clock()
+        return _services
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=5, min_backoff=1000, max_backoff=60000)
+async def plan_job(job_id: int) -> None:
+    from kessai.jobs import runner
+
+    await runner.plan_job(await worker_services(), job_id)
+
+
+@dramatiq.actor(
+    queue_name=QUEUE,
+    max_retries=5,
+    min_backoff=1000,
+    max_backoff=60000,
+    time_limit=CHUNK_TIME_LIMIT_MS,
+)
+async def run_chunk(job_id: int, seq: int) -> None:
+    from kessai.jobs import runner
+
+    services = await worker_services()
+    await services.load_clock()  # the sandbox clock may have been moved by the API
+    await runner.run_chunk(services, job_id, seq)
+
+
+def actors() -> list[Any]:
+    return [plan_job, run_chunk]
