@@ -298,3 +298,10 @@ def test_serve_in_production_refuses_accounts_on_the_simulator(
     assert "本番環境(KESSAI_ENV=production)では起動できません" in result.stderr
     assert "擬似決済(シミュレーター)" in result.stderr
     assert len(served) == 1  # only the first, before the demo accounts existed
+
+
+def test_worker_without_a_broker_says_what_to_set(sqlite_url: str) -> None:
+    result = kessai(sqlite_url, "worker")
+    assert result.exit_code == 2
+    assert "KESSAI_BROKER_URL が設定されていません" in result.output
+    assert "kessai serve の中で実行されます" in result.output

@@ -1,10 +1,11 @@
-"""The kessai command: serve, db upgrade, apikey create, demo.
+"""The kessai command: serve, worker, scheduler, db upgrade, apikey create, demo.
 
 Errors a person can fix (bad settings, a database not yet upgraded, a bad name) end in one
 Japanese line on stderr and exit code 2, never a traceback.
 """
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, NoReturn
@@ -127,6 +128,53 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     with _friendly(settings):
         asyncio.run(_preflight(settings))
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker(
+    processes: Annotated[int, typer.Option(help="ワーカープロセス数")] = 1,
+    threads: Annotated[int, typer.Option(help="プロセスあたりの同時実行数")] = 4,
+) -> None:
+    """ジョブのワーカーを起動する (KESSAI_BROKER_URL の RabbitMQ / Redis から受け取る)."""
+    from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
+
+    settings = _settings()
+    if not settings.broker_url:
+        _fail(
+            "KESSAI_BROKER_URL が設定されていません "
+            "(例: amqp://guest:guest@127.0.0.1:5672/ または redis://127.0.0.1:6379/0)。"
+            "設定しない場合、ジョブは kessai serve の中で実行されます"
+        )
+    with _friendly(settings):
+        asyncio.run(_preflight(settings))
+    args = make_argument_parser().parse_args(  # type: ignore[no-untyped-call]
+        ["kessai.jobs.tasks", "--processes", str(processes), "--threads", str(threads)]
+    )
+    raise typer.Exit(dramatiq_main(args) or 0)  # type: ignore[no-untyped-call]
+
+
+@app.command()
+def scheduler(
+    interval: Annotated[float, typer.Option(help="確認の間隔(秒)")] = 15.0,
+) -> None:
+    """定期実行(毎日の定期受注決済・再オーソリ、毎月の洗替)を時刻どおりにジョブとして登録する."""
+    from kessai.core.services import build_services
+    from kessai.jobs.schedules import run_scheduler
+
+    settings = _settings()
+    with _friendly(settings):
+        asyncio.run(_preflight(settings))
+
+    async def beat() -> None:
+        services = build_services(settings)
+        try:
+            await run_scheduler(services, interval)
+        finally:
+            await services.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(beat())
 
 
 @db_app.command("upgrade")

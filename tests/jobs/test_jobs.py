@@ -5,8 +5,6 @@ often each item really ran, which is how "a chunk run twice is harmless" is chec
 """
 
 import asyncio
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -15,38 +13,12 @@ from kessai.core.db import transaction
 from kessai.core.services import Services
 from kessai.jobs import repository as repo
 from kessai.jobs import runner
-from kessai.jobs.kinds import KINDS, ItemResult, register
+from kessai.jobs.kinds import KINDS, register
 from kessai.jobs.models import Job
 from kessai.jobs.service import submit
-from kessai.jobs.status import ItemStatus, JobStatus
+from kessai.jobs.status import JobStatus
+from tests.jobs.toy_kinds import Squares
 from tests.web.conftest import client_for, new_key
-
-
-@dataclass
-class Squares:
-    kind: str = "test_squares"
-    name: str = "テスト: 二乗"
-    columns: tuple[tuple[str, str], ...] = (("n", "数"), ("square", "二乗"))
-    chunk_size: int = 3
-    ran: Counter[int] = field(default_factory=Counter)
-    broken_chunk_with: int | None = None
-
-    async def plan(self, services: Services, job: Job) -> list[Any]:
-        return list(range(1, int(job.params["count"]) + 1))
-
-    async def run(self, services: Services, job: Job, keys: list[Any]) -> list[ItemResult]:
-        if self.broken_chunk_with in keys:
-            raise RuntimeError("データベースに接続できません")
-        out = []
-        for n in keys:
-            self.ran[n] += 1
-            if n % 5 == 0:
-                out.append(ItemResult(str(n), ItemStatus.FAILED, "5の倍数は扱えません", {"n": n}))
-            elif n % 7 == 0:
-                out.append(ItemResult(str(n), ItemStatus.SKIPPED, "対象外", {"n": n}))
-            else:
-                out.append(ItemResult(str(n), ItemStatus.SUCCEEDED, "", {"n": n, "square": n * n}))
-        return out
 
 
 @pytest.fixture

@@ -92,6 +92,6 @@ def build_services(
     )
     registry.settings_of = lambda account: connector_settings(account, services.keyring)
     services.dispatcher = (
-        DramatiqDispatcher() if settings.broker_url else InProcessDispatcher(services)
+        DramatiqDispatcher(settings) if settings.broker_url else InProcessDispatcher(services)
     )
     return services

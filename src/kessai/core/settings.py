@@ -45,6 +45,7 @@ class Settings:
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     # Where jobs go: amqp://… (RabbitMQ) or redis://…; none runs them in this process.
     broker_url: str | None = None
+    broker_queue: str = "kessai"  # one queue per installation sharing a broker
     # SMTP server for customer and shop mails (host:port); none keeps mails in the outbox.
     smtp_url: str | None = None
 
@@ -77,6 +78,7 @@ class Settings:
                 k for k in re.split(r"[\s,]+", e.get("KESSAI_SECRET_KEY_PREVIOUS", "")) if k
             ),
             broker_url=e.get("KESSAI_BROKER_URL", "").strip() or None,
+            broker_queue=e.get("KESSAI_BROKER_QUEUE", "").strip() or "kessai",
             smtp_url=e.get("KESSAI_SMTP_URL", "").strip() or None,
         )
 

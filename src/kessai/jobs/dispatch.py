@@ -8,8 +8,13 @@ import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AsyncIO
+
 if TYPE_CHECKING:
     from kessai.core.services import Services
+    from kessai.core.settings import Settings
 
 log = logging.getLogger("kessai.jobs")
 
@@ -70,18 +75,42 @@ class InProcessDispatcher:
 class DramatiqDispatcher:
     """Sends to the broker of KESSAI_BROKER_URL; `kessai worker` processes run the actors."""
 
-    async def send_plan(self, job_id: int) -> None:
-        from kessai.jobs import tasks
+    def __init__(self, settings: "Settings") -> None:
+        assert settings.broker_url is not None
+        self.queue = settings.broker_queue
+        self.broker = make_broker(settings.broker_url)
 
-        await asyncio.to_thread(tasks.plan_job.send, job_id)
+    async def send_plan(self, job_id: int) -> None:
+        await self._send("plan_job", job_id)
 
     async def send_chunk(self, job_id: int, seq: int) -> None:
-        from kessai.jobs import tasks
+        await self._send("run_chunk", job_id, seq)
 
-        await asyncio.to_thread(tasks.run_chunk.send, job_id, seq)
+    async def _send(self, actor: str, *args: int) -> None:
+        message: dramatiq.Message[Any] = dramatiq.Message(
+            queue_name=self.queue, actor_name=actor, args=args, kwargs={}, options={}
+        )
+        await asyncio.to_thread(self.broker.enqueue, message)
 
     async def drain(self) -> None:
         return None  # the workers' business
 
     async def aclose(self) -> None:
-        return None
+        await asyncio.to_thread(self.broker.close)
+
+
+def make_broker(url: str | None) -> dramatiq.Broker:
+    """RabbitMQ for amqp://, Redis for redis://; a stub (never used to send) otherwise."""
+    broker: dramatiq.Broker
+    if url and url.startswith("amqp"):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        broker = RabbitmqBroker(url=url)
+    elif url and url.startswith(("redis", "rediss")):
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker = RedisBroker(url=url)  # type: ignore[no-untyped-call]
+    else:
+        broker = StubBroker()
+    broker.add_middleware(AsyncIO())
+    return broker

@@ -5,38 +5,21 @@ dies mid-chunk leaves its message unacknowledged, so the broker gives it to anot
 """
 
 import asyncio
-import os
 from typing import Any
 
 import dramatiq
-from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import AsyncIO
 
 from kessai.core.services import Services, build_services
+from kessai.core.settings import Settings
+from kessai.jobs.dispatch import make_broker
 
-QUEUE = "kessai"
 # A chunk holds at most a few hundred provider calls; far longer means a hung worker.
 CHUNK_TIME_LIMIT_MS = 30 * 60 * 1000
 
-
-def make_broker(url: str | None) -> dramatiq.Broker:
-    broker: dramatiq.Broker
-    if url and url.startswith("amqp"):
-        from dramatiq.brokers.rabbitmq import RabbitmqBroker
-
-        broker = RabbitmqBroker(url=url)
-    elif url and url.startswith(("redis", "rediss")):
-        from dramatiq.brokers.redis import RedisBroker
-
-        broker = RedisBroker(url=url)  # type: ignore[no-untyped-call]
-    else:
-        broker = StubBroker()  # importable without a broker; the embedded mode never sends
-    broker.add_middleware(AsyncIO())
-    return broker
-
-
-broker = make_broker(os.environ.get("KESSAI_BROKER_URL"))
+settings = Settings.from_env()
+broker = make_broker(settings.broker_url)
 dramatiq.set_broker(broker)
+QUEUE = settings.broker_queue
 
 _services: Services | None = None
 _lock = asyncio.Lock()
@@ -47,7 +30,7 @@ async def worker_services() -> Services:
     global _services
     async with _lock:
         if _services is None:
-            _services = build_services()
+            _services = build_services(settings)
             await _services.load_clock()
         return _services
 

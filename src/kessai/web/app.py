@@ -1,5 +1,6 @@
 """The FastAPI application: REST API under /api/v1, OpenAPI at /openapi.json, docs at /docs."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,7 @@ from kessai.accounts.endpoints import router as payment_methods_router
 from kessai.core.services import Services, build_services
 from kessai.customers.endpoints import router as customers_router
 from kessai.jobs.endpoints import router as jobs_router
+from kessai.jobs.schedules import run_scheduler
 from kessai.orders.endpoints import router as orders_router
 from kessai.payments.endpoints import router as payments_router
 from kessai.web import errors
@@ -20,6 +22,8 @@ from kessai.web.admin import admin_router
 from kessai.web.sandbox import router as sandbox_router
 
 __all__ = ["connection_tests", "create_app"]
+
+SCHEDULER_INTERVAL_SECONDS = 15
 
 DESCRIPTION = """
 kessai は日本のEC向け決済バックオフィスです。受注の決済状況(オーソリ → 売上 → 取消、金額変更、
@@ -47,7 +51,14 @@ def create_app(services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await svc.load_clock()
+        # The embedded default: no broker, so this process also keeps the calendar.
+        beat = None
+        if owned and not svc.settings.broker_url:
+            beat = asyncio.create_task(run_scheduler(svc, SCHEDULER_INTERVAL_SECONDS))
         yield
+        if beat is not None:
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
         if owned:
             await svc.close()
 

@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kessai.core.clock import to_tokyo, utcnow
 from kessai.core.errors import Conflict, InvalidInput
+from kessai.jobs.schedules import tick
 from kessai.web.deps import PrincipalDep, ServicesDep
 from kessai.web.idempotency import run_idempotent
 
@@ -93,6 +94,7 @@ async def post_clock(
     async def handler() -> tuple[int, object]:
         services.clock.set_offset(_new_offset(services, data))
         await services.save_clock()
+        await tick(services)  # what the new time makes due runs now, not at the next beat
         return 200, _out(services)
 
     return await run_idempotent(request, services, principal, handler)
