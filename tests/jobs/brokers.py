@@ -49,7 +49,7 @@ def worker_env(database_url: str, url: str, queue: str, **extra: str) -> dict[st
         KESSAI_BROKER_QUEUE=queue,
         KESSAI_ENV="sandbox",
         KESSAI_SECRET_KEY=TEST_SECRET_KEY,
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]),  # this checkout's code
         **extra,
     )
     return env
