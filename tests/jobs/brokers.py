@@ -4,7 +4,9 @@ Each test gets its own queue name (KESSAI_BROKER_QUEUE), so runs sharing the bro
 take each other's messages; the queues are deleted afterwards.
 """
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -65,7 +67,17 @@ def start_worker(
     else:
         cmd = [sys.executable, "-m", "kessai.cli", "worker", "--threads", str(threads)]
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+    # A session of its own: the worker's forked children die with it (kill_worker).
+    return subprocess.Popen(  # noqa: S603
+        cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def kill_worker(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    """The worker and the processes it forked, as when its machine goes down."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    proc.wait(timeout=20)
 
 
 @contextmanager
@@ -74,13 +86,13 @@ def workers(procs: list[subprocess.Popen[bytes]]) -> Iterator[list[subprocess.Po
         yield procs
     finally:
         for p in procs:
-            if p.poll() is None:
-                p.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
         for p in procs:
             try:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                p.kill()
+                kill_worker(p)
 
 
 def delete_queue(url: str, queue: str) -> None:

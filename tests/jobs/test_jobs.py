@@ -106,10 +106,25 @@ async def test_concurrent_chunks_finish_the_job_exactly_once(services: Services,
     assert done.processed == 8
 
 
+async def test_a_chunk_that_fails_once_is_run_again(services: Services, squares: Squares):
+    services.dispatcher.retry_pause = 0.01  # type: ignore[attr-defined]
+    squares.broken_chunk_with, squares.breaks = 4, 1  # the second chunk fails its first run
+    job, _ = await submit(services, "test_squares", created_by="t", params={"count": 6})
+    await services.dispatcher.drain()
+    done = await _job(services, job.id)
+    assert (done.status, done.succeeded, done.failed) == (JobStatus.PARTIALLY_FAILED.value, 5, 1)
+    async with transaction(services.sessions) as s:
+        logs = await repo.logs(s, job.id)
+        runs = (await repo.get_chunk(s, job.id, 1)).runs  # type: ignore[union-attr]
+    assert runs == 2
+    assert any("一時的なエラーのため再実行します" in log.message for log in logs)
+
+
 async def test_a_chunk_that_crashes_reports_its_items_as_failed(
     services: Services, squares: Squares
 ):
-    squares.broken_chunk_with = 4  # the second chunk: 4, 5, 6
+    services.dispatcher.retry_pause = 0.01  # type: ignore[attr-defined]
+    squares.broken_chunk_with = 4  # the second chunk (4, 5, 6) fails every run
     job, _ = await submit(services, "test_squares", created_by="t", params={"count": 6})
     await services.dispatcher.drain()
     done = await _job(services, job.id)

@@ -22,12 +22,14 @@ class Squares:
     chunk_size: int = 3
     ran: Counter[int] = field(default_factory=Counter)
     broken_chunk_with: int | None = None
+    breaks: int = 10**9  # how many runs of the broken chunk fail before it works
 
     async def plan(self, services: Services, job: Job) -> list[Any]:
         return list(range(1, int(job.params["count"]) + 1))
 
     async def run(self, services: Services, job: Job, keys: list[Any]) -> list[ItemResult]:
-        if self.broken_chunk_with in keys:
+        if self.broken_chunk_with in keys and self.breaks > 0:
+            self.breaks -= 1
             raise RuntimeError("データベースに接続できません")
         out = []
         for n in keys:

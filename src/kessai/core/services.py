@@ -75,7 +75,8 @@ def build_services(
     keyring: Keyring | None = None,
 ) -> Services:
     settings = settings or Settings.from_env()
-    engine = create_engine(settings.database_url)
+    pool = {} if settings.db_pool_size is None else {"pool_size": settings.db_pool_size}
+    engine = create_engine(settings.database_url, **pool)
     sessions = session_factory(engine)
     clock = Clock(movable=settings.sandbox)
     registry = registry or default_registry(

@@ -46,6 +46,9 @@ class Settings:
     # Where jobs go: amqp://… (RabbitMQ) or redis://…; none runs them in this process.
     broker_url: str | None = None
     broker_queue: str = "kessai"  # one queue per installation sharing a broker
+    # PostgreSQL connections this process may hold (None: core.db's default); each worker
+    # process has its own pool, and the server's max_connections is shared by all.
+    db_pool_size: int | None = None
     # SMTP server for customer and shop mails (host:port); none keeps mails in the outbox.
     smtp_url: str | None = None
 
@@ -79,6 +82,7 @@ class Settings:
             ),
             broker_url=e.get("KESSAI_BROKER_URL", "").strip() or None,
             broker_queue=e.get("KESSAI_BROKER_QUEUE", "").strip() or "kessai",
+            db_pool_size=int(e["KESSAI_DB_POOL_SIZE"]) if e.get("KESSAI_DB_POOL_SIZE") else None,
             smtp_url=e.get("KESSAI_SMTP_URL", "").strip() or None,
         )
 

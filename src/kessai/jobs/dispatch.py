@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kessai.jobs")
 
+RETRIES = 4  # as Dramatiq retries a failed message, with a growing pause
+
 
 class Dispatcher(Protocol):
     async def send_plan(self, job_id: int) -> None: ...
@@ -36,6 +38,7 @@ class InProcessDispatcher:
         self.services = services
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.retry_pause = 1.0  # seconds before the first re-run of a failed chunk
 
     async def send_plan(self, job_id: int) -> None:
         from kessai.jobs.runner import plan_job
@@ -46,8 +49,15 @@ class InProcessDispatcher:
         from kessai.jobs.runner import run_chunk
 
         async def limited() -> None:
-            async with self._slots:
-                await run_chunk(self.services, job_id, seq)
+            for attempt in range(RETRIES + 1):
+                try:
+                    async with self._slots:
+                        await run_chunk(self.services, job_id, seq)
+                    return
+                except Exception:
+                    if attempt == RETRIES:
+                        raise  # left pending: the scheduler's sweep sends it again
+                    await asyncio.sleep(min(self.retry_pause * 2.0**attempt, 30.0))
 
         self._spawn(limited())
 

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kessai.jobs")
 
+# A chunk that raises is run again (by Dramatiq's retries, or the in-process dispatcher);
+# after this many runs its items are reported failed instead.
+MAX_CHUNK_RUNS = 4
+
 
 async def plan_job(services: "Services", job_id: int) -> None:
     now = services.clock.now()
@@ -51,6 +55,10 @@ async def plan_job(services: "Services", job_id: int) -> None:
     await _send_pending(services, job_id)
 
 
+class RetryChunk(Exception):
+    """The chunk failed for a reason that may pass (database, network): run it again later."""
+
+
 async def run_chunk(services: "Services", job_id: int, seq: int) -> None:
     async with transaction(services.sessions) as s:
         job = await repo.get_job(s, job_id)
@@ -59,17 +67,21 @@ async def run_chunk(services: "Services", job_id: int, seq: int) -> None:
             return  # run before: nothing to do twice
         await repo.count_run(s, chunk.id)
         keys, first = list(chunk.keys), chunk.seq * kind_of(job.kind).chunk_size
+        runs = chunk.runs + 1
     kind = kind_of(job.kind)
     try:
         results = await kind.run(services, job, keys)
     except Exception as exc:
-        # A chunk that cannot run reports each of its items, so the job still ends and the
+        log.exception("job %s chunk %s failed (run %s)", job_id, seq, runs)
+        reason = f"{type(exc).__name__}: {exc}"
+        if runs < MAX_CHUNK_RUNS:
+            await _log(services, job_id, "warning", f"一時的なエラーのため再実行します: {reason}")
+            raise RetryChunk(reason) from exc
+        # Out of tries: the chunk reports each of its items, so the job still ends and the
         # CSV says which items were not processed.
-        log.exception("job %s chunk %s failed", job_id, seq)
-        message = f"処理中にエラーが発生しました: {type(exc).__name__}: {exc}"
+        message = f"処理中にエラーが発生しました: {reason}"
         results = [ItemResult(str(k), ItemStatus.FAILED, message) for k in keys]
-        async with transaction(services.sessions) as s:
-            await repo.add_log(s, job_id, "error", message, services.clock.now())
+        await _log(services, job_id, "error", message)
     now = services.clock.now()
     async with transaction(services.sessions) as s:
         # The job row first: the items' foreign keys would otherwise share-lock it and two
@@ -77,6 +89,11 @@ async def run_chunk(services: "Services", job_id: int, seq: int) -> None:
         await repo.get_job(s, job_id, lock=True)
         await repo.record_items(s, job_id, first, results, now)
         await repo.finish_chunk(s, job_id, seq, now)
+
+
+async def _log(services: "Services", job_id: int, level: str, message: str) -> None:
+    async with transaction(services.sessions) as s:
+        await repo.add_log(s, job_id, level, message, services.clock.now())
 
 
 async def _send_pending(services: "Services", job_id: int) -> None:
@@ -88,9 +105,8 @@ async def _send_pending(services: "Services", job_id: int) -> None:
 
 async def _fail(services: "Services", job_id: int, error: str) -> None:
     async with transaction(services.sessions) as s:
-        now = services.clock.now()
-        await repo.fail_job(s, job_id, error, now)
-        await repo.add_log(s, job_id, "error", error, now)
+        await repo.fail_job(s, job_id, error, services.clock.now())
+    await _log(services, job_id, "error", error)
 
 
 async def resend_stalled(services: "Services", grace_seconds: int = 600) -> int:
