@@ -1,17 +1,21 @@
 """Benchmark of kessai's core: authorize + capture through the REST API.
 
-kessai runs as a real server process (uvicorn, one worker) on a free loopback port against a
-fresh database (SQLite file in a temp dir, or a new PostgreSQL database dropped afterwards);
-the provider is the in-memory fake connector. Orders are created through the API first (not
-timed); then C clients, each with one request in flight, authorize and capture one order
-after another. Every (backend, latency, clients) cell gets a warm-up pass, then --runs timed
-runs; the figures are the medians over the runs of each run's p50 / p99.
+kessai runs as a real server process (uvicorn; --workers N processes) on a free loopback port
+against a fresh database (SQLite file in a temp dir, or a new PostgreSQL database dropped
+afterwards); the provider is the in-memory fake connector (--fake kept: the sandbox's, whose
+ledger is in the database, which more than one worker needs). Orders are created through
+the API first (not timed); then C clients, each with one request in flight, authorize and
+capture one order after another. Every (backend, latency, clients) cell gets a warm-up
+pass, then --runs timed runs; the figures are the medians over the runs of each run's p50
+and p99.
 
 With the fake connector at 0 ms the whole time of an operation is kessai's overhead; with
 --latency-ms L the fake provider sleeps L ms per call and overhead = p50 - L.
 
     .venv/bin/python bench/core.py                       # both backends, 1/8/32 clients
     .venv/bin/python bench/core.py --backend postgres --clients 32 --latency-ms 0,50
+    .venv/bin/python bench/core.py --backend postgres --clients 32 --latency-ms 50 \
+        --fake kept --workers 2
 
 Only loopback traffic; every loop is bounded by --orders, --runs and timeouts.
 """
@@ -70,6 +74,7 @@ def kessai_server(
     *,
     access_log: bool,
     kept_fake: bool = False,
+    workers: int = 1,
     py_spy: str | None = None,
     cprofile: str | None = None,
 ) -> Iterator[tuple[str, int]]:
@@ -103,6 +108,8 @@ def kessai_server(
     ]
     if not access_log:
         cmd.append("--no-access-log")
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
     if cprofile:
         cmd[1:1] = ["-m", "cProfile", "-o", cprofile]
     if py_spy:
@@ -406,6 +413,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]
             url,
             access_log=args.access_log,
             kept_fake=args.fake == "kept",
+            workers=args.workers,
             py_spy=spy,
             cprofile=prof,
         )
@@ -463,6 +471,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "(the sandbox server as shipped)",
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes (more than one needs --fake kept: an order's authorize "
+        "and capture may reach different workers)",
+    )
+    p.add_argument(
         "--wait-idle",
         type=float,
         default=0.0,
@@ -479,6 +494,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error("--orders 1..100000, --runs 1..50, --clients up to 512")
     if min(args.clients) < 1:
         p.error("--clients must be >= 1")
+    if not 1 <= args.workers <= 16 or (args.workers > 1 and args.fake != "kept"):
+        p.error("--workers 1..16; more than one needs --fake kept")
     return args
 
 
@@ -497,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "runs": args.runs,
         "idempotency": args.idempotency,
         "fake": args.fake,
+        "workers": args.workers,
         "kessai": str(Path(kessai.__file__).parent),
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -377,6 +377,9 @@ async def session(
 ) -> dict[str, Any]:
     # Production mode as deployed; a throw-away master key (the database is dropped after).
     key = base64.b64encode(secrets.token_bytes(32)).decode()
+    # The pool sized for the authorizations in flight (--pool 0: kessai's default pool).
+    if args.pool:
+        url = f"{url}?pool_size={args.pool}&max_overflow=0"
     services = build_services(Settings(database_url=url, env=Env.PRODUCTION, secret_key=key))
     http = aiohttp.ClientSession(timeout=HTTP)
     try:
@@ -439,6 +442,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="token: a one-time token per order; member: one saved card (MemberID+CardSeq)",
     )
     p.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
+    p.add_argument(
+        "--pool",
+        type=int,
+        default=None,
+        help="kessai's PostgreSQL pool, no overflow (default: --concurrency up to 16; 0: kessai's "
+        "default pool)",
+    )
     p.add_argument("--skip-reference", action="store_true")
     p.add_argument("--reference-orders", type=int, default=10_000, help="per reference run")
     p.add_argument("--reference-warmup", type=int, default=1_000)
@@ -456,6 +466,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             p.error("--concurrency 1..1024, --latency-ms 0..10000")
         if not 0 <= args.warmup <= 100_000 or not 1 <= args.reference_orders <= 200_000:
             p.error("--warmup 0..100000, --reference-orders 1..200000")
+        if args.pool is None:  # no waiting for a connection, and room for others' tests
+            args.pool = min(args.concurrency, 16)
+        if not 0 <= args.pool <= 90:
+            p.error("--pool 0..90 (PostgreSQL allows 100 connections by default)")
     return args
 
 
@@ -496,6 +510,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "source": args.source,
         "latency_ms": args.latency_ms,
         "concurrency": args.concurrency,
+        "pool": args.pool,
         "runs": args.runs,
         "load_average_before": load0,
         "seconds": round(time.perf_counter() - started, 1),

@@ -7,19 +7,27 @@ A key is high-entropy random data, not a password, so a fast hash is the right t
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kessai.apikeys.models import ApiKey
+from kessai.core.db import read_transaction
 from kessai.core.errors import InvalidInput, Unauthorized
 
 PREFIX = "ks"
 ACTOR_PREFIX = "api:"
 # The actor "api:<name>" is written to 決済履歴 and 変更履歴 (100 characters each).
 MAX_NAME_LENGTH = 100 - len(ACTOR_PREFIX)
+# How long a process trusts a key it has checked without asking the database again. This
+# is also how long a key revoked by another process (`kessai apikey revoke`) still works
+# in a running server; a revocation in the same process takes effect at once.
+CACHE_SECONDS = 5.0
+CACHE_ENTRIES = 1024
 
 
 @dataclass(frozen=True)
@@ -56,10 +64,43 @@ async def revoke_key(session: AsyncSession, name: str, now: datetime) -> int:
         .where(ApiKey.name == name.strip(), ApiKey.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    KEY_CACHE.clear()
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def authenticate(session: AsyncSession, header: str | None) -> Principal:
+class KeyCache:
+    """Keys checked recently, by the SHA-256 of the whole token and the database asked."""
+
+    def __init__(
+        self,
+        ttl: float = CACHE_SECONDS,
+        size: int = CACHE_ENTRIES,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl
+        self.size = size
+        self.monotonic = monotonic
+        self._entries: dict[tuple[str, str], tuple[float, Principal]] = {}
+
+    def get(self, scope: str, token: str) -> Principal | None:
+        entry = self._entries.get((scope, _hash(token)))
+        if entry is None or entry[0] <= self.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, scope: str, token: str, principal: Principal) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[(scope, _hash(token))] = (self.monotonic() + self.ttl, principal)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+KEY_CACHE = KeyCache()
+
+
+def _token(header: str | None) -> tuple[str, list[str]]:
     # The scheme is case-insensitive (RFC 9110 §11.1).
     scheme, _, token = (header or "").strip().partition(" ")
     token = token.strip()
@@ -68,6 +109,25 @@ async def authenticate(session: AsyncSession, header: str | None) -> Principal:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         raise Unauthorized("APIキーの形式が正しくありません")
+    return token, parts
+
+
+async def authenticate_cached(
+    sessions: async_sessionmaker[AsyncSession], header: str | None, *, scope: str
+) -> Principal:
+    """authenticate(), answered from KEY_CACHE while a check of the same token is fresh.
+    `scope` names the database (keys of another database are never taken for these)."""
+    token, _ = _token(header)
+    principal = KEY_CACHE.get(scope, token)
+    if principal is None:
+        async with read_transaction(sessions) as s:
+            principal = await authenticate(s, header)
+        KEY_CACHE.put(scope, token, principal)
+    return principal
+
+
+async def authenticate(session: AsyncSession, header: str | None) -> Principal:
+    _, parts = _token(header)
     key = await session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
     if (
         key is None

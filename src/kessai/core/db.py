@@ -1,21 +1,26 @@
 """Engine, sessions and the column types shared by every table."""
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from asyncpg import InterfaceError, PostgresConnectionError  # type: ignore[import-untyped]
 from sqlalchemy import BigInteger, DateTime, Integer, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from kessai.core.settings import sqlite_path
 
@@ -47,7 +52,19 @@ class Base(DeclarativeBase):
     pass
 
 
-def create_engine(database_url: str, *, pool_size: int = 20) -> AsyncEngine:
+# PostgreSQL pool: connections are held only while statements run (never across a provider
+# call), so a few dozen serve hundreds of requests in flight; the overflow is closed again
+# on return, which costs a fork and a handshake each, so it stays small.
+POOL_SIZE = 32
+POOL_OVERFLOW = 8
+# The execution option that begins a SQLite transaction DEFERRED: a read that takes no
+# write lock (WAL readers never wait for the writer).
+READ_ONLY = "kessai_read_only"
+
+
+def create_engine(
+    database_url: str, *, pool_size: int = POOL_SIZE, max_overflow: int = POOL_OVERFLOW
+) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         path = sqlite_path(database_url)
         if path is not None:
@@ -59,8 +76,16 @@ def create_engine(database_url: str, *, pool_size: int = 20) -> AsyncEngine:
         )
         _sqlite_pragmas(engine)
         return engine
+    # The pool can be sized in the URL (…/kessai?pool_size=64&max_overflow=0): the driver
+    # never sees these two.
+    url = make_url(database_url)
+    pool_size = int(url.query.get("pool_size", pool_size))  # type: ignore[arg-type]
+    max_overflow = int(url.query.get("max_overflow", max_overflow))  # type: ignore[arg-type]
     return create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+        url.difference_update_query(["pool_size", "max_overflow"]),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=False,
     )
 
 
@@ -79,7 +104,93 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
+def is_postgres(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    bind = sessions.kw["bind"]
+    assert isinstance(bind, AsyncEngine)
+    return bind
+
+
+# Driver connections the hot paths keep checked out between their statements, per engine:
+# taking one from here costs a list pop, from the pool two greenlet switches and the
+# pool's bookkeeping (about half of what a hot-path statement costs). At most half the
+# pool is kept, so the ORM's sessions always find connections; dispose() closes them.
+_KEPT: "weakref.WeakKeyDictionary[Engine, list[PoolProxiedConnection]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _kept(engine: AsyncEngine) -> list[PoolProxiedConnection]:
+    sync = engine.sync_engine
+    kept = _KEPT.get(sync)
+    if kept is None:
+        kept = _KEPT[sync] = []
+
+        def close_kept(_engine: Engine) -> None:  # runs in dispose()'s greenlet
+            while kept:
+                pooled = kept.pop()
+                pooled.invalidate()
+                pooled.close()
+
+        event.listen(sync, "engine_disposed", close_kept)
+    return kept
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A pooled connection's driver (asyncpg) connection, outside any transaction: each
+    statement commits on its own. For the hot paths, where one statement is the unit of
+    work and SQLAlchemy's per-statement cost would be most of the time.
+
+    A connection that may be mid-statement (cancelled task, broken socket, server gone)
+    is closed rather than used again."""
+    kept = _kept(engine)
+    pooled = kept.pop() if kept else await greenlet_spawn(engine.sync_engine.raw_connection)
+    try:
+        yield pooled.driver_connection
+    except BaseException as exc:
+        if not isinstance(exc, Exception) or isinstance(exc, _BROKEN):
+            await asyncio.shield(greenlet_spawn(_discard, pooled))
+        elif len(kept) < _keep(engine):
+            kept.append(pooled)
+        else:
+            await greenlet_spawn(pooled.close)
+        raise
+    if len(kept) < _keep(engine):
+        kept.append(pooled)
+    else:
+        # Returning it awaits nothing unless an overflow connection is closed.
+        await greenlet_spawn(pooled.close)
+
+
+# The driver connection may be unusable after these (RuntimeError: used from another loop).
+_BROKEN = (OSError, RuntimeError, InterfaceError, PostgresConnectionError)
+
+
+def _keep(engine: AsyncEngine) -> int:
+    size = engine.sync_engine.pool.size()  # type: ignore[attr-defined]
+    return int(size) // 2
+
+
+def _discard(pooled: PoolProxiedConnection) -> None:
+    pooled.invalidate()
+    pooled.close()
+
+
+@asynccontextmanager
+async def read_only(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A Core connection for reads: on SQLite a DEFERRED transaction, which waits for no
+    writer; rolled back at the end (it wrote nothing)."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**{READ_ONLY: True})
+        yield conn
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -90,4 +201,14 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on any error."""
     async with sessions() as session, session.begin():
+        yield session
+
+
+@asynccontextmanager
+async def read_transaction(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A unit of work that only reads: on SQLite it takes no write lock (BEGIN DEFERRED)."""
+    async with sessions() as session:
+        await session.connection(execution_options={READ_ONLY: True})
         yield session

@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
-from kessai.core.db import transaction
+from kessai.core.db import read_transaction
 from kessai.core.errors import InvalidInput, NotFound
 from kessai.history.repository import list_changes
 from kessai.orders.present import order_out
-from kessai.orders.service import get_order_view, reject_card_data
+from kessai.orders.service import OrderView, get_order_view, reject_card_data
 from kessai.payments.engine import ActionResult
 from kessai.payments.plans import OPERATION_LABELS, ActionRequest, ShipmentInput
 from kessai.payments.repository import list_attempts
@@ -130,8 +130,12 @@ async def post_action(
 
 
 async def _result_out(services: ServicesDep, result: ActionResult) -> ActionResultOut:
-    async with transaction(services.sessions) as s:
-        view = await get_order_view(s, result.order_id)
+    if result.view is not None:  # the engine knows the order as it left it
+        known = result.view
+        view = OrderView(known.order, known.customer, known.method, known.account)
+    else:
+        async with read_transaction(services.sessions) as s:
+            view = await get_order_view(s, result.order_id)
     return ActionResultOut(
         outcome=result.outcome,
         message=result.message,
@@ -149,7 +153,7 @@ async def _result_out(services: ServicesDep, result: ActionResult) -> ActionResu
 async def payment_history(
     order_id: OrderIdPath, services: ServicesDep, _: PrincipalDep
 ) -> list[PaymentHistoryOut]:
-    async with transaction(services.sessions) as s:
+    async with read_transaction(services.sessions) as s:
         await get_order_view(s, order_id)
         attempts = await list_attempts(s, order_id)
     return [
@@ -176,7 +180,7 @@ async def payment_history(
 async def change_history(
     order_id: OrderIdPath, services: ServicesDep, _: PrincipalDep
 ) -> list[ChangeHistoryOut]:
-    async with transaction(services.sessions) as s:
+    async with read_transaction(services.sessions) as s:
         await get_order_view(s, order_id)
         records = await list_changes(s, "order", order_id)
     return [

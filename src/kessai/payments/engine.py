@@ -8,19 +8,26 @@ needs the attempt committed before the provider is called:
   3. (tx) record the outcome and move the 決済状況 by the table; commit.
 A crash between 1 and 3 leaves the attempt 'sent' and the order held; after the lease it
 is treated as unknown and settled by a lookup with our own reference before anything else.
+
+The common case (nobody holds the order, the plan is a provider call) takes the hot path
+of repository.hot_path: step 1 is a read and one write-ahead statement (compare-and-set on
+the version read), step 3 one statement that compare-and-sets against the version claimed
+in step 1. Anything else, or a hot-path compare-and-set that misses, goes the general way
+above, with the order's row locked while it is read.
 """
 
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kessai.core.clock import Clock
-from kessai.core.db import transaction
+from kessai.core.db import engine_of, transaction
 from kessai.core.errors import Conflict, InProgress, KessaiError, ProviderUnavailable
 from kessai.core.settings import Settings
+from kessai.orders.models import Order
 from kessai.payments import repository as repo
 from kessai.payments.decide import OrderFacts, decide
 from kessai.payments.models import PaymentAttempt
@@ -37,6 +44,7 @@ from kessai.payments.status import (
 from kessai.providers import contract as c
 from kessai.providers.challenge import ChallengeCompleter
 from kessai.providers.registry import ConnectorRegistry
+from kessai.providers.store import known_reference
 
 log = logging.getLogger("kessai.payments")
 
@@ -64,6 +72,9 @@ class ActionResult:
     provider_code: str | None = None
     provider_message: str | None = None
     redirect_url: str | None = None
+    # The order as this action left it, with its method, account and customer, when the
+    # engine knows it without reading again (the hot path); None otherwise.
+    view: repo.Loaded | None = field(default=None, compare=False, repr=False)
 
 
 class PaymentEngine:
@@ -75,6 +86,7 @@ class PaymentEngine:
         settings: Settings,
     ) -> None:
         self.sessions = sessions
+        self.engine = engine_of(sessions)
         self.registry = registry
         self.clock = clock
         self.settings = settings
@@ -111,10 +123,62 @@ class PaymentEngine:
     ) -> "ActionResult | PaymentAttempt | _Claimed | _Waiting":
         for _ in range(MAX_ROUNDS):
             try:
+                if action is not Action.RECONCILE:
+                    claimed = await self._prepare_hot(order_id, req)
+                    if claimed is not None:
+                        return claimed
                 return await self._prepare_once(order_id, req, action)
             except _LostRace:
                 continue  # a concurrent writer changed the order: read again, decide again
         raise InProgress("この受注は同時に更新されました。もう一度お試しください")
+
+    async def _prepare_hot(self, order_id: int, req: ActionRequest) -> "_Claimed | None":
+        """Step 1 on the hot path; None when the general way must decide (the order is
+        held, or the plan is not a provider call)."""
+        async with repo.hot_path(self.engine) as hot:
+            loaded = await hot.load(order_id)
+            order = loaded.order
+            if order.in_flight_attempt_id is not None:
+                return None
+            facts = OrderFacts(order, loaded.method, loaded.account, self.clock.now())
+            plan = decide(facts, req)
+            if not isinstance(plan, Call):
+                return None
+            # Before the write: the statement below commits on its own.
+            connector = self._connector(facts)
+            values = self._claim_values(facts, plan)
+            account_id = facts.account.id if facts.account is not None else None
+            claim = await hot.write_ahead(
+                order,
+                values,
+                self._sent(plan, req, facts.now),
+                repo.changes_of(order, values),
+                stored=None if account_id is None else (account_id, plan.reference),
+                actor=req.actor,
+                at=facts.now,
+                reason=OPERATION_LABELS.get(plan.operation, plan.operation),
+            )
+            if claim is None:
+                raise _LostRace
+        attempt_id = claim.attempt_id
+        claimed = repo.with_values(
+            order,
+            {
+                **values,
+                "in_flight_attempt_id": attempt_id,
+                "version": order.version + 1,
+                "updated_at": facts.now,
+            },
+        )
+        return _Claimed(
+            attempt_id,
+            plan,
+            facts,
+            connector,
+            self._transaction(order, plan, req),
+            self._source(order, values),
+            hot=_Hot(claimed, loaded, claim.stored),
+        )
 
     async def _prepare_once(
         self, order_id: int, req: ActionRequest, action: Action
@@ -178,13 +242,7 @@ class PaymentEngine:
     def _values(
         self, facts: OrderFacts, event: Event | None, fields: dict[str, Any]
     ) -> dict[str, Any]:
-        values = dict(fields)
-        if event is not None:
-            status = PaymentStatus(facts.order.payment_status)
-            handling = HandlingStatus(facts.order.handling_status)
-            values["payment_status"] = next_status(status, event).value
-            values["handling_status"] = handling_after(event, handling).value
-        return values
+        return _values_for(facts.order, event, fields)
 
     async def _apply_local(
         self,
@@ -239,39 +297,56 @@ class PaymentEngine:
             request={"action": req.action},
         )
 
+    @staticmethod
+    def _sent(plan: Call, req: ActionRequest, now: datetime) -> dict[str, Any]:
+        """The attempt as written ahead of the call."""
+        return {
+            "operation": plan.operation,
+            "amount": plan.amount,
+            "reference": plan.reference,
+            "outcome": "sent",
+            "actor": req.actor,
+            "created_at": now,
+            "request": {"tax": plan.new_tax, "capture": plan.capture},
+        }
+
+    def _claim_values(self, facts: OrderFacts, plan: Call) -> dict[str, Any]:
+        """What the write-ahead sets on the order (besides the attempt that holds it)."""
+        values = self._values(facts, plan.pre_event, plan.pre_fields)
+        if plan.operation in (Operation.AUTHORIZE, Operation.AUTHORIZE_CAPTURE):
+            values["authorization_count"] = facts.order.authorization_count + 1
+        return values
+
+    @staticmethod
+    def _transaction(order: Order, plan: Call, req: ActionRequest) -> c.Transaction:
+        return c.Transaction(
+            reference=plan.reference,
+            transaction_id=order.provider_transaction_id,
+            amount=order.amount,
+            options=req.options,
+        )
+
+    @staticmethod
+    def _source(order: Order, values: dict[str, Any]) -> dict[str, str]:
+        return dict(values.get("payment_source", order.payment_source) or {})
+
     async def _write_ahead(
         self, s: AsyncSession, facts: OrderFacts, plan: Call, req: ActionRequest
     ) -> "_Claimed | None":
         order = facts.order
         attempt_id = await repo.add_attempt(
-            s,
-            order_id=order.id,
-            operation=plan.operation,
-            amount=plan.amount,
-            reference=plan.reference,
-            outcome="sent",
-            actor=req.actor,
-            created_at=facts.now,
-            request={"tax": plan.new_tax, "capture": plan.capture},
+            s, order_id=order.id, **self._sent(plan, req, facts.now)
         )
-        values = self._values(facts, plan.pre_event, plan.pre_fields)
+        values = self._claim_values(facts, plan)
         values["in_flight_attempt_id"] = attempt_id
-        if plan.operation in (Operation.AUTHORIZE, Operation.AUTHORIZE_CAPTURE):
-            values["authorization_count"] = order.authorization_count + 1
         reason = OPERATION_LABELS.get(plan.operation, plan.operation)
         if not await repo.compare_and_set(
             s, order, values, actor=req.actor, at=facts.now, reason=reason
         ):
             return None
         connector = self._connector(facts)
-        txn = c.Transaction(
-            reference=plan.reference,
-            transaction_id=order.provider_transaction_id,
-            amount=order.amount,
-            options=req.options,
-        )
-        source = values.get("payment_source", order.payment_source)
-        return _Claimed(attempt_id, plan, facts, connector, txn, dict(source or {}))
+        txn = self._transaction(order, plan, req)
+        return _Claimed(attempt_id, plan, facts, connector, txn, self._source(order, values))
 
     def _connector(self, facts: OrderFacts) -> object:
         account = facts.account
@@ -287,26 +362,32 @@ class PaymentEngine:
         plan = claimed.plan
         outcome = await self._invoke(claimed, req)
         now = self.clock.now()
-        async with transaction(self.sessions) as s:
-            facts = await self._facts(s, order_id)
-            settlement = settle_outcome(
-                plan.operation,
-                outcome,
-                kind=facts.kind,
-                amount=plan.amount,
-                new_tax=plan.new_tax,
-                now=now,
-            )
-            await repo.complete_attempt(
-                s,
-                claimed.attempt_id,
-                outcome=outcome.kind.value,
-                provider_code=outcome.code,
-                provider_message=outcome.message,
-                provider_transaction_id=outcome.transaction_id,
-                completed_at=None if outcome.kind is c.OutcomeKind.UNKNOWN else now,
-            )
-            await self._settle(s, facts, claimed.attempt_id, settlement, req.actor, plan.operation)
+        settlement = settle_outcome(
+            plan.operation,
+            outcome,
+            kind=claimed.facts.kind,
+            amount=plan.amount,
+            new_tax=plan.new_tax,
+            now=now,
+        )
+        completed = {
+            "outcome": outcome.kind.value,
+            "provider_code": outcome.code,
+            "provider_message": outcome.message,
+            "provider_transaction_id": outcome.transaction_id,
+            "completed_at": None if outcome.kind is c.OutcomeKind.UNKNOWN else now,
+        }
+        view: repo.Loaded | None = None
+        if claimed.hot is not None:
+            view = await self._settle_hot(claimed, settlement, completed, req.actor, now)
+        if view is None:
+            async with transaction(self.sessions) as s:
+                facts = await self._facts(s, order_id)
+                if claimed.hot is None:
+                    await repo.complete_attempt(s, claimed.attempt_id, **completed)
+                await self._settle(
+                    s, facts, claimed.attempt_id, settlement, req.actor, plan.operation
+                )
         result = ActionResult(
             order_id,
             outcome.kind.value,
@@ -315,6 +396,7 @@ class PaymentEngine:
             outcome.code,
             outcome.message,
             outcome.redirect_url,
+            view,
         )
         if outcome.kind is c.OutcomeKind.NOT_SENT:
             raise ProviderUnavailable(
@@ -324,6 +406,13 @@ class PaymentEngine:
         return result
 
     async def _invoke(self, claimed: "_Claimed", req: ActionRequest) -> c.Outcome:
+        account = claimed.facts.account
+        if claimed.hot is None or account is None:
+            return await self._invoke_connector(claimed, req)
+        with known_reference(account.id, claimed.plan.reference, claimed.hot.stored):
+            return await self._invoke_connector(claimed, req)
+
+    async def _invoke_connector(self, claimed: "_Claimed", req: ActionRequest) -> c.Outcome:
         plan, conn, txn = claimed.plan, claimed.connector, claimed.txn
         try:
             if plan.operation in (Operation.AUTHORIZE, Operation.AUTHORIZE_CAPTURE):
@@ -363,6 +452,39 @@ class PaymentEngine:
             log.warning("provider call failed: %s", type(exc).__name__)
             return c.Outcome(c.OutcomeKind.UNKNOWN, message=f"{type(exc).__name__}: {exc}")
         raise ValueError(f"unknown operation {plan.operation}")
+
+    async def _settle_hot(
+        self,
+        claimed: "_Claimed",
+        settlement: Settlement,
+        completed: dict[str, Any],
+        actor: str,
+        now: datetime,
+    ) -> repo.Loaded | None:
+        """Step 3 in one statement: the attempt completed, and the order moved if it is
+        still as claimed. None when it changed meanwhile (the attempt is completed all the
+        same; the general way settles the order)."""
+        assert claimed.hot is not None
+        order = claimed.hot.claimed
+        values = _values_for(order, settlement.event, settlement.fields)
+        if not settlement.keep_in_flight:
+            values["in_flight_attempt_id"] = None
+        operation = claimed.plan.operation
+        async with repo.hot_path(self.engine) as hot:
+            settled = await hot.settle(
+                order,
+                claimed.attempt_id,
+                completed,
+                values,
+                repo.changes_of(order, values),
+                actor=actor,
+                at=now,
+                reason=OPERATION_LABELS.get(operation, operation),
+            )
+        if settled is None:
+            return None
+        loaded = claimed.hot.loaded
+        return repo.Loaded(settled, loaded.method, loaded.account, loaded.customer)
 
     async def _settle(
         self,
@@ -510,6 +632,15 @@ class PaymentEngine:
 
 
 @dataclass(frozen=True)
+class _Hot:
+    """A hot-path claim: the order as the write-ahead left it, and what was loaded with it."""
+
+    claimed: Order
+    loaded: repo.Loaded
+    stored: dict[str, Any] | None  # the reference's data in the connector's store
+
+
+@dataclass(frozen=True)
 class _Claimed:
     attempt_id: int
     plan: Call
@@ -517,6 +648,7 @@ class _Claimed:
     connector: object
     txn: c.Transaction
     source: dict[str, str]
+    hot: _Hot | None = None
 
 
 @dataclass(frozen=True)
@@ -533,6 +665,17 @@ class _Unsupported(Exception):
 
 class _LostRace(Exception):
     """The compare-and-set found the order changed since it was read."""
+
+
+def _values_for(order: Order, event: Event | None, fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields`, and the statuses `event` moves the order to from where it is."""
+    values = dict(fields)
+    if event is not None:
+        status = PaymentStatus(order.payment_status)
+        handling = HandlingStatus(order.handling_status)
+        values["payment_status"] = next_status(status, event).value
+        values["handling_status"] = handling_after(event, handling).value
+    return values
 
 
 def _unsupported(facts: OrderFacts, what: str) -> _Unsupported:

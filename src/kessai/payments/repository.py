@@ -1,17 +1,26 @@
 """The queries of the payment engine: load an order with its method, write attempts, CAS."""
 
-from collections.abc import Sequence
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import JSON, Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
+from kessai.core.db import driver_connection, is_postgres
 from kessai.core.errors import NotFound
+from kessai.customers.models import Customer
+from kessai.history.models import ChangeRecord
 from kessai.history.repository import record_changes
 from kessai.orders.models import Order
 from kessai.payments.models import PaymentAttempt
+from kessai.providers.store import ProviderReference
 
 # The order fields whose every change goes to 変更履歴.
 TRACKED_FIELDS = (
@@ -107,3 +116,448 @@ async def list_attempts(session: AsyncSession, order_id: int) -> Sequence[Paymen
         .order_by(PaymentAttempt.id)
     )
     return result.all()
+
+
+# ---------------------------------------------------------------------------- hot path
+# The engine's common case (an order nobody holds, a provider call) runs as three
+# statements: load, write-ahead, settle. On PostgreSQL each is one statement on the
+# driver connection (atomic on its own, committed before the next step: the write-ahead
+# is durable before the provider is called); on SQLite the same steps run as separate
+# Core statements inside one BEGIN IMMEDIATE transaction each. Either way the order is
+# written only by compare-and-set on its version, so two writers cannot both win.
+
+_ORDERS = cast(Table, Order.__table__)
+_METHODS = cast(Table, PaymentMethod.__table__)
+_ACCOUNTS = cast(Table, ProviderAccount.__table__)
+_CUSTOMERS = cast(Table, Customer.__table__)
+_ATTEMPTS = cast(Table, PaymentAttempt.__table__)
+_CHANGES = cast(Table, ChangeRecord.__table__)
+_REFERENCES = cast(Table, ProviderReference.__table__)
+_LOADED: tuple[tuple[type[Any], Table], ...] = (
+    (Order, _ORDERS),
+    (PaymentMethod, _METHODS),
+    (ProviderAccount, _ACCOUNTS),
+    (Customer, _CUSTOMERS),
+)
+for _cls, _table in _LOADED:
+    # Rows are turned into instances by column name: each attribute is named as its column.
+    assert all(c.key == c.name for c in _table.columns), _cls
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """An order with what deciding and answering need: its method, account and customer."""
+
+    order: Order
+    method: PaymentMethod
+    account: ProviderAccount | None
+    customer: Customer
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A written-ahead attempt, and the provider reference's data as the claim found it."""
+
+    attempt_id: int
+    stored: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One 変更履歴 row's field, before and after, as text."""
+
+    field: str
+    before: str | None
+    after: str | None
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def changes_of(order: Order, values: dict[str, Any]) -> list[Change]:
+    """The tracked fields that `values` really changes (compare_and_set's rule)."""
+    return [
+        Change(name, _text(getattr(order, name)), _text(values[name]))
+        for name in TRACKED_FIELDS
+        if name in values and getattr(order, name) != values[name]
+    ]
+
+
+_T = TypeVar("_T")
+
+
+def _instance(cls: type[_T], values: dict[str, Any]) -> _T:
+    """A detached instance holding `values` (every column): what a SELECT would load,
+    without the ORM's per-row bookkeeping."""
+    obj: _T = cls._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    obj.__dict__.update(values)
+    return obj
+
+
+def with_values(order: Order, values: dict[str, Any]) -> Order:
+    """The order as it is after `values` were written over it by compare-and-set."""
+    columns = {c.name: getattr(order, c.name) for c in _ORDERS.columns}
+    return _instance(Order, {**columns, **values})
+
+
+# (class, column names, first and past-last position in the joined row)
+_SLICES: list[tuple[type[Any], list[str], int, int]] = []
+for _cls, _table in _LOADED:
+    _start = _SLICES[-1][3] if _SLICES else 0
+    _SLICES.append((_cls, [c.name for c in _table.columns], _start, _start + len(_table.columns)))
+
+
+def _loaded(row: Sequence[Any]) -> Loaded:
+    parts: list[Any] = []
+    for cls, names, start, end in _SLICES:
+        values = dict(zip(names, row[start:end], strict=True))
+        parts.append(None if values["id"] is None else _instance(cls, values))
+    return Loaded(*parts)
+
+
+_ORDER_NAMES = [c.name for c in _ORDERS.columns]
+
+
+def _not_found(order_id: int) -> NotFound:
+    return NotFound(f"受注が見つかりませんでした (id: {order_id})", code="order_not_found")
+
+
+class HotPath(Protocol):
+    """The three statements of a provider call on an order nobody holds."""
+
+    async def load(self, order_id: int) -> Loaded: ...
+
+    async def write_ahead(
+        self,
+        order: Order,
+        values: dict[str, Any],
+        attempt: dict[str, Any],
+        changes: list[Change],
+        *,
+        stored: tuple[int, str] | None,
+        actor: str,
+        at: datetime,
+        reason: str,
+    ) -> "Claim | None":
+        """Insert the attempt and claim the order for it (compare-and-set on the order's
+        version, `values` + in_flight_attempt_id); None when the order changed meanwhile.
+        `stored` (account id, reference): the provider reference whose data to read too."""
+        ...
+
+    async def settle(
+        self,
+        order: Order,
+        attempt_id: int,
+        attempt: dict[str, Any],
+        values: dict[str, Any],
+        changes: list[Change],
+        *,
+        actor: str,
+        at: datetime,
+        reason: str,
+    ) -> Order | None:
+        """Complete the attempt; write `values` if the order is still as claimed (its
+        version, held by this attempt) and return it as written; None otherwise."""
+        ...
+
+
+@asynccontextmanager
+async def hot_path(engine: AsyncEngine) -> AsyncIterator[HotPath]:
+    """The hot path's statements for one step; leaving with an error undoes what SQLite's
+    transaction wrote (PostgreSQL's statements are each atomic)."""
+    if is_postgres(engine):
+        async with driver_connection(engine) as conn:
+            yield _PgHotPath(conn)
+    else:
+        async with engine.begin() as conn:
+            yield _CoreHotPath(conn)
+
+
+# --- PostgreSQL: one statement per step on the driver connection ----------------------
+
+_PG_TYPES = {
+    table.name: {
+        c.name: str(c.type.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+        for c in table.columns
+    }
+    for table in (_ORDERS, _ATTEMPTS)
+}
+_JSON_COLUMNS = {
+    table.name: frozenset(c.name for c in table.columns if isinstance(c.type, JSON))
+    for table in (_ORDERS, _ATTEMPTS)
+}
+
+
+def _pg_values(table: Table, values: dict[str, Any]) -> list[Any]:
+    # The dialect's asyncpg codecs take JSON as text.
+    json_columns = _JSON_COLUMNS[table.name]
+    return [json.dumps(v) if n in json_columns and v is not None else v for n, v in values.items()]
+
+
+def _pg_history(first: int) -> str:
+    """The 変更履歴 rows of one order update (CTE `u`): parameters first … first+4 are the
+    actor, the reason and the arrays of fields, befores and afters."""
+    actor, reason, fields, befores, afters = (f"${first + i}" for i in range(5))
+    return (
+        "h AS (INSERT INTO change_history "  # noqa: S608 - column names from the models, values as $n
+        "(entity, entity_id, field, before, after, actor, reason, created_at) "
+        f"SELECT 'order', u.id, c.field, c.before, c.after, {actor}, {reason}, u.updated_at "
+        f"FROM u, unnest({fields}::text[], {befores}::text[], {afters}::text[]) "
+        "AS c(field, before, after)) "
+    )
+
+
+def _pg_history_values(changes: list[Change], actor: str, reason: str) -> list[Any]:
+    if not changes:
+        return []
+    return [
+        actor,
+        reason,
+        [c.field for c in changes],
+        [c.before for c in changes],
+        [c.after for c in changes],
+    ]
+
+
+def _pg_sets(names: tuple[str, ...], first: int) -> str:
+    return ", ".join(
+        [*(f"{n} = ${first + i}" for i, n in enumerate(names)), "version = version + 1"]
+    )
+
+
+_PG_COLUMNS = ", ".join(
+    f"{alias}.{c.name}"
+    for alias, (_, table) in zip("omac", _LOADED, strict=True)
+    for c in table.columns
+)
+_PG_LOAD = (
+    f"SELECT {_PG_COLUMNS} FROM orders o "  # noqa: S608 - column names from the models, values as $n
+    "JOIN payment_methods m ON m.id = o.payment_method_id "
+    "LEFT JOIN provider_accounts a ON a.id = m.account_id "
+    "JOIN customers c ON c.id = o.customer_id WHERE o.id = $1"
+)
+_PG_ORDER_COLUMNS = ", ".join(c.name for c in _ORDERS.columns)
+_ATTEMPT_SENT = ("operation", "amount", "reference", "outcome", "actor", "created_at", "request")
+
+
+@lru_cache(maxsize=64)
+def _pg_write_ahead(names: tuple[str, ...], history: bool) -> str:
+    """$1 order, $2 version, $3 now, $4 account, $5 reference, then `names`' values, the
+    attempt's (_ATTEMPT_SENT) and, with `history`, the 変更履歴's (_pg_history)."""
+    first_attempt = 6 + len(names)
+    types = _PG_TYPES["payment_attempts"]
+    selected = ", ".join(f"${first_attempt + i}::{types[n]}" for i, n in enumerate(_ATTEMPT_SENT))
+    return (
+        # nextval is volatile: the CTE runs once, so both uses see one id.
+        "WITH n AS (SELECT nextval('payment_attempts_id_seq'::regclass) AS id), "  # noqa: S608 - column names from the models, values as $n
+        f"u AS (UPDATE orders SET {_pg_sets(names, 6)}, "
+        "in_flight_attempt_id = (SELECT id FROM n), updated_at = $3 "
+        "WHERE id = $1 AND version = $2 RETURNING id, updated_at), "
+        f"a AS (INSERT INTO payment_attempts (id, order_id, {', '.join(_ATTEMPT_SENT)}) "
+        f"SELECT n.id, u.id, {selected} FROM n, u RETURNING id)"
+        f"{', ' + _pg_history(first_attempt + len(_ATTEMPT_SENT)) if history else ' '}"
+        "SELECT a.id, (SELECT r.data FROM provider_references r "
+        "WHERE r.account_id = $4 AND r.reference = $5) FROM a"
+    )
+
+
+@lru_cache(maxsize=64)
+def _pg_settle(completed: tuple[str, ...], names: tuple[str, ...], history: bool) -> str:
+    """$1 order, $2 version, $3 attempt, $4 now, then `completed`' values (the attempt's),
+    `names`' (the order's) and, with `history`, the 変更履歴's (_pg_history)."""
+    first_order = 5 + len(completed)
+    sets = ", ".join(f"{n} = ${5 + i}" for i, n in enumerate(completed))
+    return (
+        f"WITH a AS (UPDATE payment_attempts SET {sets} WHERE id = $3), "  # noqa: S608 - column names from the models, values as $n
+        f"u AS (UPDATE orders SET {_pg_sets(names, first_order)}, updated_at = $4 "
+        "WHERE id = $1 AND version = $2 AND in_flight_attempt_id = $3 "
+        f"RETURNING {_PG_ORDER_COLUMNS}) "
+        f"{', ' + _pg_history(first_order + len(names)) if history else ' '}"
+        f"SELECT {_PG_ORDER_COLUMNS} FROM u"
+    )
+
+
+class _PgHotPath:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def load(self, order_id: int) -> Loaded:
+        row = await self.conn.fetchrow(_PG_LOAD, order_id)
+        if row is None:
+            raise _not_found(order_id)
+        return _loaded(tuple(row))
+
+    async def write_ahead(
+        self,
+        order: Order,
+        values: dict[str, Any],
+        attempt: dict[str, Any],
+        changes: list[Change],
+        *,
+        stored: tuple[int, str] | None,
+        actor: str,
+        at: datetime,
+        reason: str,
+    ) -> Claim | None:
+        account_id, reference = stored or (None, None)
+        row = await self.conn.fetchrow(
+            _pg_write_ahead(tuple(values), bool(changes)),
+            order.id,
+            order.version,
+            at,
+            account_id,
+            reference,
+            *_pg_values(_ORDERS, values),
+            *_pg_values(_ATTEMPTS, {n: attempt[n] for n in _ATTEMPT_SENT}),
+            *_pg_history_values(changes, actor, reason),
+        )
+        if row is None:
+            return None
+        return Claim(int(row[0]), None if row[1] is None else dict(row[1]))
+
+    async def settle(
+        self,
+        order: Order,
+        attempt_id: int,
+        attempt: dict[str, Any],
+        values: dict[str, Any],
+        changes: list[Change],
+        *,
+        actor: str,
+        at: datetime,
+        reason: str,
+    ) -> Order | None:
+        row = await self.conn.fetchrow(
+            _pg_settle(tuple(attempt), tuple(values), bool(changes)),
+            order.id,
+            order.version,
+            attempt_id,
+            at,
+            *_pg_values(_ATTEMPTS, attempt),
+            *_pg_values(_ORDERS, values),
+            *_pg_history_values(changes, actor, reason),
+        )
+        if row is None:
+            return None
+        return _instance(Order, dict(zip(_ORDER_NAMES, row, strict=True)))
+
+
+# --- SQLite (and any other backend): Core statements in one transaction ----------------
+
+_CORE_LOAD = (
+    select(_ORDERS, _METHODS, _ACCOUNTS, _CUSTOMERS)
+    .join(_METHODS, _METHODS.c.id == _ORDERS.c.payment_method_id)
+    .outerjoin(_ACCOUNTS, _ACCOUNTS.c.id == _METHODS.c.account_id)
+    .join(_CUSTOMERS, _CUSTOMERS.c.id == _ORDERS.c.customer_id)
+    .where(_ORDERS.c.id == bindparam("order_id"))
+)
+_CORE_ADD_ATTEMPT = insert(_ATTEMPTS).returning(_ATTEMPTS.c.id)
+_CORE_HISTORY = insert(_CHANGES)
+_CORE_STORED = select(_REFERENCES.c.data).where(
+    _REFERENCES.c.account_id == bindparam("account_id"),
+    _REFERENCES.c.reference == bindparam("reference"),
+)
+
+
+@lru_cache(maxsize=64)
+def _core_cas(names: tuple[str, ...], *, held: bool) -> Any:
+    where = [_ORDERS.c.id == bindparam("_id"), _ORDERS.c.version == bindparam("_version")]
+    if held:
+        where.append(_ORDERS.c.in_flight_attempt_id == bindparam("_held"))
+    sets: dict[str, Any] = {n: bindparam(f"v_{n}") for n in names}
+    sets["version"] = _ORDERS.c.version + 1
+    return update(_ORDERS).where(*where).values(sets).returning(*_ORDERS.columns)
+
+
+class _CoreHotPath:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def load(self, order_id: int) -> Loaded:
+        row = (await self.conn.execute(_CORE_LOAD, {"order_id": order_id})).first()
+        if row is None:
+            raise _not_found(order_id)
+        return _loaded(tuple(row))
+
+    async def _cas(
+        self,
+        order: Order,
+        values: dict[str, Any],
+        changes: list[Change],
+        *,
+        held: int | None,
+        actor: str,
+        at: datetime,
+        reason: str,
+    ) -> Order | None:
+        values = {**values, "updated_at": at}
+        params = {f"v_{n}": v for n, v in values.items()}
+        params.update(_id=order.id, _version=order.version, _held=held)
+        statement = _core_cas(tuple(values), held=held is not None)
+        row = (await self.conn.execute(statement, params)).first()
+        if row is None:
+            return None
+        if changes:
+            await self.conn.execute(
+                _CORE_HISTORY,
+                [
+                    {
+                        "entity": "order",
+                        "entity_id": order.id,
+                        "field": c.field,
+                        "before": c.before,
+                        "after": c.after,
+                        "actor": actor,
+                        "reason": reason,
+                        "created_at": at,
+                    }
+                    for c in changes
+                ],
+            )
+        return _instance(Order, dict(row._mapping))
+
+    async def write_ahead(
+        self,
+        order: Order,
+        values: dict[str, Any],
+        attempt: dict[str, Any],
+        changes: list[Change],
+        *,
+        stored: tuple[int, str] | None,
+        actor: str,
+        at: datetime,
+        reason: str,
+    ) -> Claim | None:
+        sent = {"order_id": order.id, **attempt}
+        attempt_id = int((await self.conn.execute(_CORE_ADD_ATTEMPT, sent)).scalar_one())
+        claimed = {**values, "in_flight_attempt_id": attempt_id}
+        done = await self._cas(
+            order, claimed, changes, held=None, actor=actor, at=at, reason=reason
+        )
+        if done is None:
+            return None
+        data = None
+        if stored is not None:
+            params = {"account_id": stored[0], "reference": stored[1]}
+            data = (await self.conn.execute(_CORE_STORED, params)).scalar()
+        return Claim(attempt_id, None if data is None else dict(data))
+
+    async def settle(
+        self,
+        order: Order,
+        attempt_id: int,
+        attempt: dict[str, Any],
+        values: dict[str, Any],
+        changes: list[Change],
+        *,
+        actor: str,
+        at: datetime,
+        reason: str,
+    ) -> Order | None:
+        await self.conn.execute(
+            update(_ATTEMPTS).where(_ATTEMPTS.c.id == attempt_id).values(**attempt)
+        )
+        return await self._cas(
+            order, values, changes, held=attempt_id, actor=actor, at=at, reason=reason
+        )

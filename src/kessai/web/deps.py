@@ -5,8 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from kessai.apikeys.service import Principal, authenticate
-from kessai.core.db import transaction
+from kessai.apikeys.service import Principal, authenticate_cached
 from kessai.core.services import Services
 from kessai.orders.schemas import MAX_ID
 
@@ -29,9 +28,14 @@ _bearer = HTTPBearer(
 
 
 async def principal_for(request: Request) -> Principal:
-    """The caller's API key, or Unauthorized."""
-    async with transaction((await get_services(request)).sessions) as s:
-        return await authenticate(s, request.headers.get("authorization"))
+    """The caller's API key, or Unauthorized (checked keys are trusted for a few seconds:
+    apikeys.service.CACHE_SECONDS)."""
+    services = await get_services(request)
+    return await authenticate_cached(
+        services.sessions,
+        request.headers.get("authorization"),
+        scope=services.settings.database_url,
+    )
 
 
 async def get_principal(

@@ -1,7 +1,9 @@
 """Idempotency-Key on every POST: the same key and body replay the first response.
 
 The record is inserted before the work runs (a unique (api key, key) makes a concurrent
-duplicate wait its turn as 409), and completed with the response. A response of 5xx is
+duplicate wait its turn as 409), and completed with the response. The claim is one
+upsert: it inserts the record, or takes over one whose 24 hours have passed, or leaves
+the live one alone (then it is read and answered from). A response of 5xx is
 not kept: nothing was done, so a retry with the same key runs again. A record left
 unfinished by a process that died is taken over once the attempt lease has passed; the
 payment engine's own write-ahead record then settles whatever the dead request had sent.
@@ -11,17 +13,20 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel
+from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kessai.apikeys.models import IdempotencyRecord
 from kessai.apikeys.service import Principal
-from kessai.core.db import transaction
+from kessai.core.db import is_postgres
 from kessai.core.errors import Conflict, InvalidInput, KessaiError
 from kessai.core.services import Services
 from kessai.web.errors import error_body
@@ -68,8 +73,8 @@ async def run_idempotent(
     else:
         # Kept from the moment the response exists (read the clock again: the sandbox clock
         # may have been moved by this very request).
-        async with transaction(services.sessions) as s:
-            await s.execute(
+        async with services.engine.begin() as conn:
+            await conn.execute(
                 _mine(principal.key_id, key, claim).values(
                     status_code=status,
                     response_body=json.dumps(body, ensure_ascii=False),
@@ -82,6 +87,8 @@ async def run_idempotent(
 async def _run(handler: Handler) -> tuple[int, Any]:
     try:
         status, body = await handler()
+        if isinstance(body, BaseModel):  # pydantic's own JSON mode: what jsonable_encoder gives
+            return status, body.model_dump(mode="json", by_alias=True)
         return status, jsonable_encoder(body)
     except KessaiError as exc:
         return exc.status_code, error_body(exc.code, exc.message, exc.detail)
@@ -98,27 +105,14 @@ async def _claim(services: Services, key_id: int, key: str, digest: str) -> JSON
     """Take the key (returns the claim's timestamp, our token) or answer from the record."""
     now = services.clock.now()
     ttl = timedelta(hours=services.settings.idempotency_ttl_hours)
-    try:
-        async with transaction(services.sessions) as s:
-            await s.execute(
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.api_key_id == key_id,
-                    IdempotencyRecord.key == key,
-                    IdempotencyRecord.created_at < now - ttl,
-                )
-            )
-            s.add(
-                IdempotencyRecord(api_key_id=key_id, key=key, request_hash=digest, created_at=now)
-            )
-        return now
-    except IntegrityError:
-        pass
-    async with transaction(services.sessions) as s:
-        record = await s.scalar(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.key == key
-            )
+    params = {"api_key_id": key_id, "key": key, "request_hash": digest, "created_at": now}
+    async with services.engine.begin() as conn:
+        taken = await conn.execute(
+            _claim_statement(services.engine), {**params, "expired": now - ttl}
         )
+        if taken.first() is not None:
+            return now
+        record = (await conn.execute(_RECORD, params)).first()
         if record is None:  # released meanwhile: let the caller retry
             raise _in_progress()
         if record.request_hash != digest:
@@ -131,8 +125,8 @@ async def _claim(services: Services, key_id: int, key: str, digest: str) -> JSON
             if record.created_at + lease >= now:
                 raise _in_progress()
             # Left unfinished by a process that died: take it over (one winner).
-            taken = await s.execute(_mine(key_id, key, record.created_at).values(created_at=now))
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
+            moved = await conn.execute(_mine(key_id, key, record.created_at).values(created_at=now))
+            if moved.rowcount != 1:
                 raise _in_progress()
             return now
     return JSONResponse(
@@ -140,6 +134,38 @@ async def _claim(services: Services, key_id: int, key: str, digest: str) -> JSON
         status_code=record.status_code,
         headers={REPLAYED_HEADER: "true"},
     )
+
+
+_RECORDS = cast(Table, IdempotencyRecord.__table__)
+_RECORD = select(
+    _RECORDS.c.request_hash, _RECORDS.c.status_code, _RECORDS.c.response_body, _RECORDS.c.created_at
+).where(_RECORDS.c.api_key_id == bindparam("api_key_id"), _RECORDS.c.key == bindparam("key"))
+
+
+@cache
+def _claim_for(dialect: str) -> Any:
+    """INSERT the record; or, where one exists whose time is up, take it over as new."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(_RECORDS).values(
+        api_key_id=bindparam("api_key_id"),
+        key=bindparam("key"),
+        request_hash=bindparam("request_hash"),
+        created_at=bindparam("created_at"),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[_RECORDS.c.api_key_id, _RECORDS.c.key],
+        set_={
+            "request_hash": stmt.excluded.request_hash,
+            "created_at": stmt.excluded.created_at,
+            "status_code": None,
+            "response_body": None,
+        },
+        where=_RECORDS.c.created_at < bindparam("expired", type_=_RECORDS.c.created_at.type),
+    ).returning(_RECORDS.c.id)
+
+
+def _claim_statement(engine: AsyncEngine) -> Any:
+    return _claim_for("postgresql" if is_postgres(engine) else "sqlite")
 
 
 def _mine(key_id: int, key: str, claim: datetime) -> Any:
@@ -153,8 +179,8 @@ def _mine(key_id: int, key: str, claim: datetime) -> Any:
 
 
 async def _release(services: Services, key_id: int, key: str, claim: datetime) -> None:
-    async with transaction(services.sessions) as s:
-        await s.execute(
+    async with services.engine.begin() as conn:
+        await conn.execute(
             delete(IdempotencyRecord).where(
                 IdempotencyRecord.api_key_id == key_id,
                 IdempotencyRecord.key == key,

@@ -121,7 +121,8 @@ class FakeConnector:
 
     @asynccontextmanager
     async def _kept(self, reference: str) -> AsyncIterator[None]:
-        if self.store is not None and reference not in self.ledger:
+        if self.store is not None:
+            # The store is the 'provider': another process may have changed the entry since.
             saved = await self.store.get(reference)
             if saved and "fake_ledger" in saved:
                 self.ledger[reference] = _entry_from(saved["fake_ledger"])
