@@ -7,9 +7,11 @@ from kessai.core.models import AppSetting
 from kessai.customers.models import Customer, CustomerCard
 from kessai.history.models import ChangeRecord
 from kessai.jobs.models import Job, JobChunk, JobItem, JobLog
+from kessai.notifications.models import OutboxMail
 from kessai.orders.models import Order
 from kessai.payments.models import PaymentAttempt
 from kessai.providers.store import ProviderReference
+from kessai.subscriptions.models import Subscription
 from kessai.users.models import AdminSession, AdminUser
 
 __all__ = [
@@ -27,8 +29,10 @@ __all__ = [
     "JobItem",
     "JobLog",
     "Order",
+    "OutboxMail",
     "PaymentAttempt",
     "PaymentMethod",
     "ProviderAccount",
     "ProviderReference",
+    "Subscription",
 ]

@@ -4,8 +4,16 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from kessai.core.db import transaction
+from kessai.customers.card_change import change_card
 from kessai.customers.models import Customer, CustomerCard
-from kessai.customers.schemas import CardCreate, CardOut, CustomerCreate, CustomerOut
+from kessai.customers.schemas import (
+    CardChange,
+    CardChangeOut,
+    CardCreate,
+    CardOut,
+    CustomerCreate,
+    CustomerOut,
+)
 from kessai.customers.service import (
     create_customer,
     delete_card,
@@ -89,3 +97,30 @@ async def remove_card(
 ) -> Response:
     await delete_card(services, customer_id, card_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/{customer_id}/cards/change",
+    response_model=CardChangeOut,
+    summary="クレジットカード変更 (マイページ: ショップ設定で「許可する」のときのみ)",
+    responses={403: {"description": "クレジットカード変更が「許可しない」に設定されています"}},
+)
+async def change_card_endpoint(
+    customer_id: int,
+    data: CardChange,
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+) -> JSONResponse:
+    async def handler() -> tuple[int, object]:
+        done = await change_card(services, customer_id, data)
+        return 200, CardChangeOut(
+            card=_card_out(done.card, done.method_code),
+            replaced_card_id=done.replaced_card_id,
+            subscriptions_switched=done.subscriptions_switched,
+            old_card_deleted=done.old_card_deleted,
+            old_card_message=done.old_card_message,
+            reauthorization_orders=done.reauthorization_orders,
+        )
+
+    return await run_idempotent(request, services, principal, handler)

@@ -35,3 +35,6 @@ class CustomerCard(Base):
     brand: Mapped[str | None] = mapped_column(String(30))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # 洗替ステータス: the last 自動洗替 result (customers.updater.UpdaterResult), none yet.
+    updater_result: Mapped[str | None] = mapped_column(String(1))
+    updater_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 
 class CustomerCreate(BaseModel):
@@ -35,3 +35,30 @@ class CardOut(BaseModel):
     holder: str | None
     brand: str | None
     created_at: datetime
+
+
+class CardChange(BaseModel):
+    """マイページのクレジットカード変更: a token for the new card, replacing a stored one."""
+
+    model_config = ConfigDict(extra="forbid")
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    card_id: int | None = Field(
+        default=None, description="変更前の登録カードID (省略時: 最後に登録したカード)"
+    )
+    payment_method: str | None = Field(
+        default=None, description="新しいカードの支払い方法コード (省略時: 変更前のカードと同じ)"
+    )
+    keep_old_card: bool = Field(
+        default=False, description="true: 変更前のカードを決済サービスに残す"
+    )
+
+
+class CardChangeOut(BaseModel):
+    card: CardOut
+    replaced_card_id: int
+    subscriptions_switched: int
+    old_card_deleted: bool
+    old_card_message: str | None = None
+    reauthorization_orders: list[int] = Field(
+        description="次回の再オーソリで新しいカードを使う受注ID"
+    )

@@ -50,9 +50,10 @@ def daily_at(kind: str, at: time) -> Callable[["Services", datetime], Awaitable[
 
 async def tick(services: "Services") -> list[int]:
     """Submit every due run (ids of jobs created now) and re-send stalled work."""
-    from kessai.jobs import catalog  # noqa: F401  (registers every domain's kinds and schedules)
+    from kessai.jobs import calendar, catalog  # noqa: F401  (every kind and every schedule)
     from kessai.jobs.runner import resend_stalled
     from kessai.jobs.service import submit
+    from kessai.notifications.delivery import deliver_pending
 
     await services.load_clock()  # the API may have moved the sandbox clock
     now = to_tokyo(services.clock.now())
@@ -76,6 +77,10 @@ async def tick(services: "Services") -> list[int]:
             log.info("scheduled %s: job %s (%s)", schedule.name, job.id, key)
             created.append(job.id)
     await resend_stalled(services)
+    try:
+        await deliver_pending(services)  # mails whose first send failed, when due again
+    except Exception:
+        log.exception("mail delivery failed")
     return created
 
 

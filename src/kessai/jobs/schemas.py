@@ -43,7 +43,7 @@ class JobOut(BaseModel):
             name=job.name,
             status=job.status,
             status_label=JobStatus(job.status).label,
-            params=job.params,
+            params=_shown(job.params),
             total=job.total,
             processed=job.processed,
             succeeded=job.succeeded,
@@ -59,3 +59,11 @@ class JobOut(BaseModel):
             if log is None
             else [JobLogOut(at=x.at, level=x.level, message=x.message) for x in log],
         )
+
+
+def _shown(params: dict[str, Any]) -> dict[str, Any]:
+    """The job's parameters without an imported file's rows (its CSV says what they became)."""
+    shown = {k: v for k, v in params.items() if k != "rows"}
+    if isinstance(params.get("rows"), list):
+        shown["row_count"] = len(params["rows"])
+    return shown

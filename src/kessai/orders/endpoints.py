@@ -1,17 +1,14 @@
 """/api/v1/orders: create, read, search 受注."""
 
-import re
-from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from kessai.core.clock import TOKYO
 from kessai.core.db import transaction
-from kessai.core.errors import InvalidInput
 from kessai.orders.present import order_out
 from kessai.orders.schemas import MAX_ID, OrderCreate, OrderOut, OrderPage
+from kessai.orders.search import search_moment
 from kessai.orders.service import OrderSearch, create_order, get_order_view, search_orders
 from kessai.web.deps import OrderIdPath, PrincipalDep, ServicesDep
 from kessai.web.idempotency import run_idempotent
@@ -22,31 +19,6 @@ MOMENT_HELP = (
     "日付 (2026-11-01: 東京の暦日、両端を含む) またはタイムゾーン付き日時 "
     "(2026-11-01T10:00:00+09:00)"
 )
-# An unencoded "+09:00" in a query string arrives as " 09:00" (curl users paste it so).
-_SPACE_OFFSET = re.compile(r"^(.+T[\d:.]+) (\d{2}(?::?\d{2})?)$")
-
-
-def _moment(name: str, raw: str | None, *, end: bool) -> datetime | None:
-    """A search bound: a Tokyo business date (whole day) or an aware datetime."""
-    if raw is None or not raw.strip():
-        return None
-    raw = _SPACE_OFFSET.sub(r"\1+\2", raw.strip())
-    try:
-        if len(raw) == 10:
-            start = datetime.combine(date.fromisoformat(raw), time(0), TOKYO)
-            return start + timedelta(days=1, microseconds=-1) if end else start
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(
-            f"{name} は日付 (2026-11-01) かタイムゾーン付き日時で指定してください",
-            detail={"field": name, "value": raw[:40]},
-        ) from None
-    if value.tzinfo is None:
-        raise InvalidInput(
-            f"{name} にはタイムゾーンを付けてください (例: 2026-11-01T10:00:00+09:00)",
-            detail={"field": name, "value": raw[:40]},
-        )
-    return value
 
 
 @router.post(
@@ -95,8 +67,8 @@ async def list_orders(
 ) -> OrderPage:
     q = OrderSearch(
         payment_status,
-        _moment("ordered_from", ordered_from, end=False),
-        _moment("ordered_to", ordered_to, end=True),
+        search_moment("ordered_from", ordered_from, end=False),
+        search_moment("ordered_to", ordered_to, end=True),
         number,
         payment_method,
         limit,

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kessai.core.db import Base, IdType, UTCDateTime
@@ -11,7 +11,13 @@ from kessai.core.db import Base, IdType, UTCDateTime
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_status_ordered", "payment_status", "ordered_at"),)
+    __table_args__ = (
+        Index("ix_orders_status_ordered", "payment_status", "ordered_at"),
+        # One child order per 定期受注 and cycle: a billing run claimed twice inserts once.
+        UniqueConstraint(
+            "subscription_id", "subscription_cycle", name="uq_orders_subscription_cycle"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
@@ -23,6 +29,7 @@ class Order(Base):
     handling_status: Mapped[str] = mapped_column(String(40))
     ordered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     subscription_id: Mapped[int | None] = mapped_column(IdType, index=True)
+    subscription_cycle: Mapped[int | None] = mapped_column(Integer)  # 定期 回数 (1, 2, …)
     # 発送: 発送完了日, 配送伝票番号, 配送業者, 発送回数
     shipped_on: Mapped[date | None] = mapped_column(Date)
     tracking_number: Mapped[str | None] = mapped_column(String(60))
@@ -42,6 +49,11 @@ class Order(Base):
     authorization_count: Mapped[int] = mapped_column(Integer, default=0)
     # The attempt that holds the order: sent and not yet settled, or unknown.
     in_flight_attempt_id: Mapped[int | None] = mapped_column(IdType)
+    # 再オーソリバッチ: its label (再与信対象, 再与信完了 …: subscriptions.reauthorization),
+    # how many times it retried the order and the shipping day of the last try (once a day).
+    reauthorization_label: Mapped[str | None] = mapped_column(String(20), index=True)
+    reauthorization_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reauthorization_tried_on: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -2,7 +2,7 @@
 
 from kessai.orders.schemas import CustomerOut, OrderOut, PaymentMethodRef
 from kessai.orders.service import OrderView, allowed_actions, authorization_expires_at
-from kessai.payments.status import HandlingStatus, PaymentStatus
+from kessai.payments.status import HandlingStatus, PaymentStatus, ReauthorizationLabel
 
 
 def order_out(view: OrderView) -> OrderOut:
@@ -34,6 +34,10 @@ def order_out(view: OrderView) -> OrderOut:
         redirect_url=o.redirect_url,
         needs_reconcile=o.in_flight_attempt_id is not None,
         allowed_actions=allowed_actions(view),
+        reauthorization_label=o.reauthorization_label,
+        reauthorization_label_text=None
+        if o.reauthorization_label is None
+        else ReauthorizationLabel(o.reauthorization_label).label,
         created_at=o.created_at,
         updated_at=o.updated_at,
     )

@@ -83,6 +83,9 @@ class OrderOut(BaseModel):
     redirect_url: str | None
     needs_reconcile: bool
     allowed_actions: list[str]
+    # 再オーソリバッチ's mark: target (再与信対象), completed (再与信完了), …
+    reauthorization_label: str | None = None
+    reauthorization_label_text: str | None = None
     created_at: datetime
     updated_at: datetime
 

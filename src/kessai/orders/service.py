@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -210,7 +210,7 @@ class OrderSearch:
     offset: int = 0
 
 
-def _status_code(raw: str) -> PaymentStatus:
+def status_code(raw: str) -> PaymentStatus:
     """A 決済状況 by its code (authorized) or by the label operators use (仮売上完了)."""
     for status in PaymentStatus:
         if raw in (status.value, status.label):
@@ -222,10 +222,11 @@ def _status_code(raw: str) -> PaymentStatus:
     )
 
 
-async def search_orders(session: AsyncSession, q: OrderSearch) -> tuple[Sequence[OrderView], int]:
-    conds = []
+def search_conditions(q: OrderSearch) -> list[ColumnElement[bool]]:
+    """The WHERE of an order search (the query joins PaymentMethod for its code)."""
+    conds: list[ColumnElement[bool]] = []
     if q.payment_status:
-        conds.append(Order.payment_status == _status_code(q.payment_status).value)
+        conds.append(Order.payment_status == status_code(q.payment_status).value)
     if q.ordered_from:
         conds.append(Order.ordered_at >= q.ordered_from)
     if q.ordered_to:
@@ -234,6 +235,11 @@ async def search_orders(session: AsyncSession, q: OrderSearch) -> tuple[Sequence
         conds.append(Order.number == q.number)
     if q.payment_method:
         conds.append(PaymentMethod.code == q.payment_method)
+    return conds
+
+
+async def search_orders(session: AsyncSession, q: OrderSearch) -> tuple[Sequence[OrderView], int]:
+    conds = search_conditions(q)
     base = _view_query().where(*conds)
     total = await session.scalar(
         select(func.count()).select_from(

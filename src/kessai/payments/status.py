@@ -315,3 +315,26 @@ _CONFIRMING_EVENTS = frozenset(
         E.RECURRING_REGISTERED,
     }
 )
+
+
+class ReauthorizationLabel(StrEnum):
+    """再オーソリバッチ's mark on an order (seed 004: 再与信対象 → 再与信完了)."""
+
+    TARGET = "target"  # 再与信対象
+    COMPLETED = "completed"  # 再与信完了
+    CARD_DECLINED = "card_declined"  # 再与信停止(カード利用不可): waits for another card
+    STOPPED = "stopped"  # 再与信停止: the provider's limit, a rule, or the order was ended
+    EXPIRED = "expired"  # 再与信期限切れ: 30 days passed unpaid
+
+    @property
+    def label(self) -> str:
+        return REAUTHORIZATION_LABELS[self]
+
+
+REAUTHORIZATION_LABELS = {
+    ReauthorizationLabel.TARGET: "再与信対象",
+    ReauthorizationLabel.COMPLETED: "再与信完了",
+    ReauthorizationLabel.CARD_DECLINED: "再与信停止(カード利用不可)",
+    ReauthorizationLabel.STOPPED: "再与信停止",
+    ReauthorizationLabel.EXPIRED: "再与信期限切れ",
+}

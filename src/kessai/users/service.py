@@ -47,6 +47,12 @@ class Permission(StrEnum):
     ORDERS_OPERATE = "orders.operate"
     ORDERS_FORCE_CAPTURE = "orders.force_capture"
     ORDERS_FORCE_CANCEL = "orders.force_cancel"
+    # 決済状況一括変更 / 決済状況CSV一括更新: each operation its own (強制 ones above)
+    ORDERS_BULK_CAPTURE = "orders.bulk_capture"
+    ORDERS_BULK_CANCEL = "orders.bulk_cancel"
+    ORDERS_BULK_REAUTHORIZE = "orders.bulk_reauthorize"
+    # 出荷CSVインポート (発送情報の登録; 同時の売上処理は orders.bulk_capture も要る)
+    ORDERS_IMPORT_SHIPMENTS = "orders.import_shipments"
     ACCOUNTS_VIEW = "accounts.view"
     # 外部連携アカウントの登録・変更: the keys to the shop's money, so 管理者 only.
     ACCOUNTS_EDIT = "accounts.edit"
@@ -60,6 +66,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {
             Permission.ORDERS_VIEW,
             Permission.ORDERS_OPERATE,
+            Permission.ORDERS_BULK_CAPTURE,
+            Permission.ORDERS_BULK_CANCEL,
+            Permission.ORDERS_BULK_REAUTHORIZE,
+            Permission.ORDERS_IMPORT_SHIPMENTS,
             Permission.ACCOUNTS_VIEW,
             Permission.ACCOUNTS_TEST,
         }

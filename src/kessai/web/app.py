@@ -13,10 +13,15 @@ from kessai.accounts.account_endpoints import router as provider_accounts_router
 from kessai.accounts.endpoints import router as payment_methods_router
 from kessai.core.services import Services, build_services
 from kessai.customers.endpoints import router as customers_router
+from kessai.imports.endpoints import router as imports_router
 from kessai.jobs.endpoints import router as jobs_router
 from kessai.jobs.schedules import run_scheduler
+from kessai.notifications.endpoints import router as mails_router
 from kessai.orders.endpoints import router as orders_router
+from kessai.payments.bulk.endpoints import router as bulk_router
 from kessai.payments.endpoints import router as payments_router
+from kessai.shop.endpoints import router as shop_router
+from kessai.subscriptions.endpoints import router as subscriptions_router
 from kessai.web import errors
 from kessai.web.admin import admin_router
 from kessai.web.sandbox import router as sandbox_router
@@ -75,7 +80,12 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(customers_router)
     app.include_router(orders_router)
     app.include_router(payments_router)
+    app.include_router(subscriptions_router)
+    app.include_router(bulk_router)
+    app.include_router(imports_router)
     app.include_router(jobs_router)
+    app.include_router(shop_router)
+    app.include_router(mails_router)
     app.include_router(sandbox_router)  # answers 409 sandbox_only in production
     app.include_router(admin_router(svc))  # 管理画面 /admin
     if svc.settings.sandbox:

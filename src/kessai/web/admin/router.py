@@ -9,6 +9,8 @@ from kessai.core.services import Services
 from kessai.users.service import LoginThrottle, Principal
 from kessai.web.admin.accounts import add_account_routes
 from kessai.web.admin.core import STATIC_DIR, AdminContext, AdminError, AdminRoute, redirect
+from kessai.web.admin.imports import add_import_routes
+from kessai.web.admin.jobs import add_job_routes
 from kessai.web.admin.login import add_login_routes
 from kessai.web.admin.orders import add_order_routes
 
@@ -42,4 +44,6 @@ def admin_router(services: Services, *, throttle: LoginThrottle | None = None) -
     add_login_routes(router, ctx)
     add_order_routes(router, ctx)
     add_account_routes(router, ctx)
+    add_job_routes(router, ctx)
+    add_import_routes(router, ctx)
     return router

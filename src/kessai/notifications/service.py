@@ -1,0 +1,105 @@
+"""Queueing mails: rendered and written to the outbox in the caller's transaction.
+
+Never commits and never sends: the mail exists exactly when the caller's transaction
+commits, and `kessai.notifications.delivery.deliver_pending` sends it afterwards.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kessai.notifications import repository as repo
+from kessai.notifications.models import MailStatus
+from kessai.notifications.templates import MailKind, Recipient, render
+from kessai.shop.schemas import ShopSettings
+
+# The sender when the shop has not set its own address yet.
+DEFAULT_FROM = "no-reply@localhost"
+
+
+@dataclass(frozen=True)
+class MailTo:
+    recipient: Recipient
+    address: str | None
+
+
+def recipients(shop: ShopSettings, customer_email: str | None) -> list[MailTo]:
+    """The customer and, when the shop has set a notification address, the shop."""
+    return [
+        MailTo(Recipient.CUSTOMER, customer_email),
+        MailTo(Recipient.SHOP, shop.notification_email),
+    ]
+
+
+async def queue_mail(
+    session: AsyncSession,
+    *,
+    kind: MailKind,
+    to: MailTo,
+    shop: ShopSettings,
+    context: dict[str, Any],
+    now: datetime,
+    dedupe_key: str | None = None,
+    order_id: int | None = None,
+    customer_id: int | None = None,
+) -> int | None:
+    """The outbox id of the queued mail; None when there is no address or it was queued before."""
+    if not to.address:
+        return None
+    mail = render(
+        kind,
+        to.recipient,
+        {"shop_name": shop.shop_name, "shop_email": shop.notification_email, **context},
+    )
+    return await repo.insert_mail(
+        session,
+        {
+            "kind": kind.value,
+            "recipient": to.recipient.value,
+            "to_address": to.address,
+            "from_address": shop.mail_from or DEFAULT_FROM,
+            "from_name": shop.shop_name,
+            "subject": mail.subject,
+            "body": mail.body,
+            "dedupe_key": None if dedupe_key is None else f"{dedupe_key}:{to.recipient.value}",
+            "order_id": order_id,
+            "customer_id": customer_id,
+            "status": MailStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+    )
+
+
+async def queue_for_all(
+    session: AsyncSession,
+    *,
+    kind: MailKind,
+    shop: ShopSettings,
+    customer_email: str | None,
+    context: dict[str, Any],
+    now: datetime,
+    dedupe_key: str | None = None,
+    order_id: int | None = None,
+    customer_id: int | None = None,
+) -> list[int]:
+    """The same event's mail to the customer and to the shop; the ids queued now."""
+    ids = []
+    for to in recipients(shop, customer_email):
+        mail_id = await queue_mail(
+            session,
+            kind=kind,
+            to=to,
+            shop=shop,
+            context=context,
+            now=now,
+            dedupe_key=dedupe_key,
+            order_id=order_id,
+            customer_id=customer_id,
+        )
+        if mail_id is not None:
+            ids.append(mail_id)
+    return ids
