@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kessai.imports.csvin import EXTRA, EXTRA_CELLS, Column, HeaderSpec
-from kessai.imports.rows import RowsKind, lookup, run_rows
+from kessai.imports.rows import RowsKind, lookup, row_result, run_rows
 from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.models import Job
 from kessai.jobs.status import ItemStatus
@@ -76,12 +76,7 @@ class PaymentStatusImport(RowsKind):
             assert isinstance(bulk, BulkAction)
             req = ActionRequest(bulk.action.value, job.created_by)
             applied = await run_waiting(services, found, req)
-            if applied.before is not None:
-                data["number"] = applied.before.number
-                data["before"] = applied.before.label
-            if applied.after is not None:
-                data["after"] = applied.after.label
-            return ItemResult(str(number), applied.status, applied.message, data)
+            return row_result(number, applied, data)
 
         return await run_rows(services, job, keys, one, self.concurrency)
 

@@ -15,6 +15,7 @@ from kessai.jobs.models import Job
 from kessai.orders.models import Order
 from kessai.orders.schemas import MAX_ID
 from kessai.payments.bulk import progress
+from kessai.payments.bulk.apply import Applied
 
 if TYPE_CHECKING:
     from kessai.core.services import Services
@@ -100,6 +101,16 @@ async def run_rows(
 async def lookup(services: "Services", row: Mapping[str, str]) -> int | str:
     async with transaction(services.sessions) as s:
         return await find_order(s, row)
+
+
+def row_result(number: int, applied: Applied, data: dict[str, Any]) -> ItemResult:
+    """The row's CSV line: what it named, the order's 決済状況 before and after, the result."""
+    if applied.before is not None:
+        data["number"] = applied.before.number
+        data["before"] = applied.before.label
+    if applied.after is not None:
+        data["after"] = applied.after.label
+    return ItemResult(str(number), applied.status, applied.message, data)
 
 
 class RowsKind:

@@ -16,7 +16,7 @@ from sqlalchemy import update
 from kessai.core.db import transaction
 from kessai.history.repository import record_changes
 from kessai.imports.csvin import EXTRA, EXTRA_CELLS, Column, HeaderSpec
-from kessai.imports.rows import RowsKind, lookup, parse_date, run_rows
+from kessai.imports.rows import RowsKind, lookup, parse_date, row_result, run_rows
 from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.models import Job
 from kessai.jobs.status import ItemStatus
@@ -169,12 +169,7 @@ class ShipmentImport(RowsKind):
                 applied = await run_waiting(services, found, req)
             else:
                 applied = await record_shipment(services, found, shipment, job.created_by)
-            if applied.before is not None:
-                data["number"] = applied.before.number
-                data["before"] = applied.before.label
-            if applied.after is not None:
-                data["after"] = applied.after.label
-            return ItemResult(str(number), applied.status, applied.message, data)
+            return row_result(number, applied, data)
 
         return await run_rows(services, job, keys, one, self.concurrency)
 
