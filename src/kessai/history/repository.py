@@ -2,8 +2,9 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.history.models import ChangeRecord
@@ -51,3 +52,38 @@ async def list_changes(
         .order_by(ChangeRecord.id)
     )
     return result.all()
+
+
+async def compare_and_set(
+    session: AsyncSession,
+    row: Any,
+    values: dict[str, Any],
+    *,
+    entity: str,
+    tracked: Sequence[str],
+    actor: str,
+    at: datetime,
+    reason: str | None,
+) -> bool:
+    """Write `values` only if nobody changed `row` (an entity with id, version and
+    updated_at) since it was read, and log the `tracked` fields that changed in 変更履歴."""
+    model: Any = type(row)
+    result = await session.execute(
+        update(model)
+        .where(model.id == row.id, model.version == row.version)
+        .values(**values, version=row.version + 1, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    changes = {name: (getattr(row, name), values[name]) for name in tracked if name in values}
+    await record_changes(
+        session,
+        entity=entity,
+        entity_id=row.id,
+        changes=changes,
+        actor=actor,
+        at=at,
+        reason=reason,
+    )
+    return True

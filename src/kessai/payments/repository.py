@@ -16,8 +16,8 @@ from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.db import driver_connection, is_postgres
 from kessai.core.errors import NotFound
 from kessai.customers.models import Customer
+from kessai.history import repository as history
 from kessai.history.models import ChangeRecord
-from kessai.history.repository import record_changes
 from kessai.orders.models import Order
 from kessai.payments.models import PaymentAttempt
 from kessai.providers.store import ProviderReference
@@ -86,27 +86,16 @@ async def compare_and_set(
     reason: str | None,
 ) -> bool:
     """Write `values` only if nobody changed the order since it was read; log 変更履歴."""
-    result = await session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.version == order.version)
-        .values(**values, version=order.version + 1, updated_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    changes = {
-        name: (getattr(order, name), values[name]) for name in TRACKED_FIELDS if name in values
-    }
-    await record_changes(
+    return await history.compare_and_set(
         session,
+        order,
+        values,
         entity="order",
-        entity_id=order.id,
-        changes=changes,
+        tracked=TRACKED_FIELDS,
         actor=actor,
         at=at,
         reason=reason,
     )
-    return True
 
 
 async def list_attempts(session: AsyncSession, order_id: int) -> Sequence[PaymentAttempt]:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.errors import NotFound
 from kessai.customers.models import Customer, CustomerCard
+from kessai.history import repository as history
 from kessai.history.repository import record_changes
 from kessai.orders.models import Order
 from kessai.payments.models import PaymentAttempt
@@ -155,21 +156,16 @@ async def compare_and_set(
     reason: str | None = None,
 ) -> bool:
     """Write `values` if nobody changed the subscription since it was read; 変更履歴 too."""
-    result = await s.execute(
-        update(Subscription)
-        .where(Subscription.id == sub.id, Subscription.version == sub.version)
-        .values(**values, version=sub.version + 1, updated_at=at)
-        .execution_options(synchronize_session=False)
+    return await history.compare_and_set(
+        s,
+        sub,
+        values,
+        entity=ENTITY,
+        tracked=TRACKED_FIELDS,
+        actor=actor,
+        at=at,
+        reason=reason,
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    changes = {
-        name: (getattr(sub, name), values[name]) for name in TRACKED_FIELDS if name in values
-    }
-    await record_changes(
-        s, entity=ENTITY, entity_id=sub.id, changes=changes, actor=actor, at=at, reason=reason
-    )
-    return True
 
 
 async def active_on_card(s: AsyncSession, customer_id: int, card_id: int) -> Sequence[Subscription]:
