@@ -48,19 +48,19 @@ from sqlalchemy import insert
 from billing_fake import in_memory_fake
 from gmo_pg_procs import stop
 from gmo_pg_reference import Reference
-from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.clock import tokyo_date
 from kessai.core.db import transaction
 from kessai.core.migrate import upgrade
 from kessai.core.services import Services, build_services
 from kessai.core.settings import Env, Settings
-from kessai.customers.models import Customer, CustomerCard
+from kessai.customers.models import CustomerCard
 from kessai.jobs import repository as jobs_repo
 from kessai.jobs.models import Job
 from kessai.jobs.service import submit
 from kessai.subscriptions.models import Subscription
 from pgdb import temporary_pg_database
 from procstat import BackendCpu, machine_busy, own_cpu, sampling, tree_cpu
+from shop import add_shop
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -77,33 +77,17 @@ async def seed(services: Services, count: int, latency_ms: int) -> date:
     now = services.clock.now()
     today = tokyo_date(now)
     async with transaction(services.sessions) as s:
-        account = ProviderAccount(
-            provider="gmo_pg",
-            name="擬似決済 (bench)",
+        shop = await add_shop(
+            s,
             connector="fake",
             settings={"latency_seconds": latency_ms / 1000},
-            created_at=now,
-            updated_at=now,
-        )
-        s.add(account)
-        await s.flush()
-        method = PaymentMethod(
             code="bench-card",
-            name="クレジットカード (bench)",
-            provider="gmo_pg",
-            method_type="credit_card",
-            account_id=account.id,
-            cancel_api_link=True,
-            created_at=now,
-            updated_at=now,
+            now=now,
         )
-        customer = Customer(name="定期 花子", email="bench@example.jp", created_at=now)
-        s.add_all([method, customer])
-        await s.flush()
         card = CustomerCard(
-            customer_id=customer.id,
-            account_id=account.id,
-            payment_method_id=method.id,
+            customer_id=shop.customer_id,
+            account_id=shop.account_id,
+            payment_method_id=shop.method_id,
             member_id="bench-member",
             card_seq="0",
             masked_number="411111******1111",
@@ -112,7 +96,7 @@ async def seed(services: Services, count: int, latency_ms: int) -> date:
         )
         s.add(card)
         await s.flush()
-        ids = (customer.id, method.id, card.id)
+        ids = (shop.customer_id, shop.method_id, card.id)
     for start in range(0, count, INSERT_BATCH):
         rows = [
             _subscription(i, ids, today, now)

@@ -50,14 +50,12 @@ from sqlalchemy import event, insert, select
 from gmo_pg_procs import child, free_port, load_average
 from gmo_pg_reference import Reference
 from gmo_pg_report import KessaiRun, report, summarize
-from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.clock import utcnow
 from kessai.core.db import transaction
 from kessai.core.errors import KessaiError
 from kessai.core.migrate import upgrade
 from kessai.core.services import Services, build_services
 from kessai.core.settings import Env, Settings
-from kessai.customers.models import Customer
 from kessai.orders.models import Order
 from kessai.payments.plans import ActionRequest
 from kessai.payments.status import HandlingStatus, PaymentStatus
@@ -71,6 +69,7 @@ from kessai.providers.gmo_pg.simulator import (
 )
 from pgdb import temporary_pg_database
 from procstat import BackendCpu, machine_busy, own_cpu, sampling, tree_cpu
+from shop import add_shop
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REF_VENV = Path(tempfile.gettempdir()) / "benchref-venv"
@@ -142,9 +141,8 @@ class Shop:
     async def seed(self) -> None:
         now = utcnow()
         async with transaction(self.services.sessions) as s:
-            account = ProviderAccount(
-                provider="gmo_pg",
-                name="GMO PG (bench)",
+            shop = await add_shop(
+                s,
                 connector="gmo_pg",
                 settings={
                     "shop_id": TEST_SHOP_ID,
@@ -153,25 +151,10 @@ class Shop:
                     "site_pass": TEST_SITE_PASS,
                     "endpoint": self.sim_url,
                 },
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(account)
-            await s.flush()
-            method = PaymentMethod(
                 code="bench-gmo-card",
-                name="クレジットカード (bench)",
-                provider="gmo_pg",
-                method_type="credit_card",
-                account_id=account.id,
-                cancel_api_link=True,
-                created_at=now,
-                updated_at=now,
+                now=now,
             )
-            customer = Customer(name="山田 太郎", email="bench@example.jp", created_at=now)
-            s.add_all([method, customer])
-            await s.flush()
-            self.method_id, self.customer_id = method.id, customer.id
+            self.method_id, self.customer_id = shop.method_id, shop.customer_id
 
     async def tokens(self, count: int) -> list[str]:
         """One-time tokens for a test card, TOKENS_PER_CALL per POST /token."""
