@@ -49,9 +49,8 @@ async def plan_job(services: "Services", job_id: int) -> None:
         await repo.add_log(
             s, job_id, "info", f"対象 {len(keys)} 件を {count} 個に分けて処理します", now
         )
-        await s.flush()
-        s.expire(job)
-        await repo.refresh(s, await repo.get_job(s, job_id), services.clock.now())
+        await s.refresh(job)  # planned_at and total, just written
+        await repo.refresh(s, job, services.clock.now())
     await _send_pending(services, job_id)
 
 
@@ -66,9 +65,9 @@ async def run_chunk(services: "Services", job_id: int, seq: int) -> None:
         if chunk is None or chunk.status == ChunkStatus.DONE.value:
             return  # run before: nothing to do twice
         await repo.count_run(s, chunk.id)
-        keys, first = list(chunk.keys), chunk.seq * kind_of(job.kind).chunk_size
+        kind = kind_of(job.kind)
+        keys, first = list(chunk.keys), chunk.seq * kind.chunk_size
         runs = chunk.runs + 1
-    kind = kind_of(job.kind)
     try:
         results = await kind.run(services, job, keys)
     except Exception as exc:
