@@ -86,8 +86,8 @@ def workers(procs: list[subprocess.Popen[bytes]]) -> Iterator[list[subprocess.Po
         yield procs
     finally:
         for p in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)
+            if p.poll() is None:
+                p.terminate()  # dramatiq's parent stops its children and waits for them
         for p in procs:
             try:
                 p.wait(timeout=20)
