@@ -16,13 +16,16 @@ in step 1. Anything else, or a hot-path compare-and-set that misses, goes the ge
 above, with the order's row locked while it is read.
 """
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kessai.core.batcher import Batcher
 from kessai.core.clock import Clock
 from kessai.core.db import engine_of, transaction
 from kessai.core.errors import Conflict, InProgress, KessaiError, ProviderUnavailable
@@ -49,6 +52,10 @@ from kessai.providers.store import known_reference
 log = logging.getLogger("kessai.payments")
 
 MAX_ROUNDS = 4
+# run_many writes the settles of calls that answer together in one transaction: up to
+# SETTLE_BATCH of them, at most SETTLE_WAIT seconds after the first answer.
+SETTLE_BATCH = 100
+SETTLE_WAIT = 0.05
 FAILURE_EVENTS = frozenset(
     {
         Event.AUTHORIZE_FAILED,
@@ -117,6 +124,71 @@ class PaymentEngine:
             return settled
         raise InProgress("この受注は別の決済処理を実行中です。しばらくしてから再度お試しください")
 
+    async def run_many(
+        self, order_ids: Sequence[int], req: ActionRequest, limit: asyncio.Semaphore
+    ) -> dict[int, "ActionResult | Exception"]:
+        """`run` on each order (a billing run's chunk), with the database work batched: one
+        load and one write-ahead transaction for the orders the hot path takes, their calls
+        at most `limit` at once, and the settles of calls that answer together written
+        together (SETTLE_BATCH). An order it does not take (held, a plan that is no call,
+        a claim lost to another writer) goes through `run` alone. Every call is written
+        ahead and committed before it is made, as in `run`: after a crash, a later action
+        settles what was left by a lookup. Each order's result, or the error it met (one
+        order's error stops no other: a settle that fails leaves its orders to a lookup)."""
+        order_ids = list(dict.fromkeys(order_ids))
+        async with repo.hot_path(self.engine) as hot:
+            loaded = await hot.load_many(order_ids)
+        planned: list[_HotPlan] = []
+        for order_id in order_ids:
+            try:
+                plan = self._plan_hot(loaded[order_id], req) if order_id in loaded else None
+            except KessaiError:
+                plan = None  # `run` answers it with the same error
+            if plan is not None:
+                planned.append(plan)
+        claims: dict[int, repo.Claim] = {}
+        if planned:
+            async with repo.hot_path(self.engine) as hot:
+                claims = await hot.write_ahead_many([p.write for p in planned])
+        claimed = [
+            p.claimed(claims[p.write.order.id]) for p in planned if p.write.order.id in claims
+        ]
+        settles: Batcher[tuple[_Claimed, _Answer], repo.Loaded | None] = Batcher(
+            lambda batch: self._settle_many(batch, req.actor), size=SETTLE_BATCH, wait=SETTLE_WAIT
+        )
+        results: dict[int, ActionResult | Exception] = {}
+
+        async def call(claim: _Claimed) -> ActionResult:
+            async with limit:
+                outcome = await self._invoke(claim, req)
+            answer = self._answer(claim, outcome)
+            view = await settles.add((claim, answer))
+            return await self._finish(claim.facts.order.id, claim, answer, view, req.actor)
+
+        async def alone(order_id: int) -> ActionResult:
+            async with limit:
+                return await self.run(order_id, req)
+
+        async def into(order_id: int, work: Awaitable[ActionResult]) -> None:
+            try:
+                results[order_id] = await work
+            except Exception as exc:  # one order's error must not stop the others
+                results[order_id] = exc
+
+        taken = {claim.facts.order.id for claim in claimed}
+        await asyncio.gather(
+            *(into(claim.facts.order.id, call(claim)) for claim in claimed),
+            *(into(order_id, alone(order_id)) for order_id in order_ids if order_id not in taken),
+        )
+        return results
+
+    async def _settle_many(
+        self, batch: list[tuple["_Claimed", "_Answer"]], actor: str
+    ) -> list[repo.Loaded | None]:
+        async with repo.hot_path(self.engine) as hot:
+            written = await hot.settle_many([self._hot_settle(c, a, actor) for c, a in batch])
+        return [_view(claim, written.get(claim.facts.order.id)) for claim, _ in batch]
+
     # --------------------------------------------------------------- step 1
     async def _prepare(
         self, order_id: int, req: ActionRequest, action: Action
@@ -136,48 +208,55 @@ class PaymentEngine:
         """Step 1 on the hot path; None when the general way must decide (the order is
         held, or the plan is not a provider call)."""
         async with repo.hot_path(self.engine) as hot:
-            loaded = await hot.load(order_id)
-            order = loaded.order
-            if order.in_flight_attempt_id is not None:
+            planned = self._plan_hot(await hot.load(order_id), req)
+            if planned is None:
                 return None
-            facts = OrderFacts(order, loaded.method, loaded.account, self.clock.now())
-            plan = decide(facts, req)
-            if not isinstance(plan, Call):
-                return None
-            # Before the write: the statement below commits on its own.
-            connector = self._connector(facts)
-            values = self._claim_values(facts, plan)
-            account_id = facts.account.id if facts.account is not None else None
+            w = planned.write
             claim = await hot.write_ahead(
-                order,
-                values,
-                self._sent(plan, req, facts.now),
-                repo.changes_of(order, values),
-                stored=None if account_id is None else (account_id, plan.reference),
-                actor=req.actor,
-                at=facts.now,
-                reason=OPERATION_LABELS.get(plan.operation, plan.operation),
+                w.order,
+                w.values,
+                w.attempt,
+                w.changes,
+                stored=w.stored,
+                actor=w.actor,
+                at=w.at,
+                reason=w.reason,
             )
             if claim is None:
                 raise _LostRace
-        attempt_id = claim.attempt_id
-        claimed = repo.with_values(
+        return planned.claimed(claim)
+
+    def _plan_hot(self, loaded: repo.Loaded, req: ActionRequest) -> "_HotPlan | None":
+        """The write-ahead of a provider call on an order nobody holds; None otherwise."""
+        order = loaded.order
+        if order.in_flight_attempt_id is not None:
+            return None
+        facts = OrderFacts(order, loaded.method, loaded.account, self.clock.now())
+        plan = decide(facts, req)
+        if not isinstance(plan, Call):
+            return None
+        # Before the write: the write-ahead commits on its own.
+        connector = self._connector(facts)
+        values = self._claim_values(facts, plan)
+        account_id = facts.account.id if facts.account is not None else None
+        write = repo.WriteAhead(
             order,
-            {
-                **values,
-                "in_flight_attempt_id": attempt_id,
-                "version": order.version + 1,
-                "updated_at": facts.now,
-            },
+            values,
+            self._sent(plan, req, facts.now),
+            repo.changes_of(order, values),
+            stored=None if account_id is None else (account_id, plan.reference),
+            actor=req.actor,
+            at=facts.now,
+            reason=OPERATION_LABELS.get(plan.operation, plan.operation),
         )
-        return _Claimed(
-            attempt_id,
+        return _HotPlan(
+            write,
             plan,
             facts,
             connector,
             self._transaction(order, plan, req),
             self._source(order, values),
-            hot=_Hot(claimed, loaded, claim.stored),
+            loaded,
         )
 
     async def _prepare_once(
@@ -359,8 +438,28 @@ class PaymentEngine:
 
     # --------------------------------------------------------------- step 2 + 3
     async def _call(self, order_id: int, claimed: "_Claimed", req: ActionRequest) -> ActionResult:
+        answer = self._answer(claimed, await self._invoke(claimed, req))
+        view: repo.Loaded | None = None
+        if claimed.hot is not None:
+            async with repo.hot_path(self.engine) as hot:
+                settle = self._hot_settle(claimed, answer, req.actor)
+                settled = await hot.settle(
+                    settle.order,
+                    settle.attempt_id,
+                    settle.attempt,
+                    settle.values,
+                    settle.changes,
+                    actor=settle.actor,
+                    at=settle.at,
+                    reason=settle.reason,
+                )
+            view = _view(claimed, settled)
+        return await self._finish(order_id, claimed, answer, view, req.actor)
+
+    def _answer(self, claimed: "_Claimed", outcome: c.Outcome) -> "_Answer":
+        """What the provider's answer means: the order's settlement and the attempt's
+        completion."""
         plan = claimed.plan
-        outcome = await self._invoke(claimed, req)
         now = self.clock.now()
         settlement = settle_outcome(
             plan.operation,
@@ -377,16 +476,26 @@ class PaymentEngine:
             "provider_transaction_id": outcome.transaction_id,
             "completed_at": None if outcome.kind is c.OutcomeKind.UNKNOWN else now,
         }
-        view: repo.Loaded | None = None
-        if claimed.hot is not None:
-            view = await self._settle_hot(claimed, settlement, completed, req.actor, now)
+        return _Answer(outcome, settlement, completed, now)
+
+    async def _finish(
+        self,
+        order_id: int,
+        claimed: "_Claimed",
+        answer: "_Answer",
+        view: repo.Loaded | None,
+        actor: str,
+    ) -> ActionResult:
+        """Step 3 the general way when the hot path did not settle the order (`view` is
+        None), then the result."""
+        plan, outcome = claimed.plan, answer.outcome
         if view is None:
             async with transaction(self.sessions) as s:
                 facts = await self._facts(s, order_id)
                 if claimed.hot is None:
-                    await repo.complete_attempt(s, claimed.attempt_id, **completed)
+                    await repo.complete_attempt(s, claimed.attempt_id, **answer.completed)
                 await self._settle(
-                    s, facts, claimed.attempt_id, settlement, req.actor, plan.operation
+                    s, facts, claimed.attempt_id, answer.settlement, actor, plan.operation
                 )
         result = ActionResult(
             order_id,
@@ -453,38 +562,28 @@ class PaymentEngine:
             return c.Outcome(c.OutcomeKind.UNKNOWN, message=f"{type(exc).__name__}: {exc}")
         raise ValueError(f"unknown operation {plan.operation}")
 
-    async def _settle_hot(
-        self,
-        claimed: "_Claimed",
-        settlement: Settlement,
-        completed: dict[str, Any],
-        actor: str,
-        now: datetime,
-    ) -> repo.Loaded | None:
+    @staticmethod
+    def _hot_settle(claimed: "_Claimed", answer: "_Answer", actor: str) -> repo.Settle:
         """Step 3 in one statement: the attempt completed, and the order moved if it is
-        still as claimed. None when it changed meanwhile (the attempt is completed all the
-        same; the general way settles the order)."""
+        still as claimed (else the attempt is completed all the same and the general way
+        settles the order)."""
         assert claimed.hot is not None
         order = claimed.hot.claimed
+        settlement = answer.settlement
         values = _values_for(order, settlement.event, settlement.fields)
         if not settlement.keep_in_flight:
             values["in_flight_attempt_id"] = None
         operation = claimed.plan.operation
-        async with repo.hot_path(self.engine) as hot:
-            settled = await hot.settle(
-                order,
-                claimed.attempt_id,
-                completed,
-                values,
-                repo.changes_of(order, values),
-                actor=actor,
-                at=now,
-                reason=OPERATION_LABELS.get(operation, operation),
-            )
-        if settled is None:
-            return None
-        loaded = claimed.hot.loaded
-        return repo.Loaded(settled, loaded.method, loaded.account, loaded.customer)
+        return repo.Settle(
+            order,
+            claimed.attempt_id,
+            answer.completed,
+            values,
+            repo.changes_of(order, values),
+            actor=actor,
+            at=answer.now,
+            reason=OPERATION_LABELS.get(operation, operation),
+        )
 
     async def _settle(
         self,
@@ -638,6 +737,55 @@ class _Hot:
     claimed: Order
     loaded: repo.Loaded
     stored: dict[str, Any] | None  # the reference's data in the connector's store
+
+
+@dataclass(frozen=True)
+class _HotPlan:
+    """A hot-path write-ahead about to be written, and what the call needs once it is."""
+
+    write: repo.WriteAhead
+    plan: Call
+    facts: OrderFacts
+    connector: object
+    txn: c.Transaction
+    source: dict[str, str]
+    loaded: repo.Loaded
+
+    def claimed(self, claim: repo.Claim) -> "_Claimed":
+        order = self.write.order
+        held = {
+            **self.write.values,
+            "in_flight_attempt_id": claim.attempt_id,
+            "version": order.version + 1,
+            "updated_at": self.write.at,
+        }
+        return _Claimed(
+            claim.attempt_id,
+            self.plan,
+            self.facts,
+            self.connector,
+            self.txn,
+            self.source,
+            hot=_Hot(repo.with_values(order, held), self.loaded, claim.stored),
+        )
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A provider's answer to a claimed call, and what it means for the attempt and order."""
+
+    outcome: c.Outcome
+    settlement: Settlement
+    completed: dict[str, Any]  # the attempt's completion
+    now: datetime
+
+
+def _view(claimed: "_Claimed", settled: Order | None) -> repo.Loaded | None:
+    """The order as the hot settle wrote it, with what was loaded with it."""
+    if settled is None or claimed.hot is None:
+        return None
+    loaded = claimed.hot.loaded
+    return repo.Loaded(settled, loaded.method, loaded.account, loaded.customer)
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,14 @@
 """The queries of the payment engine: load an order with its method, write attempts, CAS."""
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import JSON, Table, bindparam, insert, select, update
+from sqlalchemy import JSON, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -160,6 +160,34 @@ class Change:
     after: str | None
 
 
+@dataclass(frozen=True)
+class WriteAhead:
+    """One order's write-ahead (HotPath.write_ahead's arguments), for a batch of them."""
+
+    order: Order
+    values: dict[str, Any]
+    attempt: dict[str, Any]
+    changes: list[Change]
+    stored: tuple[int, str] | None
+    actor: str
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Settle:
+    """One order's settle (HotPath.settle's arguments), for a batch of them."""
+
+    order: Order
+    attempt_id: int
+    attempt: dict[str, Any]
+    values: dict[str, Any]
+    changes: list[Change]
+    actor: str
+    at: datetime
+    reason: str
+
+
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
@@ -250,6 +278,18 @@ class HotPath(Protocol):
         version, held by this attempt) and return it as written; None otherwise."""
         ...
 
+    async def load_many(self, order_ids: Sequence[int]) -> dict[int, Loaded]:
+        """The orders found, by id."""
+        ...
+
+    async def write_ahead_many(self, items: Sequence[WriteAhead]) -> dict[int, Claim]:
+        """write_ahead for each item, all committed together; the claims won, by order id."""
+        ...
+
+    async def settle_many(self, items: Sequence[Settle]) -> dict[int, Order]:
+        """settle for each item, all committed together; the orders written, by id."""
+        ...
+
 
 @asynccontextmanager
 async def hot_path(engine: AsyncEngine) -> AsyncIterator[HotPath]:
@@ -320,12 +360,14 @@ _PG_COLUMNS = ", ".join(
     for alias, (_, table) in zip("omac", _LOADED, strict=True)
     for c in table.columns
 )
-_PG_LOAD = (
+_PG_LOAD_FROM = (
     f"SELECT {_PG_COLUMNS} FROM orders o "  # noqa: S608 - column names from the models, values as $n
     "JOIN payment_methods m ON m.id = o.payment_method_id "
     "LEFT JOIN provider_accounts a ON a.id = m.account_id "
-    "JOIN customers c ON c.id = o.customer_id WHERE o.id = $1"
+    "JOIN customers c ON c.id = o.customer_id "
 )
+_PG_LOAD = _PG_LOAD_FROM + "WHERE o.id = $1"
+_PG_LOAD_MANY = _PG_LOAD_FROM + "WHERE o.id = ANY($1::bigint[])"
 _PG_ORDER_COLUMNS = ", ".join(c.name for c in _ORDERS.columns)
 _ATTEMPT_SENT = ("operation", "amount", "reference", "outcome", "actor", "created_at", "request")
 
@@ -344,11 +386,19 @@ def _pg_write_ahead(names: tuple[str, ...], history: bool) -> str:
         "in_flight_attempt_id = (SELECT id FROM n), updated_at = $3 "
         "WHERE id = $1 AND version = $2 RETURNING id, updated_at), "
         f"a AS (INSERT INTO payment_attempts (id, order_id, {', '.join(_ATTEMPT_SENT)}) "
-        f"SELECT n.id, u.id, {selected} FROM n, u RETURNING id)"
+        f"SELECT n.id, u.id, {selected} FROM n, u RETURNING id, order_id)"
         f"{', ' + _pg_history(first_attempt + len(_ATTEMPT_SENT)) if history else ' '}"
         "SELECT a.id, (SELECT r.data FROM provider_references r "
-        "WHERE r.account_id = $4 AND r.reference = $5) FROM a"
+        "WHERE r.account_id = $4 AND r.reference = $5), a.order_id FROM a"
     )
+
+
+def _pg_write_ahead_sql(w: WriteAhead) -> str:
+    return _pg_write_ahead(tuple(w.values), bool(w.changes))
+
+
+def _pg_settle_sql(t: Settle) -> str:
+    return _pg_settle(tuple(t.attempt), tuple(t.values), bool(t.changes))
 
 
 @lru_cache(maxsize=64)
@@ -365,6 +415,52 @@ def _pg_settle(completed: tuple[str, ...], names: tuple[str, ...], history: bool
         f"{', ' + _pg_history(first_order + len(names)) if history else ' '}"
         f"SELECT {_PG_ORDER_COLUMNS} FROM u"
     )
+
+
+def _pg_write_ahead_args(w: WriteAhead) -> list[Any]:
+    account_id, reference = w.stored or (None, None)
+    return [
+        w.order.id,
+        w.order.version,
+        w.at,
+        account_id,
+        reference,
+        *_pg_values(_ORDERS, w.values),
+        *_pg_values(_ATTEMPTS, {n: w.attempt[n] for n in _ATTEMPT_SENT}),
+        *_pg_history_values(w.changes, w.actor, w.reason),
+    ]
+
+
+def _pg_settle_args(t: Settle) -> list[Any]:
+    return [
+        t.order.id,
+        t.order.version,
+        t.attempt_id,
+        t.at,
+        *_pg_values(_ATTEMPTS, t.attempt),
+        *_pg_values(_ORDERS, t.values),
+        *_pg_history_values(t.changes, t.actor, t.reason),
+    ]
+
+
+def _claim(row: Sequence[Any]) -> Claim:
+    return Claim(int(row[0]), None if row[1] is None else dict(row[1]))
+
+
+def _order(row: Sequence[Any]) -> Order:
+    return _instance(Order, dict(zip(_ORDER_NAMES, row, strict=True)))
+
+
+_Item = TypeVar("_Item", WriteAhead, Settle)
+
+
+def _by_statement(items: Sequence[_Item], sql: Callable[[_Item], str]) -> dict[str, list[_Item]]:
+    """Items grouped by their statement's text (the same columns set, with or without
+    変更履歴), so each group runs as one pipelined batch."""
+    groups: dict[str, list[_Item]] = {}
+    for item in items:
+        groups.setdefault(sql(item), []).append(item)
+    return groups
 
 
 class _PgHotPath:
@@ -389,21 +485,9 @@ class _PgHotPath:
         at: datetime,
         reason: str,
     ) -> Claim | None:
-        account_id, reference = stored or (None, None)
-        row = await self.conn.fetchrow(
-            _pg_write_ahead(tuple(values), bool(changes)),
-            order.id,
-            order.version,
-            at,
-            account_id,
-            reference,
-            *_pg_values(_ORDERS, values),
-            *_pg_values(_ATTEMPTS, {n: attempt[n] for n in _ATTEMPT_SENT}),
-            *_pg_history_values(changes, actor, reason),
-        )
-        if row is None:
-            return None
-        return Claim(int(row[0]), None if row[1] is None else dict(row[1]))
+        w = WriteAhead(order, values, attempt, changes, stored, actor, at, reason)
+        row = await self.conn.fetchrow(_pg_write_ahead_sql(w), *_pg_write_ahead_args(w))
+        return None if row is None else _claim(row)
 
     async def settle(
         self,
@@ -417,30 +501,43 @@ class _PgHotPath:
         at: datetime,
         reason: str,
     ) -> Order | None:
-        row = await self.conn.fetchrow(
-            _pg_settle(tuple(attempt), tuple(values), bool(changes)),
-            order.id,
-            order.version,
-            attempt_id,
-            at,
-            *_pg_values(_ATTEMPTS, attempt),
-            *_pg_values(_ORDERS, values),
-            *_pg_history_values(changes, actor, reason),
-        )
-        if row is None:
-            return None
-        return _instance(Order, dict(zip(_ORDER_NAMES, row, strict=True)))
+        t = Settle(order, attempt_id, attempt, values, changes, actor, at, reason)
+        row = await self.conn.fetchrow(_pg_settle_sql(t), *_pg_settle_args(t))
+        return None if row is None else _order(row)
+
+    # Batches: one transaction, each group of like statements sent as one pipeline
+    # (fetchmany), so a chunk of orders costs a few round trips instead of one per order.
+    async def load_many(self, order_ids: Sequence[int]) -> dict[int, Loaded]:
+        rows = await self.conn.fetch(_PG_LOAD_MANY, list(order_ids))
+        found = [_loaded(tuple(row)) for row in rows]
+        return {f.order.id: f for f in found}
+
+    async def write_ahead_many(self, items: Sequence[WriteAhead]) -> dict[int, Claim]:
+        claims: dict[int, Claim] = {}
+        async with self.conn.transaction():
+            for sql, group in _by_statement(items, _pg_write_ahead_sql).items():
+                rows = await self.conn.fetchmany(sql, [_pg_write_ahead_args(w) for w in group])
+                claims.update((int(row[2]), _claim(row)) for row in rows)
+        return claims
+
+    async def settle_many(self, items: Sequence[Settle]) -> dict[int, Order]:
+        settled: dict[int, Order] = {}
+        async with self.conn.transaction():
+            for sql, group in _by_statement(items, _pg_settle_sql).items():
+                rows = await self.conn.fetchmany(sql, [_pg_settle_args(t) for t in group])
+                settled.update((o.id, o) for o in map(_order, rows))
+        return settled
 
 
 # --- SQLite (and any other backend): Core statements in one transaction ----------------
 
-_CORE_LOAD = (
+_CORE_LOAD_MANY = (
     select(_ORDERS, _METHODS, _ACCOUNTS, _CUSTOMERS)
     .join(_METHODS, _METHODS.c.id == _ORDERS.c.payment_method_id)
     .outerjoin(_ACCOUNTS, _ACCOUNTS.c.id == _METHODS.c.account_id)
     .join(_CUSTOMERS, _CUSTOMERS.c.id == _ORDERS.c.customer_id)
-    .where(_ORDERS.c.id == bindparam("order_id"))
 )
+_CORE_LOAD = _CORE_LOAD_MANY.where(_ORDERS.c.id == bindparam("order_id"))
 _CORE_ADD_ATTEMPT = insert(_ATTEMPTS).returning(_ATTEMPTS.c.id)
 _CORE_HISTORY = insert(_CHANGES)
 _CORE_STORED = select(_REFERENCES.c.data).where(
@@ -524,7 +621,8 @@ class _CoreHotPath:
         done = await self._cas(
             order, claimed, changes, held=None, actor=actor, at=at, reason=reason
         )
-        if done is None:
+        if done is None:  # nothing written: a batch commits the others' claims
+            await self.conn.execute(delete(_ATTEMPTS).where(_ATTEMPTS.c.id == attempt_id))
             return None
         data = None
         if stored is not None:
@@ -550,3 +648,43 @@ class _CoreHotPath:
         return await self._cas(
             order, values, changes, held=attempt_id, actor=actor, at=at, reason=reason
         )
+
+    # Batches: the one-order statements, all in this one transaction (one commit).
+    async def load_many(self, order_ids: Sequence[int]) -> dict[int, Loaded]:
+        statement = _CORE_LOAD_MANY.where(_ORDERS.c.id.in_(list(order_ids)))
+        found = [_loaded(tuple(row)) for row in await self.conn.execute(statement)]
+        return {f.order.id: f for f in found}
+
+    async def write_ahead_many(self, items: Sequence[WriteAhead]) -> dict[int, Claim]:
+        claims: dict[int, Claim] = {}
+        for w in items:
+            claim = await self.write_ahead(
+                w.order,
+                w.values,
+                w.attempt,
+                w.changes,
+                stored=w.stored,
+                actor=w.actor,
+                at=w.at,
+                reason=w.reason,
+            )
+            if claim is not None:
+                claims[w.order.id] = claim
+        return claims
+
+    async def settle_many(self, items: Sequence[Settle]) -> dict[int, Order]:
+        settled: dict[int, Order] = {}
+        for t in items:
+            order = await self.settle(
+                t.order,
+                t.attempt_id,
+                t.attempt,
+                t.values,
+                t.changes,
+                actor=t.actor,
+                at=t.at,
+                reason=t.reason,
+            )
+            if order is not None:
+                settled[order.id] = order
+        return settled

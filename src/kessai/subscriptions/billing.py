@@ -43,6 +43,7 @@ from kessai.subscriptions.status import SubscriptionStatus
 if TYPE_CHECKING:
     from kessai.core.services import Services
     from kessai.jobs.models import Job
+    from kessai.payments.engine import ActionResult
 
 log = logging.getLogger("kessai.subscriptions")
 
@@ -152,19 +153,24 @@ class BillingRun:
         decided, targets = await self._claim(services, [_parse(k) for k in keys], today)
         limit = _in_flight(int((job.params or {}).get("in_flight") or self.in_flight))
         actor = f"job:{job.id}"
+        # The new child orders are authorized together (the engine batches their
+        # bookkeeping); the rest, and whatever needs another round, one by one below.
+        fresh = [st.order_id for _, st in targets if _unpaid(st)]
+        first = await services.payments.run_many(fresh, _authorize(actor), limit) if fresh else {}
 
         async def charge(target: _Target, state: ChildState) -> ItemResult:
-            async with limit:
-                try:
-                    return await self._charge(services, actor, target, state)
-                except Exception as exc:  # one order's failure must not hide the others'
-                    log.exception("billing %s: order %s failed", actor, state.order_id)
-                    return _result(
-                        target,
-                        state,
-                        ItemStatus.FAILED,
-                        f"処理中にエラーが発生しました: {type(exc).__name__}: {exc}",
-                    )
+            try:
+                return await self._charge(
+                    services, actor, target, state, first.get(state.order_id), limit
+                )
+            except Exception as exc:  # one order's failure must not hide the others'
+                log.exception("billing %s: order %s failed", actor, state.order_id)
+                return _result(
+                    target,
+                    state,
+                    ItemStatus.FAILED,
+                    f"処理中にエラーが発生しました: {type(exc).__name__}: {exc}",
+                )
 
         charged = await asyncio.gather(*(charge(t, st) for t, st in targets))
         by_key = {r.key: r for r in [*decided, *charged]}
@@ -227,8 +233,17 @@ class BillingRun:
 
     # ----------------------------------------------------------------- charge
     async def _charge(
-        self, services: "Services", actor: str, target: _Target, state: ChildState
+        self,
+        services: "Services",
+        actor: str,
+        target: _Target,
+        state: ChildState,
+        first: "ActionResult | Exception | None",
+        limit: asyncio.Semaphore,
     ) -> ItemResult:
+        """The order's authorization (`first`: its result from the chunk's batch, if it was
+        in it), and what it needs after: a wait while another worker holds the order, a
+        lookup of an unknown answer, until it is settled."""
         for _ in range(CHARGE_ROUNDS):
             status = PaymentStatus(state.payment_status)
             if state.in_flight_attempt_id is None:
@@ -237,9 +252,14 @@ class BillingRun:
                 if status is not PaymentStatus.PENDING:
                     return await self._failed_before(services, target, state)
             try:
-                result = await services.payments.run(
-                    state.order_id, ActionRequest(action="authorize", actor=actor)
-                )
+                answer, first = first, None
+                if answer is None:
+                    async with limit:
+                        result = await services.payments.run(state.order_id, _authorize(actor))
+                elif isinstance(answer, Exception):
+                    raise answer
+                else:
+                    result = answer
             except InProgress:
                 state = await _await_release(services, state.order_id)
                 continue
@@ -305,6 +325,16 @@ register(BillingRun())
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _authorize(actor: str) -> ActionRequest:
+    return ActionRequest(action="authorize", actor=actor)
+
+
+def _unpaid(state: ChildState) -> bool:
+    """Not yet authorized, and held by no call."""
+    pending = PaymentStatus(state.payment_status) is PaymentStatus.PENDING
+    return pending and state.in_flight_attempt_id is None
 
 
 def _cycle_of(row: Any) -> Cycle:
