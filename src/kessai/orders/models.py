@@ -38,8 +38,8 @@ class Order(Base):
     # How the customer pays: a one-time token or a stored card (provider references only).
     payment_source: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The live provider transaction: our own reference and the provider's id for it.
-    provider_reference: Mapped[str | None] = mapped_column(String(60))
-    provider_transaction_id: Mapped[str | None] = mapped_column(String(100))
+    provider_reference: Mapped[str | None] = mapped_column(String(60), index=True)
+    provider_transaction_id: Mapped[str | None] = mapped_column(String(100), index=True)
     authorized_amount: Mapped[int | None] = mapped_column(Integer)
     authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 決済日時
     captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # オーソリ確定日時
