@@ -9,7 +9,14 @@ from kessai.core.db import transaction
 from kessai.orders.present import order_out
 from kessai.orders.schemas import MAX_ID, OrderCreate, OrderOut, OrderPage
 from kessai.orders.search import search_moment
-from kessai.orders.service import OrderSearch, create_order, get_order_view, search_orders
+from kessai.orders.service import (
+    OrderSearch,
+    OrderView,
+    create_order,
+    get_order_view,
+    search_orders,
+)
+from kessai.payments.repository import read_seen
 from kessai.web.deps import OrderIdPath, PrincipalDep, ServicesDep
 from kessai.web.idempotency import run_idempotent
 
@@ -34,8 +41,11 @@ async def post_order(
     async def handler() -> tuple[int, object]:
         async with transaction(services.sessions) as s:
             order = await create_order(s, data, services.clock.now())
-            view = await get_order_view(s, order.id)
-            return 201, order_out(view)
+            # Read as the payment engine reads it, so its first action needs no load.
+            seen = await read_seen(s, order.id)
+        services.payments.seen.put(seen)
+        o = seen.loaded
+        return 201, order_out(OrderView(o.order, o.customer, o.method, o.account))
 
     return await run_idempotent(request, services, principal, handler)
 

@@ -19,7 +19,7 @@ above, with the order's row locked while it is read.
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -97,6 +97,8 @@ class PaymentEngine:
         self.registry = registry
         self.clock = clock
         self.settings = settings
+        # The orders the hot path last wrote: their next action skips the load.
+        self.seen = repo.SeenOrders()
 
     # ------------------------------------------------------------------ public
     async def run(self, order_id: int, req: ActionRequest) -> ActionResult:
@@ -208,9 +210,17 @@ class PaymentEngine:
         """Step 1 on the hot path; None when the general way must decide (the order is
         held, or the plan is not a provider call)."""
         async with repo.hot_path(self.engine) as hot:
-            planned = self._plan_hot(await hot.load(order_id), req)
-            if planned is None:
-                return None
+            # The order as this process last wrote it, if it remembers it: trusted only to
+            # plan a call, whose write-ahead then checks that none of its rows changed since.
+            remembered = self.seen.take(order_id)
+            planned = self._plan_remembered(remembered, req)
+            if planned is not None and remembered is not None:
+                seen, unchanged = remembered, remembered
+            else:
+                seen, unchanged = await hot.read(order_id), None
+                planned = self._plan_hot(seen.loaded, req)
+                if planned is None:
+                    return None
             w = planned.write
             claim = await hot.write_ahead(
                 w.order,
@@ -221,10 +231,25 @@ class PaymentEngine:
                 actor=w.actor,
                 at=w.at,
                 reason=w.reason,
+                unchanged=unchanged,
             )
             if claim is None:
                 raise _LostRace
-        return planned.claimed(claim)
+        claimed = planned.claimed(claim)
+        assert claimed.hot is not None
+        return replace(claimed, hot=replace(claimed.hot, versions=seen.versions))
+
+    def _plan_remembered(
+        self, remembered: repo.Seen | None, req: ActionRequest
+    ) -> "_HotPlan | None":
+        """_plan_hot on a remembered order; None when it plans no call or refuses: what may
+        be out of date decides nothing but a call (checked when it is written ahead)."""
+        if remembered is None:
+            return None
+        try:
+            return self._plan_hot(remembered.loaded, req)
+        except KessaiError:
+            return None
 
     def _plan_hot(self, loaded: repo.Loaded, req: ActionRequest) -> "_HotPlan | None":
         """The write-ahead of a provider call on an order nobody holds; None otherwise."""
@@ -443,7 +468,7 @@ class PaymentEngine:
         if claimed.hot is not None:
             async with repo.hot_path(self.engine) as hot:
                 settle = self._hot_settle(claimed, answer, req.actor)
-                settled = await hot.settle(
+                written = await hot.settle_seen(
                     settle.order,
                     settle.attempt_id,
                     settle.attempt,
@@ -453,8 +478,18 @@ class PaymentEngine:
                     at=settle.at,
                     reason=settle.reason,
                 )
-            view = _view(claimed, settled)
+            view = _view(claimed, None if written is None else written[0])
+            if written is not None and view is not None:
+                self._remember(claimed.hot, view, written[1])
         return await self._finish(order_id, claimed, answer, view, req.actor)
+
+    def _remember(self, hot: "_Hot", view: repo.Loaded, version: int | None) -> None:
+        """Keep the order as the settle wrote it, with its rows' versions, for its next
+        action (not while an attempt still holds it: that one is settled the general way)."""
+        if hot.versions is None or version is None or view.order.in_flight_attempt_id is not None:
+            return
+        _, method, account, customer = hot.versions
+        self.seen.put(repo.Seen(view, (version, method, account, customer)))
 
     def _answer(self, claimed: "_Claimed", outcome: c.Outcome) -> "_Answer":
         """What the provider's answer means: the order's settlement and the attempt's
@@ -737,6 +772,7 @@ class _Hot:
     claimed: Order
     loaded: repo.Loaded
     stored: dict[str, Any] | None  # the reference's data in the connector's store
+    versions: tuple[int, int, int, int] | None = None  # of the rows when read (repo.Seen)
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,42 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Seen:
+    """An order as a hot-path step read or wrote it, and the versions of its rows then:
+    the order's, its method's, account's and customer's (PostgreSQL's xmin, new on every
+    update of a row). None where the backend has no such versions (SQLite)."""
+
+    loaded: Loaded
+    versions: tuple[int, int, int, int] | None
+
+
+# Orders remembered per process (a few KB each); the oldest are forgotten first.
+SEEN_ENTRIES = 1024
+
+
+class SeenOrders:
+    """The orders this process's hot path last wrote, as written: the next action on one
+    needs no load, since its write-ahead then writes only if none of the rows changed
+    (HotPath.write_ahead's `unchanged`). An entry is taken by the action that uses it."""
+
+    def __init__(self, size: int = SEEN_ENTRIES) -> None:
+        self.size = size
+        self._entries: dict[int, Seen] = {}
+
+    def take(self, order_id: int) -> Seen | None:
+        return self._entries.pop(order_id, None)
+
+    def put(self, seen: Seen) -> None:
+        if seen.versions is None:
+            return
+        entries = self._entries
+        entries.pop(seen.loaded.order.id, None)
+        if len(entries) >= self.size:
+            del entries[next(iter(entries))]
+        entries[seen.loaded.order.id] = seen
+
+
+@dataclass(frozen=True)
 class Change:
     """One 変更履歴 row's field, before and after, as text."""
 
@@ -245,6 +281,10 @@ class HotPath(Protocol):
 
     async def load(self, order_id: int) -> Loaded: ...
 
+    async def read(self, order_id: int) -> Seen:
+        """load, with the rows' versions."""
+        ...
+
     async def write_ahead(
         self,
         order: Order,
@@ -256,10 +296,13 @@ class HotPath(Protocol):
         actor: str,
         at: datetime,
         reason: str,
+        unchanged: Seen | None = None,
     ) -> "Claim | None":
         """Insert the attempt and claim the order for it (compare-and-set on the order's
         version, `values` + in_flight_attempt_id); None when the order changed meanwhile.
-        `stored` (account id, reference): the provider reference whose data to read too."""
+        `stored` (account id, reference): the provider reference whose data to read too.
+        `unchanged`: the order was not read now but remembered; claim it only if none of
+        its rows (order, method, account, customer) changed since."""
         ...
 
     async def settle(
@@ -278,6 +321,21 @@ class HotPath(Protocol):
         version, held by this attempt) and return it as written; None otherwise."""
         ...
 
+    async def settle_seen(
+        self,
+        order: Order,
+        attempt_id: int,
+        attempt: dict[str, Any],
+        values: dict[str, Any],
+        changes: list[Change],
+        *,
+        actor: str,
+        at: datetime,
+        reason: str,
+    ) -> tuple[Order, int | None] | None:
+        """settle, with the order row's new version (None without versions)."""
+        ...
+
     async def load_many(self, order_ids: Sequence[int]) -> dict[int, Loaded]:
         """The orders found, by id."""
         ...
@@ -289,6 +347,16 @@ class HotPath(Protocol):
     async def settle_many(self, items: Sequence[Settle]) -> dict[int, Order]:
         """settle for each item, all committed together; the orders written, by id."""
         ...
+
+
+async def read_seen(session: AsyncSession, order_id: int) -> Seen:
+    """HotPath.read inside a session's transaction: an order written there is read with the
+    versions its rows keep once the transaction commits."""
+    conn = await session.connection()
+    if conn.dialect.name != "postgresql":
+        return await _CoreHotPath(conn).read(order_id)
+    pooled = await conn.get_raw_connection()
+    return await _PgHotPath(pooled.driver_connection).read(order_id)
 
 
 @asynccontextmanager
@@ -368,15 +436,24 @@ _PG_LOAD_FROM = (
 )
 _PG_LOAD = _PG_LOAD_FROM + "WHERE o.id = $1"
 _PG_LOAD_MANY = _PG_LOAD_FROM + "WHERE o.id = ANY($1::bigint[])"
+_PG_READ = (
+    f"SELECT {_PG_COLUMNS}, o.xmin, m.xmin, a.xmin, c.xmin FROM orders o "  # noqa: S608 - column names from the models, values as $n
+    "JOIN payment_methods m ON m.id = o.payment_method_id "
+    "LEFT JOIN provider_accounts a ON a.id = m.account_id "
+    "JOIN customers c ON c.id = o.customer_id WHERE o.id = $1"
+)
 _PG_ORDER_COLUMNS = ", ".join(c.name for c in _ORDERS.columns)
 _ATTEMPT_SENT = ("operation", "amount", "reference", "outcome", "actor", "created_at", "request")
 
 
 @lru_cache(maxsize=64)
-def _pg_write_ahead(names: tuple[str, ...], history: bool) -> str:
+def _pg_write_ahead(names: tuple[str, ...], history: bool, *, unchanged: bool = False) -> str:
     """$1 order, $2 version, $3 now, $4 account, $5 reference, then `names`' values, the
-    attempt's (_ATTEMPT_SENT) and, with `history`, the 変更履歴's (_pg_history)."""
+    attempt's (_ATTEMPT_SENT), with `history` the 変更履歴's (_pg_history) and, with
+    `unchanged`, the rows' versions (_pg_unchanged)."""
     first_attempt = 6 + len(names)
+    first_guard = first_attempt + len(_ATTEMPT_SENT) + (5 if history else 0)
+    guard = _pg_unchanged(first_guard) if unchanged else ""
     types = _PG_TYPES["payment_attempts"]
     selected = ", ".join(f"${first_attempt + i}::{types[n]}" for i, n in enumerate(_ATTEMPT_SENT))
     return (
@@ -384,12 +461,29 @@ def _pg_write_ahead(names: tuple[str, ...], history: bool) -> str:
         "WITH n AS (SELECT nextval('payment_attempts_id_seq'::regclass) AS id), "  # noqa: S608 - column names from the models, values as $n
         f"u AS (UPDATE orders SET {_pg_sets(names, 6)}, "
         "in_flight_attempt_id = (SELECT id FROM n), updated_at = $3 "
-        "WHERE id = $1 AND version = $2 RETURNING id, updated_at), "
+        f"WHERE id = $1 AND version = $2{guard} RETURNING id, updated_at), "
         f"a AS (INSERT INTO payment_attempts (id, order_id, {', '.join(_ATTEMPT_SENT)}) "
         f"SELECT n.id, u.id, {selected} FROM n, u RETURNING id, order_id)"
         f"{', ' + _pg_history(first_attempt + len(_ATTEMPT_SENT)) if history else ' '}"
         "SELECT a.id, (SELECT r.data FROM provider_references r "
         "WHERE r.account_id = $4 AND r.reference = $5), a.order_id FROM a"
+    )
+
+
+def _pg_unchanged(first: int) -> str:
+    """The order's row, its method's, account's and customer's are the versions seen
+    (xmin: every update of a row, whoever makes it, gives the row a new one): parameters
+    first … first+4 are the order's xmin, the method's, the account's id and xmin, the
+    customer's xmin."""
+    order, method, account, account_version, customer = (f"${first + i}" for i in range(5))
+    return (
+        f" AND xmin = {order}::xid"  # noqa: S608 - parameter numbers only, values as $n
+        " AND EXISTS (SELECT FROM payment_methods m "
+        f"WHERE m.id = orders.payment_method_id AND m.xmin = {method}::xid)"
+        " AND EXISTS (SELECT FROM provider_accounts a "
+        f"WHERE a.id = {account}::bigint AND a.xmin = {account_version}::xid)"
+        " AND EXISTS (SELECT FROM customers c "
+        f"WHERE c.id = orders.customer_id AND c.xmin = {customer}::xid)"
     )
 
 
@@ -402,18 +496,22 @@ def _pg_settle_sql(t: Settle) -> str:
 
 
 @lru_cache(maxsize=64)
-def _pg_settle(completed: tuple[str, ...], names: tuple[str, ...], history: bool) -> str:
+def _pg_settle(
+    completed: tuple[str, ...], names: tuple[str, ...], history: bool, *, seen: bool = False
+) -> str:
     """$1 order, $2 version, $3 attempt, $4 now, then `completed`' values (the attempt's),
-    `names`' (the order's) and, with `history`, the 変更履歴's (_pg_history)."""
+    `names`' (the order's) and, with `history`, the 変更履歴's (_pg_history). With `seen`,
+    the order row's xmin follows its columns."""
     first_order = 5 + len(completed)
     sets = ", ".join(f"{n} = ${5 + i}" for i, n in enumerate(completed))
+    returned = f"{_PG_ORDER_COLUMNS}, xmin" if seen else _PG_ORDER_COLUMNS
     return (
         f"WITH a AS (UPDATE payment_attempts SET {sets} WHERE id = $3), "  # noqa: S608 - column names from the models, values as $n
         f"u AS (UPDATE orders SET {_pg_sets(names, first_order)}, updated_at = $4 "
         "WHERE id = $1 AND version = $2 AND in_flight_attempt_id = $3 "
-        f"RETURNING {_PG_ORDER_COLUMNS}) "
+        f"RETURNING {returned}) "
         f"{', ' + _pg_history(first_order + len(names)) if history else ' '}"
-        f"SELECT {_PG_ORDER_COLUMNS} FROM u"
+        f"SELECT {returned} FROM u"
     )
 
 
@@ -473,6 +571,15 @@ class _PgHotPath:
             raise _not_found(order_id)
         return _loaded(tuple(row))
 
+    async def read(self, order_id: int) -> Seen:
+        row = await self.conn.fetchrow(_PG_READ, order_id)
+        if row is None:
+            raise _not_found(order_id)
+        values = tuple(row)
+        loaded = _loaded(values[:-4])
+        o, m, a, c = values[-4:]
+        return Seen(loaded, None if a is None else (o, m, a, c))
+
     async def write_ahead(
         self,
         order: Order,
@@ -484,9 +591,22 @@ class _PgHotPath:
         actor: str,
         at: datetime,
         reason: str,
+        unchanged: Seen | None = None,
     ) -> Claim | None:
         w = WriteAhead(order, values, attempt, changes, stored, actor, at, reason)
-        row = await self.conn.fetchrow(_pg_write_ahead_sql(w), *_pg_write_ahead_args(w))
+        if unchanged is None:
+            row = await self.conn.fetchrow(_pg_write_ahead_sql(w), *_pg_write_ahead_args(w))
+            return None if row is None else _claim(row)
+        seen = unchanged.loaded
+        assert unchanged.versions is not None
+        assert seen.account is not None
+        assert seen.order is order
+        o, m, a, c = unchanged.versions
+        row = await self.conn.fetchrow(
+            _pg_write_ahead(tuple(values), bool(changes), unchanged=True),
+            *_pg_write_ahead_args(w),
+            *(o, m, seen.account.id, a, c),
+        )
         return None if row is None else _claim(row)
 
     async def settle(
@@ -504,6 +624,26 @@ class _PgHotPath:
         t = Settle(order, attempt_id, attempt, values, changes, actor, at, reason)
         row = await self.conn.fetchrow(_pg_settle_sql(t), *_pg_settle_args(t))
         return None if row is None else _order(row)
+
+    async def settle_seen(
+        self,
+        order: Order,
+        attempt_id: int,
+        attempt: dict[str, Any],
+        values: dict[str, Any],
+        changes: list[Change],
+        *,
+        actor: str,
+        at: datetime,
+        reason: str,
+    ) -> tuple[Order, int | None] | None:
+        t = Settle(order, attempt_id, attempt, values, changes, actor, at, reason)
+        sql = _pg_settle(tuple(attempt), tuple(values), bool(changes), seen=True)
+        row = await self.conn.fetchrow(sql, *_pg_settle_args(t))
+        if row is None:
+            return None
+        *columns, version = tuple(row)
+        return _order(columns), int(version)
 
     # Batches: one transaction, each group of like statements sent as one pipeline
     # (fetchmany), so a chunk of orders costs a few round trips instead of one per order.
@@ -566,6 +706,9 @@ class _CoreHotPath:
             raise _not_found(order_id)
         return _loaded(tuple(row))
 
+    async def read(self, order_id: int) -> Seen:
+        return Seen(await self.load(order_id), None)  # no row versions: nothing remembered
+
     async def _cas(
         self,
         order: Order,
@@ -614,7 +757,10 @@ class _CoreHotPath:
         actor: str,
         at: datetime,
         reason: str,
+        unchanged: Seen | None = None,
     ) -> Claim | None:
+        if unchanged is not None:
+            raise ValueError("no row versions here: the order must be read")
         sent = {"order_id": order.id, **attempt}
         attempt_id = int((await self.conn.execute(_CORE_ADD_ATTEMPT, sent)).scalar_one())
         claimed = {**values, "in_flight_attempt_id": attempt_id}
@@ -648,6 +794,23 @@ class _CoreHotPath:
         return await self._cas(
             order, values, changes, held=attempt_id, actor=actor, at=at, reason=reason
         )
+
+    async def settle_seen(
+        self,
+        order: Order,
+        attempt_id: int,
+        attempt: dict[str, Any],
+        values: dict[str, Any],
+        changes: list[Change],
+        *,
+        actor: str,
+        at: datetime,
+        reason: str,
+    ) -> tuple[Order, int | None] | None:
+        settled = await self.settle(
+            order, attempt_id, attempt, values, changes, actor=actor, at=at, reason=reason
+        )
+        return None if settled is None else (settled, None)
 
     # Batches: the one-order statements, all in this one transaction (one commit).
     async def load_many(self, order_ids: Sequence[int]) -> dict[int, Loaded]:
