@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import importlib.util
 import json
 import math
 import os
@@ -422,7 +423,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]
                 for clients in args.clients:
                     tag = f"{backend[0]}{latency}c{clients}"
                     idle_before = wait_for_quiet(args.wait_idle)
-                    runs = asyncio.run(
+                    runs = run_client(
                         measure_cell(
                             base, key, pid, db_name, latency_code(latency), clients, args, tag
                         )
@@ -432,6 +433,17 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]
                     print(json.dumps(row, ensure_ascii=False), file=sys.stderr, flush=True)
                     rows.append(row)
     return rows
+
+
+def run_client(coro: Any) -> Any:
+    """The load generator's event loop: uvloop when installed (as the server's), so the
+    clients take less of the CPU they share with the server and the database."""
+    if importlib.util.find_spec("uvloop") is None:
+        return asyncio.run(coro)
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
 
 
 def int_list(text: str) -> list[int]:
@@ -515,6 +527,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "idempotency": args.idempotency,
         "fake": args.fake,
         "workers": args.workers,
+        "client_loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         "kessai": str(Path(kessai.__file__).parent),
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -1,5 +1,8 @@
 """API keys are checked against the database once per CACHE_SECONDS per process."""
 
+import asyncio
+from typing import Any
+
 import httpx
 import pytest
 from sqlalchemy import update
@@ -84,3 +87,52 @@ async def test_a_failed_check_is_never_cached(services: Services, ticks: Ticks) 
         async with transaction(services.sessions) as s:
             await s.execute(update(ApiKey).where(ApiKey.name == "late").values(revoked_at=None))
         assert await orders(client) == 200
+
+
+async def test_requests_that_find_the_entry_expired_ask_the_database_once(
+    services: Services, ticks: Ticks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = await new_key(services, "busy")
+    checks = []
+    original = apikeys.authenticate
+
+    async def authenticate(session: Any, header: str | None) -> apikeys.Principal:
+        checks.append(header)
+        await asyncio.sleep(0.01)  # the query in flight while the others arrive
+        return await original(session, header)
+
+    monkeypatch.setattr(apikeys, "authenticate", authenticate)
+    async with client_for(services, key) as client:
+        assert await orders(client) == 200
+        ticks.now += 5.1
+        assert await asyncio.gather(*(orders(client) for _ in range(8))) == [200] * 8
+    assert len(checks) == 2  # the first request, then one for the eight
+
+
+async def test_a_shared_check_that_fails_fails_for_every_request(
+    services: Services, ticks: Ticks
+) -> None:
+    key = await new_key(services, "gone")
+    async with transaction(services.sessions) as s:
+        await revoke_key(s, "gone", services.clock.now())
+    async with client_for(services, key) as client:
+        assert await asyncio.gather(*(orders(client) for _ in range(4))) == [401] * 4
+
+
+async def test_a_check_running_when_the_cache_is_cleared_is_not_kept() -> None:
+    """A revocation in this process while a check of the key is in flight."""
+    cache = KeyCache()
+    release = asyncio.Event()
+    found = apikeys.Principal(1, "racing")
+
+    async def slow_check() -> apikeys.Principal:
+        await release.wait()
+        return found
+
+    running = asyncio.create_task(cache.check("db", "ks_a_b", slow_check))
+    await asyncio.sleep(0)
+    cache.clear()
+    release.set()
+
+    assert await running == found  # the request in flight keeps its answer
+    assert cache.get("db", "ks_a_b") is None  # later requests ask again

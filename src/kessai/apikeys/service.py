@@ -4,11 +4,12 @@ A key is high-entropy random data, not a password, so a fast hash is the right t
 (argon2 is for people's passwords); lookup is by the key's public prefix.
 """
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -81,6 +82,8 @@ class KeyCache:
         self.size = size
         self.monotonic = monotonic
         self._entries: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self._checking: dict[tuple[str, str], asyncio.Future[Principal]] = {}
+        self._cleared = 0  # how many times clear() ran
 
     def get(self, scope: str, token: str) -> Principal | None:
         entry = self._entries.get((scope, _hash(token)))
@@ -95,6 +98,30 @@ class KeyCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        # A check already running may have read the key before a revocation: later
+        # requests ask again, and what it finds is not kept.
+        self._checking.clear()
+        self._cleared += 1
+
+    async def check(
+        self, scope: str, token: str, check: Callable[[], Awaitable[Principal]]
+    ) -> Principal:
+        """check() and keep what it finds; requests that ask about the same token while it
+        runs share its answer (when an entry expires, every request in flight would ask)."""
+        key, cleared = (scope, _hash(token)), self._cleared
+        running = self._checking.get(key)
+        if running is None:
+            running = self._checking[key] = asyncio.ensure_future(check())
+            running.add_done_callback(lambda done: self._forget(key, done))
+        # Shielded: a caller that goes away does not cancel the others' answer.
+        principal = await asyncio.shield(running)
+        if cleared == self._cleared:
+            self.put(scope, token, principal)
+        return principal
+
+    def _forget(self, key: tuple[str, str], done: "asyncio.Future[Principal]") -> None:
+        if self._checking.get(key) is done:
+            del self._checking[key]
 
 
 KEY_CACHE = KeyCache()
@@ -119,11 +146,14 @@ async def authenticate_cached(
     `scope` names the database (keys of another database are never taken for these)."""
     token, _ = _token(header)
     principal = KEY_CACHE.get(scope, token)
-    if principal is None:
+    if principal is not None:
+        return principal
+
+    async def check() -> Principal:
         async with read_transaction(sessions) as s:
-            principal = await authenticate(s, header)
-        KEY_CACHE.put(scope, token, principal)
-    return principal
+            return await authenticate(s, header)
+
+    return await KEY_CACHE.check(scope, token, check)
 
 
 async def authenticate(session: AsyncSession, header: str | None) -> Principal:

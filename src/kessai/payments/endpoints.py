@@ -5,8 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
+from kessai.apikeys.service import Principal
 from kessai.core.db import read_transaction
 from kessai.core.errors import InvalidInput, NotFound
+from kessai.core.services import Services
 from kessai.history.repository import list_changes
 from kessai.orders.present import order_out
 from kessai.orders.service import OrderView, get_order_view, reject_card_data
@@ -103,8 +105,20 @@ async def post_action(
     principal: PrincipalDep,
     data: PaymentActionIn | None = None,
 ) -> JSONResponse:
-    """Every check on the request itself runs here, before the Idempotency-Key is taken and
-    before the engine writes anything, so a refused request leaves no trace."""
+    return await run_action(request, services, principal, order_id, action, data)
+
+
+async def run_action(
+    request: Request,
+    services: Services,
+    principal: Principal,
+    order_id: int,
+    action: str,
+    data: PaymentActionIn | None,
+) -> JSONResponse:
+    """The action, once FastAPI (or web.fast_actions) has read the request. Every check on
+    the request itself runs here, before the Idempotency-Key is taken and before the
+    engine writes anything, so a refused request leaves no trace."""
     act = _action(action)
     body = data or PaymentActionIn()
     _check_fields(act, body)
@@ -129,7 +143,7 @@ async def post_action(
     return await run_idempotent(request, services, principal, handler)
 
 
-async def _result_out(services: ServicesDep, result: ActionResult) -> ActionResultOut:
+async def _result_out(services: Services, result: ActionResult) -> ActionResultOut:
     if result.view is not None:  # the engine knows the order as it left it
         known = result.view
         view = OrderView(known.order, known.customer, known.method, known.account)

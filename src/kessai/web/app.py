@@ -24,6 +24,7 @@ from kessai.shop.endpoints import router as shop_router
 from kessai.subscriptions.endpoints import router as subscriptions_router
 from kessai.web import errors
 from kessai.web.admin import admin_router
+from kessai.web.fast_actions import FastPaymentActions
 from kessai.web.sandbox import router as sandbox_router
 
 __all__ = ["connection_tests", "create_app"]
@@ -75,6 +76,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.state.services = svc
     errors.install(app)
+    app.add_middleware(FastPaymentActions, services=svc)
     app.include_router(provider_accounts_router)
     app.include_router(payment_methods_router)
     app.include_router(customers_router)

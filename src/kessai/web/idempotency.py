@@ -50,10 +50,10 @@ def request_digest(method: str, path: str, raw: bytes) -> str:
 async def run_idempotent(
     request: Request, services: Services, principal: Principal, handler: Handler
 ) -> JSONResponse:
-    key = request.headers.get("idempotency-key")
+    key = _header(request, b"idempotency-key")
     if key is None:
         status, body = await _run(handler)
-        return JSONResponse(body, status_code=status)
+        return RenderedJSON(body, status_code=status)
     if not key or len(key) > MAX_KEY_LENGTH:
         raise InvalidInput(
             f"Idempotency-Key は1〜{MAX_KEY_LENGTH}文字で指定してください",
@@ -77,21 +77,42 @@ async def run_idempotent(
             await conn.execute(
                 _mine(principal.key_id, key, claim).values(
                     status_code=status,
-                    response_body=json.dumps(body, ensure_ascii=False),
+                    response_body=body.decode(),
                     created_at=services.clock.now(),
                 )
             )
-    return JSONResponse(body, status_code=status)
+    return RenderedJSON(body, status_code=status)
 
 
-async def _run(handler: Handler) -> tuple[int, Any]:
+def _header(request: Request, name: bytes) -> str | None:
+    """request.headers.get(name) (the first one), without building Headers for one look."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _run(handler: Handler) -> tuple[int, bytes]:
     try:
         status, body = await handler()
         if isinstance(body, BaseModel):  # pydantic's own JSON mode: what jsonable_encoder gives
-            return status, body.model_dump(mode="json", by_alias=True)
-        return status, jsonable_encoder(body)
+            return status, body.model_dump_json(by_alias=True).encode()
+        return status, _dumps(jsonable_encoder(body))
     except KessaiError as exc:
-        return exc.status_code, error_body(exc.code, exc.message, exc.detail)
+        return exc.status_code, _dumps(error_body(exc.code, exc.message, exc.detail))
+
+
+def _dumps(content: Any) -> bytes:
+    """JSON as JSONResponse renders it."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+class RenderedJSON(JSONResponse):
+    """A JSONResponse of a document already rendered: written once, sent and kept as is."""
+
+    def render(self, content: Any) -> bytes:
+        assert isinstance(content, bytes)
+        return content
 
 
 def _in_progress() -> Conflict:
