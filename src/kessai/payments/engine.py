@@ -221,18 +221,7 @@ class PaymentEngine:
                 planned = self._plan_hot(seen.loaded, req)
                 if planned is None:
                     return None
-            w = planned.write
-            claim = await hot.write_ahead(
-                w.order,
-                w.values,
-                w.attempt,
-                w.changes,
-                stored=w.stored,
-                actor=w.actor,
-                at=w.at,
-                reason=w.reason,
-                unchanged=unchanged,
-            )
+            claim = await hot.write_ahead(planned.write, unchanged)
             if claim is None:
                 raise _LostRace
         claimed = planned.claimed(claim)
@@ -467,17 +456,7 @@ class PaymentEngine:
         view: repo.Loaded | None = None
         if claimed.hot is not None:
             async with repo.hot_path(self.engine) as hot:
-                settle = self._hot_settle(claimed, answer, req.actor)
-                written = await hot.settle_seen(
-                    settle.order,
-                    settle.attempt_id,
-                    settle.attempt,
-                    settle.values,
-                    settle.changes,
-                    actor=settle.actor,
-                    at=settle.at,
-                    reason=settle.reason,
-                )
+                written = await hot.settle(self._hot_settle(claimed, answer, req.actor))
             view = _view(claimed, None if written is None else written[0])
             if written is not None and view is not None:
                 self._remember(claimed.hot, view, written[1])

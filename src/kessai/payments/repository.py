@@ -285,55 +285,18 @@ class HotPath(Protocol):
         """load, with the rows' versions."""
         ...
 
-    async def write_ahead(
-        self,
-        order: Order,
-        values: dict[str, Any],
-        attempt: dict[str, Any],
-        changes: list[Change],
-        *,
-        stored: tuple[int, str] | None,
-        actor: str,
-        at: datetime,
-        reason: str,
-        unchanged: Seen | None = None,
-    ) -> "Claim | None":
+    async def write_ahead(self, w: WriteAhead, unchanged: Seen | None = None) -> "Claim | None":
         """Insert the attempt and claim the order for it (compare-and-set on the order's
-        version, `values` + in_flight_attempt_id); None when the order changed meanwhile.
-        `stored` (account id, reference): the provider reference whose data to read too.
-        `unchanged`: the order was not read now but remembered; claim it only if none of
-        its rows (order, method, account, customer) changed since."""
+        version, `values` + in_flight_attempt_id); None when the order changed meanwhile
+        (nothing is written then). `stored` (account id, reference): the provider reference
+        whose data to read too. `unchanged`: the order was not read now but remembered;
+        claim it only if none of its rows (order, method, account, customer) changed since."""
         ...
 
-    async def settle(
-        self,
-        order: Order,
-        attempt_id: int,
-        attempt: dict[str, Any],
-        values: dict[str, Any],
-        changes: list[Change],
-        *,
-        actor: str,
-        at: datetime,
-        reason: str,
-    ) -> Order | None:
+    async def settle(self, t: Settle) -> tuple[Order, int | None] | None:
         """Complete the attempt; write `values` if the order is still as claimed (its
-        version, held by this attempt) and return it as written; None otherwise."""
-        ...
-
-    async def settle_seen(
-        self,
-        order: Order,
-        attempt_id: int,
-        attempt: dict[str, Any],
-        values: dict[str, Any],
-        changes: list[Change],
-        *,
-        actor: str,
-        at: datetime,
-        reason: str,
-    ) -> tuple[Order, int | None] | None:
-        """settle, with the order row's new version (None without versions)."""
+        version, held by this attempt) and return it as written, with its row's new version
+        (None where the backend has none); None otherwise."""
         ...
 
     async def load_many(self, order_ids: Sequence[int]) -> dict[int, Loaded]:
@@ -580,65 +543,24 @@ class _PgHotPath:
         o, m, a, c = values[-4:]
         return Seen(loaded, None if a is None else (o, m, a, c))
 
-    async def write_ahead(
-        self,
-        order: Order,
-        values: dict[str, Any],
-        attempt: dict[str, Any],
-        changes: list[Change],
-        *,
-        stored: tuple[int, str] | None,
-        actor: str,
-        at: datetime,
-        reason: str,
-        unchanged: Seen | None = None,
-    ) -> Claim | None:
-        w = WriteAhead(order, values, attempt, changes, stored, actor, at, reason)
+    async def write_ahead(self, w: WriteAhead, unchanged: Seen | None = None) -> Claim | None:
         if unchanged is None:
             row = await self.conn.fetchrow(_pg_write_ahead_sql(w), *_pg_write_ahead_args(w))
             return None if row is None else _claim(row)
         seen = unchanged.loaded
         assert unchanged.versions is not None
         assert seen.account is not None
-        assert seen.order is order
+        assert seen.order is w.order
         o, m, a, c = unchanged.versions
         row = await self.conn.fetchrow(
-            _pg_write_ahead(tuple(values), bool(changes), unchanged=True),
+            _pg_write_ahead(tuple(w.values), bool(w.changes), unchanged=True),
             *_pg_write_ahead_args(w),
             *(o, m, seen.account.id, a, c),
         )
         return None if row is None else _claim(row)
 
-    async def settle(
-        self,
-        order: Order,
-        attempt_id: int,
-        attempt: dict[str, Any],
-        values: dict[str, Any],
-        changes: list[Change],
-        *,
-        actor: str,
-        at: datetime,
-        reason: str,
-    ) -> Order | None:
-        t = Settle(order, attempt_id, attempt, values, changes, actor, at, reason)
-        row = await self.conn.fetchrow(_pg_settle_sql(t), *_pg_settle_args(t))
-        return None if row is None else _order(row)
-
-    async def settle_seen(
-        self,
-        order: Order,
-        attempt_id: int,
-        attempt: dict[str, Any],
-        values: dict[str, Any],
-        changes: list[Change],
-        *,
-        actor: str,
-        at: datetime,
-        reason: str,
-    ) -> tuple[Order, int | None] | None:
-        t = Settle(order, attempt_id, attempt, values, changes, actor, at, reason)
-        sql = _pg_settle(tuple(attempt), tuple(values), bool(changes), seen=True)
+    async def settle(self, t: Settle) -> tuple[Order, int | None] | None:
+        sql = _pg_settle(tuple(t.attempt), tuple(t.values), bool(t.changes), seen=True)
         row = await self.conn.fetchrow(sql, *_pg_settle_args(t))
         if row is None:
             return None
@@ -746,69 +668,30 @@ class _CoreHotPath:
             )
         return _instance(Order, dict(row._mapping))
 
-    async def write_ahead(
-        self,
-        order: Order,
-        values: dict[str, Any],
-        attempt: dict[str, Any],
-        changes: list[Change],
-        *,
-        stored: tuple[int, str] | None,
-        actor: str,
-        at: datetime,
-        reason: str,
-        unchanged: Seen | None = None,
-    ) -> Claim | None:
+    async def write_ahead(self, w: WriteAhead, unchanged: Seen | None = None) -> Claim | None:
         if unchanged is not None:
             raise ValueError("no row versions here: the order must be read")
-        sent = {"order_id": order.id, **attempt}
+        sent = {"order_id": w.order.id, **w.attempt}
         attempt_id = int((await self.conn.execute(_CORE_ADD_ATTEMPT, sent)).scalar_one())
-        claimed = {**values, "in_flight_attempt_id": attempt_id}
+        claimed = {**w.values, "in_flight_attempt_id": attempt_id}
         done = await self._cas(
-            order, claimed, changes, held=None, actor=actor, at=at, reason=reason
+            w.order, claimed, w.changes, held=None, actor=w.actor, at=w.at, reason=w.reason
         )
         if done is None:  # nothing written: a batch commits the others' claims
             await self.conn.execute(delete(_ATTEMPTS).where(_ATTEMPTS.c.id == attempt_id))
             return None
         data = None
-        if stored is not None:
-            params = {"account_id": stored[0], "reference": stored[1]}
+        if w.stored is not None:
+            params = {"account_id": w.stored[0], "reference": w.stored[1]}
             data = (await self.conn.execute(_CORE_STORED, params)).scalar()
         return Claim(attempt_id, None if data is None else dict(data))
 
-    async def settle(
-        self,
-        order: Order,
-        attempt_id: int,
-        attempt: dict[str, Any],
-        values: dict[str, Any],
-        changes: list[Change],
-        *,
-        actor: str,
-        at: datetime,
-        reason: str,
-    ) -> Order | None:
+    async def settle(self, t: Settle) -> tuple[Order, int | None] | None:
         await self.conn.execute(
-            update(_ATTEMPTS).where(_ATTEMPTS.c.id == attempt_id).values(**attempt)
+            update(_ATTEMPTS).where(_ATTEMPTS.c.id == t.attempt_id).values(**t.attempt)
         )
-        return await self._cas(
-            order, values, changes, held=attempt_id, actor=actor, at=at, reason=reason
-        )
-
-    async def settle_seen(
-        self,
-        order: Order,
-        attempt_id: int,
-        attempt: dict[str, Any],
-        values: dict[str, Any],
-        changes: list[Change],
-        *,
-        actor: str,
-        at: datetime,
-        reason: str,
-    ) -> tuple[Order, int | None] | None:
-        settled = await self.settle(
-            order, attempt_id, attempt, values, changes, actor=actor, at=at, reason=reason
+        settled = await self._cas(
+            t.order, t.values, t.changes, held=t.attempt_id, actor=t.actor, at=t.at, reason=t.reason
         )
         return None if settled is None else (settled, None)
 
@@ -821,16 +704,7 @@ class _CoreHotPath:
     async def write_ahead_many(self, items: Sequence[WriteAhead]) -> dict[int, Claim]:
         claims: dict[int, Claim] = {}
         for w in items:
-            claim = await self.write_ahead(
-                w.order,
-                w.values,
-                w.attempt,
-                w.changes,
-                stored=w.stored,
-                actor=w.actor,
-                at=w.at,
-                reason=w.reason,
-            )
+            claim = await self.write_ahead(w)
             if claim is not None:
                 claims[w.order.id] = claim
         return claims
@@ -838,16 +712,7 @@ class _CoreHotPath:
     async def settle_many(self, items: Sequence[Settle]) -> dict[int, Order]:
         settled: dict[int, Order] = {}
         for t in items:
-            order = await self.settle(
-                t.order,
-                t.attempt_id,
-                t.attempt,
-                t.values,
-                t.changes,
-                actor=t.actor,
-                at=t.at,
-                reason=t.reason,
-            )
-            if order is not None:
-                settled[order.id] = order
+            written = await self.settle(t)
+            if written is not None:
+                settled[t.order.id] = written[0]
         return settled
