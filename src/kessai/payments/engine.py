@@ -13,7 +13,12 @@ The common case (nobody holds the order, the plan is a provider call) takes the 
 of repository.hot_path: step 1 is a read and one write-ahead statement (compare-and-set on
 the version read), step 3 one statement that compare-and-sets against the version claimed
 in step 1. Anything else, or a hot-path compare-and-set that misses, goes the general way
-above, with the order's row locked while it is read.
+above, with the order's row locked while it is read. The read is skipped for an order this
+process has just written (SeenOrders): its write-ahead then also checks that none of its
+rows changed since.
+
+run_many is the same hot path for many orders at once (a billing run's chunk): one read,
+one write-ahead transaction, and the settles of calls that answer together batched.
 """
 
 import asyncio
