@@ -57,8 +57,8 @@ from kessai.core.migrate import upgrade
 from kessai.core.services import Services, build_services
 from kessai.core.settings import Env, Settings
 from kessai.orders.models import Order
+from kessai.orders.service import new_order_values
 from kessai.payments.plans import ActionRequest
-from kessai.payments.status import HandlingStatus, PaymentStatus
 from kessai.providers.gmo_pg import codec
 from kessai.providers.gmo_pg.simulator import (
     SUCCESS_CARDS,
@@ -208,24 +208,15 @@ class Shop:
             sources = [await self.saved_card()] * count
         now = utcnow()
         rows = [
-            {
-                "number": f"{prefix}{i:06d}",
-                "customer_id": self.customer_id,
-                "payment_method_id": self.method_id,
-                "amount": 5_500,
-                "tax": 500,
-                "payment_status": PaymentStatus.PENDING.value,
-                "handling_status": HandlingStatus.NEW.value,
-                "ordered_at": now,
-                "payment_source": src,
-                "shipment_count": 0,
-                "authorization_count": 0,
-                "tracking_reported": False,
-                "three_d_secure": False,
-                "version": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
+            new_order_values(
+                now,
+                number=f"{prefix}{i:06d}",
+                customer_id=self.customer_id,
+                payment_method_id=self.method_id,
+                amount=5_500,
+                tax=500,
+                payment_source=src,
+            )
             for i, src in enumerate(sources)
         ]
         table = Order.__table__

@@ -10,6 +10,7 @@ from kessai.core.errors import InvalidInput
 from kessai.core.services import Services
 from kessai.history.repository import list_changes
 from kessai.orders.models import Order
+from kessai.orders.service import new_order_values
 from kessai.subscriptions import repository as repo
 from kessai.subscriptions.repository import Claim
 from kessai.subscriptions.schemas import CycleIn
@@ -149,26 +150,17 @@ async def test_a_cycle_is_claimed_once_and_its_order_inserted_once(services: Ser
     stale = Claim(sid, 1, sub.version, date(2027, 1, 1), None)
     async with transaction(services.sessions) as s:
         assert await repo.claim(s, [stale], date(2026, 12, 31), now) == set()
-    row = {
-        "number": f"{sub.number}-001",
-        "customer_id": sub.customer_id,
-        "payment_method_id": sub.payment_method_id,
-        "amount": 5_500,
-        "tax": 500,
-        "payment_status": "pending",
-        "handling_status": "new",
-        "ordered_at": now,
-        "subscription_id": sid,
-        "subscription_cycle": 1,
-        "payment_source": {},
-        "shipment_count": 0,
-        "authorization_count": 0,
-        "tracking_reported": False,
-        "three_d_secure": False,
-        "version": 0,
-        "created_at": now,
-        "updated_at": now,
-    }
+    row = new_order_values(
+        now,
+        number=f"{sub.number}-001",
+        customer_id=sub.customer_id,
+        payment_method_id=sub.payment_method_id,
+        amount=5_500,
+        tax=500,
+        subscription_id=sid,
+        subscription_cycle=1,
+        payment_source={},
+    )
     for number in (row["number"], f"{sub.number}-other"):
         async with transaction(services.sessions) as s:
             await repo.insert_child_orders(s, [{**row, "number": number}])

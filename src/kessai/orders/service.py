@@ -131,24 +131,18 @@ async def create_order(session: AsyncSession, data: OrderCreate, now: datetime) 
     elif session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": NUMBERING_LOCK})
     order = Order(
-        number=data.number or await next_number(session, now),
-        customer_id=customer.id,
-        payment_method_id=method.id,
-        amount=data.amount,
-        tax=data.tax,
-        payment_status=PaymentStatus.PENDING.value,
-        handling_status=HandlingStatus.NEW.value,
-        ordered_at=data.ordered_at or now,
-        subscription_id=data.subscription_id,
-        payment_source=source,
-        provider_reference=reference,
-        shipment_count=0,
-        authorization_count=0,
-        tracking_reported=False,
-        three_d_secure=False,
-        version=0,
-        created_at=now,
-        updated_at=now,
+        **new_order_values(
+            now,
+            number=data.number or await next_number(session, now),
+            customer_id=customer.id,
+            payment_method_id=method.id,
+            amount=data.amount,
+            tax=data.tax,
+            ordered_at=data.ordered_at or now,
+            subscription_id=data.subscription_id,
+            payment_source=source,
+            provider_reference=reference,
+        )
     )
     for _ in range(AUTO_NUMBER_TRIES):
         if await _insert(session, order):
@@ -169,6 +163,25 @@ def _duplicate(number: str) -> Conflict:
 async def _require_free_number(session: AsyncSession, number: str) -> None:
     if await session.scalar(select(Order.id).where(Order.number == number)) is not None:
         raise _duplicate(number)
+
+
+def new_order_values(now: datetime, **values: Any) -> dict[str, Any]:
+    """A new order's columns: 決済準備中 and 新規受付, nothing shipped or tried yet, ordered
+    `now` unless `values` say otherwise; `values` give the rest (number, customer, method,
+    amount, tax, payment source …). For the ORM and for bulk Core inserts alike."""
+    return {
+        "payment_status": PaymentStatus.PENDING.value,
+        "handling_status": HandlingStatus.NEW.value,
+        "ordered_at": now,
+        "shipment_count": 0,
+        "authorization_count": 0,
+        "tracking_reported": False,
+        "three_d_secure": False,
+        "version": 0,
+        "created_at": now,
+        "updated_at": now,
+        **values,
+    }
 
 
 @dataclass(frozen=True)

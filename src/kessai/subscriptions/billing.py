@@ -30,8 +30,9 @@ from kessai.core.errors import InProgress, InvalidInput, KessaiError, ProviderUn
 from kessai.customers.updater import UpdaterResult, blocks_charging, updater_label
 from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.status import ItemStatus
+from kessai.orders.service import new_order_values
 from kessai.payments.plans import ActionRequest
-from kessai.payments.status import HandlingStatus, PaymentStatus
+from kessai.payments.status import PaymentStatus
 from kessai.providers import densan
 from kessai.subscriptions import cycles
 from kessai.subscriptions import repository as repo
@@ -395,29 +396,20 @@ async def _child_orders(
             source = {"card_id": str(r.card_id), "member_id": r.member_id, "card_seq": r.card_seq}
         account = densan_accounts.get(r.method_account_id)
         rows.append(
-            {
-                "number": _order_number(r, t.cycle),
-                "customer_id": r.customer_id,
-                "payment_method_id": r.payment_method_id,
-                "amount": r.amount,
-                "tax": r.tax,
-                "payment_status": PaymentStatus.PENDING.value,
-                "handling_status": HandlingStatus.NEW.value,
-                "ordered_at": now,
-                "subscription_id": r.id,
-                "subscription_cycle": t.cycle,
-                "payment_source": source,
-                "provider_reference": None
+            new_order_values(
+                now,
+                number=_order_number(r, t.cycle),
+                customer_id=r.customer_id,
+                payment_method_id=r.payment_method_id,
+                amount=r.amount,
+                tax=r.tax,
+                subscription_id=r.id,
+                subscription_cycle=t.cycle,
+                payment_source=source,
+                provider_reference=None
                 if account is None
                 else await densan.new_transaction_id(s, account),
-                "shipment_count": 0,
-                "authorization_count": 0,
-                "tracking_reported": False,
-                "three_d_secure": False,
-                "version": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
+            )
         )
     return rows
 
