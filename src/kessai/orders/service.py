@@ -14,6 +14,7 @@ from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.carddata import looks_like_pan
 from kessai.core.clock import to_tokyo
 from kessai.core.errors import Conflict, InvalidInput, NotFound
+from kessai.core.labels import by_code_or_label
 from kessai.customers.models import Customer
 from kessai.customers.service import card_source
 from kessai.orders.models import Order
@@ -225,9 +226,9 @@ class OrderSearch:
 
 def status_code(raw: str) -> PaymentStatus:
     """A 決済状況 by its code (authorized) or by the label operators use (仮売上完了)."""
-    for status in PaymentStatus:
-        if raw in (status.value, status.label):
-            return status
+    status = by_code_or_label(PaymentStatus, raw)
+    if status is not None:
+        return status
     raise InvalidInput(
         f"決済状況「{raw}」は存在しません",
         code="unknown_payment_status",

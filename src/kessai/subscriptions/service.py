@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kessai.accounts.models import PaymentMethod
 from kessai.core.clock import tokyo_date
 from kessai.core.errors import Conflict, InvalidInput
+from kessai.core.labels import by_code_or_label
 from kessai.customers.models import Customer, CustomerCard
 from kessai.customers.updater import NOT_CHECKED_LABEL, UpdaterResult
 from kessai.orders.service import find_method
@@ -196,9 +197,9 @@ def parse_updater_filter(raw: str) -> str:
     """洗替ステータス by code (1), label (有効性NG) or 'none' / 未洗替 for cards not yet checked."""
     if raw in (NOT_CHECKED, NOT_CHECKED_LABEL):
         return NOT_CHECKED
-    for result in UpdaterResult:
-        if raw in (result.value, result.label):
-            return result.value
+    result = by_code_or_label(UpdaterResult, raw)
+    if result is not None:
+        return result.value
     raise InvalidInput(
         f"洗替ステータス「{raw}」はありません",
         code="unknown_updater_result",

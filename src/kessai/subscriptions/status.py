@@ -3,6 +3,7 @@
 from enum import StrEnum
 
 from kessai.core.errors import IllegalTransition, InvalidInput
+from kessai.core.labels import by_code_or_label
 
 
 class SubscriptionStatus(StrEnum):
@@ -31,9 +32,9 @@ TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]] = {
 
 def parse_status(raw: str) -> SubscriptionStatus:
     """A status by its code (paused) or by the label operators use (停止)."""
-    for status in SubscriptionStatus:
-        if raw in (status.value, status.label):
-            return status
+    status = by_code_or_label(SubscriptionStatus, raw)
+    if status is not None:
+        return status
     raise InvalidInput(
         f"定期受注のステータス「{raw}」はありません",
         code="unknown_subscription_status",

@@ -23,6 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.core.errors import Conflict, InvalidInput, Unauthorized
+from kessai.core.labels import by_code_or_label
 from kessai.users.models import AdminSession, AdminUser
 
 
@@ -86,10 +87,9 @@ def has_permission(role: str, permission: Permission) -> bool:
 
 
 def parse_role(raw: str) -> Role:
-    word = raw.strip()
-    for role in Role:
-        if word in (role.value, role.label):
-            return role
+    role = by_code_or_label(Role, raw.strip())
+    if role is not None:
+        return role
     choices = "・".join(f"{role.value} ({role.label})" for role in Role)
     raise InvalidInput(f"ロールは {choices} のいずれかを指定してください", code="invalid_role")
 
