@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.core.upsert import dialect_insert
@@ -60,15 +60,20 @@ async def claim(
     return await session.get(OutboxMail, mail_id, populate_existing=True)
 
 
+def _still_claimed(mail_id: int, attempt: int) -> tuple[ColumnElement[bool], ...]:
+    """The sender's claim (its attempt number) on a mail being sent still holds."""
+    return (
+        OutboxMail.id == mail_id,
+        OutboxMail.status == MailStatus.SENDING.value,
+        OutboxMail.attempts == attempt,
+    )
+
+
 async def mark_sent(session: AsyncSession, mail_id: int, attempt: int, at: datetime) -> bool:
     """Sent, if this sender's claim (its attempt number) still holds."""
     result = await session.execute(
         update(OutboxMail)
-        .where(
-            OutboxMail.id == mail_id,
-            OutboxMail.status == MailStatus.SENDING.value,
-            OutboxMail.attempts == attempt,
-        )
+        .where(*_still_claimed(mail_id, attempt))
         .values(status=MailStatus.SENT.value, sent_at=at, last_error=None)
         .execution_options(synchronize_session=False)
     )
@@ -81,11 +86,7 @@ async def release(
     """Not sent: back to 送信待ち with the error, to be tried again from `retry_at`."""
     result = await session.execute(
         update(OutboxMail)
-        .where(
-            OutboxMail.id == mail_id,
-            OutboxMail.status == MailStatus.SENDING.value,
-            OutboxMail.attempts == attempt,
-        )
+        .where(*_still_claimed(mail_id, attempt))
         .values(
             status=MailStatus.PENDING.value,
             last_error=error[:2000],

@@ -336,15 +336,7 @@ async def child_states(
         return {}
     wanted = set(pairs)
     rows = await s.execute(
-        select(
-            orders_t.c.id,
-            orders_t.c.number,
-            orders_t.c.amount,
-            orders_t.c.payment_status,
-            orders_t.c.in_flight_attempt_id,
-            orders_t.c.subscription_id,
-            orders_t.c.subscription_cycle,
-        ).where(
+        select(*_CHILD_COLUMNS, orders_t.c.subscription_id, orders_t.c.subscription_cycle).where(
             orders_t.c.subscription_id.in_({sid for sid, _ in wanted}),
             orders_t.c.subscription_cycle.in_({cyc for _, cyc in wanted}),
         )
@@ -353,24 +345,25 @@ async def child_states(
     for r in rows.all():
         key = (int(r.subscription_id), int(r.subscription_cycle))
         if key in wanted:
-            out[key] = ChildState(
-                int(r.id), r.number, int(r.amount), r.payment_status, r.in_flight_attempt_id
-            )
+            out[key] = _child_state(r)
     return out
 
 
 async def child_state(s: AsyncSession, order_id: int) -> ChildState:
-    r = (
-        await s.execute(
-            select(
-                orders_t.c.id,
-                orders_t.c.number,
-                orders_t.c.amount,
-                orders_t.c.payment_status,
-                orders_t.c.in_flight_attempt_id,
-            ).where(orders_t.c.id == order_id)
-        )
-    ).one()
+    r = (await s.execute(select(*_CHILD_COLUMNS).where(orders_t.c.id == order_id))).one()
+    return _child_state(r)
+
+
+_CHILD_COLUMNS = (
+    orders_t.c.id,
+    orders_t.c.number,
+    orders_t.c.amount,
+    orders_t.c.payment_status,
+    orders_t.c.in_flight_attempt_id,
+)
+
+
+def _child_state(r: Any) -> ChildState:
     return ChildState(int(r.id), r.number, int(r.amount), r.payment_status, r.in_flight_attempt_id)
 
 
