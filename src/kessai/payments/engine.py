@@ -24,7 +24,7 @@ one write-ahead transaction, and the settles of calls that answer together batch
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -229,9 +229,7 @@ class PaymentEngine:
             claim = await hot.write_ahead(planned.write, unchanged)
             if claim is None:
                 raise _LostRace
-        claimed = planned.claimed(claim)
-        assert claimed.hot is not None
-        return replace(claimed, hot=replace(claimed.hot, versions=seen.versions))
+        return planned.claimed(claim, seen.versions)
 
     def _plan_remembered(
         self, remembered: repo.Seen | None, req: ActionRequest
@@ -771,7 +769,9 @@ class _HotPlan:
     source: dict[str, str]
     loaded: repo.Loaded
 
-    def claimed(self, claim: repo.Claim) -> "_Claimed":
+    def claimed(
+        self, claim: repo.Claim, versions: tuple[int, int, int, int] | None = None
+    ) -> "_Claimed":
         order = self.write.order
         held = {
             **self.write.values,
@@ -786,7 +786,7 @@ class _HotPlan:
             self.connector,
             self.txn,
             self.source,
-            hot=_Hot(repo.with_values(order, held), self.loaded, claim.stored),
+            hot=_Hot(repo.with_values(order, held), self.loaded, claim.stored, versions),
         )
 
 
