@@ -6,9 +6,9 @@ writes its ledger to kessai's database, which is the simulated provider's cost, 
 from typing import Any
 
 import kessai.jobs.tasks as tasks
-from kessai.core.services import Services, build_services
 from kessai.core.settings import Settings
 from kessai.providers.fake.connector import FakeConnector
+from kessai.services import Services, build_services
 
 
 def in_memory_fake(services: Services) -> Services:

@@ -51,12 +51,12 @@ from gmo_pg_reference import Reference
 from kessai.core.clock import tokyo_date
 from kessai.core.db import transaction
 from kessai.core.migrate import upgrade
-from kessai.core.services import Services, build_services
 from kessai.core.settings import Env, Settings
 from kessai.customers.models import CustomerCard
 from kessai.jobs import repository as jobs_repo
 from kessai.jobs.models import Job
 from kessai.jobs.service import submit
+from kessai.services import Services, build_services
 from kessai.subscriptions.models import Subscription
 from pgdb import temporary_pg_database
 from procstat import BackendCpu, machine_busy, own_cpu, sampling, tree_cpu

@@ -54,7 +54,6 @@ from kessai.core.clock import utcnow
 from kessai.core.db import transaction
 from kessai.core.errors import KessaiError
 from kessai.core.migrate import upgrade
-from kessai.core.services import Services, build_services
 from kessai.core.settings import Env, Settings
 from kessai.orders.models import Order
 from kessai.orders.service import new_order_values
@@ -67,6 +66,7 @@ from kessai.providers.gmo_pg.simulator import (
     TEST_SITE_ID,
     TEST_SITE_PASS,
 )
+from kessai.services import Services, build_services
 from pgdb import temporary_pg_database
 from procstat import BackendCpu, machine_busy, own_cpu, sampling, tree_cpu
 from shop import add_shop

@@ -8,8 +8,8 @@ Run as `uvicorn --app-dir bench inmemory_app:create_app --factory`.
 
 from fastapi import FastAPI
 
-from kessai.core.services import build_services
 from kessai.providers.fake.connector import FakeConnector
+from kessai.services import build_services
 from kessai.web.app import create_app as kessai_app
 
 

@@ -5,7 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from kessai.core.all_models import Base
+from kessai.all_models import Base
 from kessai.core.db import create_engine
 from kessai.core.settings import Settings
 

@@ -18,13 +18,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from kessai.core.all_models import Base
+from kessai.all_models import Base
 from kessai.core.db import transaction
 from kessai.core.migrate import upgrade
-from kessai.core.services import Services, build_services
 from kessai.core.settings import Env, Settings
 from kessai.providers.fake.connector import FakeConnector
 from kessai.providers.registry import ConnectorRegistry
+from kessai.services import Services, build_services
 from kessai.web.app import create_app
 
 PG_ADMIN_DSN = os.environ.get("KESSAI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")

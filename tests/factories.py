@@ -5,7 +5,6 @@ from typing import Any
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.history.repository import list_changes
 from kessai.orders.present import order_out
 from kessai.orders.schemas import CustomerIn, OrderCreate, OrderOut
@@ -13,6 +12,7 @@ from kessai.orders.service import create_order, get_order_view
 from kessai.payments.models import PaymentAttempt
 from kessai.payments.plans import ActionRequest, ShipmentInput
 from kessai.payments.repository import list_attempts
+from kessai.services import Services
 
 
 async def make_method(

@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.apikeys.models import ApiKey
 from kessai.cli import app
-from kessai.core.services import build_services
 from kessai.core.settings import Settings
 from kessai.orders.models import Order
 from kessai.payments import capabilities as caps
+from kessai.services import build_services
 from kessai.web.app import create_app
 from kessai.welcome import display_url
 from tests.conftest import PG_ADMIN_DSN, _pg_reachable

@@ -70,7 +70,7 @@ async def _preflight(settings: Settings) -> None:
     from kessai.accounts.models import ProviderAccount
     from kessai.core.db import transaction
     from kessai.core.migrate import alembic_config
-    from kessai.core.services import build_services
+    from kessai.services import build_services
 
     head = ScriptDirectory.from_config(alembic_config(settings.database_url)).get_current_head()
     services = build_services(settings)
@@ -159,8 +159,8 @@ def scheduler(
     interval: Annotated[float, typer.Option(help="確認の間隔(秒)")] = 15.0,
 ) -> None:
     """定期実行(毎日の定期受注決済・再オーソリ、毎月の洗替)を時刻どおりにジョブとして登録する."""
-    from kessai.core.services import build_services
     from kessai.jobs.schedules import run_scheduler
+    from kessai.services import build_services
 
     settings = _settings()
     with _friendly(settings):

@@ -13,7 +13,6 @@ from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.apikeys.service import create_key
 from kessai.core.db import transaction
 from kessai.core.errors import Conflict
-from kessai.core.services import Services, build_services
 from kessai.core.settings import Settings
 from kessai.customers.models import Customer
 from kessai.orders.models import Order
@@ -22,6 +21,7 @@ from kessai.orders.service import create_order
 from kessai.payments import capabilities as caps
 from kessai.payments.plans import ActionRequest, ShipmentInput
 from kessai.payments.status import PaymentStatus
+from kessai.services import Services, build_services
 
 DEMO_ACTOR = "demo"
 SIMULATED = "fake"  # the connector every demo account uses

@@ -22,9 +22,9 @@ from kessai.accounts.integrations import INTEGRATIONS, MASK
 from kessai.accounts.models import ProviderAccount
 from kessai.accounts.secrets import connector_settings
 from kessai.core.db import transaction
-from kessai.core.services import Services, build_services
 from kessai.history.models import ChangeRecord
 from kessai.providers.fake.connector import FakeConnector
+from kessai.services import Services, build_services
 from kessai.web.app import create_app
 from tests.accounts.pki import cert_pem, certificate, key_pem, new_key
 from tests.conftest import FakeRegistry

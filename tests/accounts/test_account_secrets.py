@@ -20,9 +20,9 @@ from kessai.accounts.secrets import connector_settings, seal, unseal
 from kessai.cli import app as cli
 from kessai.core.crypto import Keyring, SecretBox, SecretUndecryptable, key_id, parse_key
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.providers.gmo_pg.connector import GmoPgConnector
 from kessai.providers.registry import ConnectorEnv, default_registry
+from kessai.services import Services
 from tests.accounts.test_account_api import (
     ACCOUNTS,
     GMO_PG,

@@ -14,7 +14,6 @@ from kessai.accounts.connection_tests import CONNECTED, UNREACHABLE, check_gmo_p
 from kessai.accounts.models import ProviderAccount
 from kessai.core.crypto import Keyring, SecretBox, generate_key
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.providers.gmo_pg import errors
 from kessai.providers.gmo_pg.simulator import (
     TEST_SHOP_ID,
@@ -23,6 +22,7 @@ from kessai.providers.gmo_pg.simulator import (
     TEST_SITE_PASS,
     create_simulator,
 )
+from kessai.services import Services
 from tests.loopback import serve
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from kessai.accounts.connection_tests import check_gmo_pg, check_gmo_pg_sftp
 from kessai.accounts.models import ProviderAccount
-from kessai.core.services import Services, build_services
 from kessai.core.settings import Env, Settings
 from kessai.providers import sftp
 from kessai.providers.gmo_pg.simulator import (
@@ -20,6 +19,7 @@ from kessai.providers.gmo_pg.simulator import (
     TEST_SITE_PASS,
     create_simulator,
 )
+from kessai.services import Services, build_services
 from tests.loopback import serve
 from tests.sftp_server import HOME_FILES, SftpServer, sftp_server
 

@@ -10,9 +10,10 @@ from kessai.accounts.integrations import integration
 from kessai.accounts.models import ProviderAccount
 from kessai.core.db import transaction
 from kessai.core.errors import Conflict
-from kessai.core.services import Services
 from kessai.orders.models import Order
+from kessai.orders.service import densan_transaction_id
 from kessai.providers import densan
+from kessai.services import Services
 from tests.factories import make_method, make_order
 from tests.web.conftest import client_for, new_key, order_body
 
@@ -128,7 +129,7 @@ async def test_an_id_held_by_any_order_is_never_reused(services: Services) -> No
         order.provider_reference = f"{UNIQUE}0000000005"
     account = await densan_account(services)
     async with transaction(services.sessions) as s:
-        tid = await densan.new_transaction_id(s, account, draws(5, 6))
+        tid = await densan_transaction_id(s, account, draws(5, 6))
     assert tid == f"{UNIQUE}0000000006"
 
 
@@ -142,7 +143,7 @@ async def test_giving_up_after_repeated_collisions(services: Services) -> None:
     account = await densan_account(services)
     with pytest.raises(Conflict) as raised:
         async with transaction(services.sessions) as s:
-            await densan.new_transaction_id(s, account, draws(*[3] * densan.MAX_TRIES))
+            await densan_transaction_id(s, account, draws(*[3] * densan.MAX_TRIES))
     assert raised.value.code == "densan_transaction_id_unavailable"
 
 

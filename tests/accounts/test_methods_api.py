@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from kessai.accounts.integrations import integration
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.history.models import ChangeRecord
+from kessai.services import Services
 from tests.factories import make_method
 from tests.web.conftest import client_for, new_key, order_body
 

@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from kessai.accounts.methods import FLAG_NAMES, flag_refusals, offered_flags
-from kessai.core.services import Services
 from kessai.payments import capabilities as caps
+from kessai.services import Services
 from tests.factories import make_method
 from tests.web.conftest import client_for, new_key
 

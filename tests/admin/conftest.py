@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from kessai.core.db import transaction
-from kessai.core.services import Services
+from kessai.services import Services
 from kessai.users.service import LoginThrottle, Role, create_user
 from kessai.web import errors
 from kessai.web.admin import admin_router

@@ -14,7 +14,7 @@ from kessai.accounts import service as accounts
 from kessai.accounts.integrations import INTEGRATIONS, integration, shown
 from kessai.accounts.models import ProviderAccount
 from kessai.core.db import transaction
-from kessai.core.services import Services
+from kessai.services import Services
 from kessai.users.service import Role
 from tests.accounts import pki
 from tests.admin.conftest import add_user, csrf_of, login

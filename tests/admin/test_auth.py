@@ -10,7 +10,7 @@ from sqlalchemy import select
 from kessai.accounts.models import ProviderAccount
 from kessai.core.db import transaction
 from kessai.core.errors import Conflict, InvalidInput
-from kessai.core.services import Services
+from kessai.services import Services
 from kessai.users.models import AdminSession, AdminUser
 from kessai.users.service import (
     ROLE_PERMISSIONS,

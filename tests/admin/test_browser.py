@@ -17,7 +17,7 @@ from sqlalchemy import select
 from kessai.accounts import service as accounts
 from kessai.accounts.models import ProviderAccount
 from kessai.core.db import transaction
-from kessai.core.services import Services
+from kessai.services import Services
 from kessai.web.admin import admin_router
 from kessai.web.app import create_app
 from tests.admin.conftest import PASSWORD, add_user

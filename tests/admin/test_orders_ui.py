@@ -3,9 +3,9 @@
 import httpx
 
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.orders.models import Order
 from kessai.payments.status import PaymentStatus
+from kessai.services import Services
 from kessai.users.service import Role
 from tests.admin.conftest import add_user, login
 from tests.factories import make_method, make_order

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from kessai.core.services import Services
+from kessai.services import Services
 from tests.web.conftest import client_for, new_key
 
 

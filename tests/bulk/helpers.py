@@ -8,9 +8,9 @@ import httpx
 
 from kessai.accounts.models import PaymentMethod
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.jobs import repository as jobs_repo
 from kessai.jobs.models import Job
+from kessai.services import Services
 from tests.factories import act, make_order
 
 

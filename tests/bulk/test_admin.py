@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.jobs.models import Job
+from kessai.services import Services
 from kessai.users.service import Role
 from tests.admin.conftest import BASE_URL, add_user, admin_app, hidden, login
 from tests.bulk.helpers import authorized, csv_bytes, finished

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kessai.core.services import Services
+from kessai.services import Services
 from kessai.users.service import Role
 from tests.admin.conftest import PASSWORD, add_user
 from tests.bulk.helpers import authorized, csv_bytes

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.jobs import runner
 from kessai.jobs.kinds import kind_of
 from kessai.jobs.models import JobChunk
 from kessai.payments.models import PaymentAttempt
+from kessai.services import Services
 from tests.bulk.helpers import authorized, csv_rows, finished, job_of
 from tests.factories import act, changes, make_method, make_order, view
 

@@ -2,7 +2,7 @@
 
 import httpx
 
-from kessai.core.services import Services
+from kessai.services import Services
 from tests.bulk.helpers import authorized, csv_bytes, csv_rows, finished
 from tests.factories import act, make_method, make_order, view
 from tests.web.conftest import snapshot

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.history.models import ChangeRecord
 from kessai.jobs import runner
 from kessai.jobs.models import JobChunk
+from kessai.services import Services
 from tests.bulk.helpers import authorized, csv_bytes, csv_rows, finished
 from tests.factories import make_method, view
 from tests.web.conftest import snapshot

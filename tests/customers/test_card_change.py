@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 
 from kessai.accounts.models import PaymentMethod
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.customers.models import CustomerCard
 from kessai.notifications.models import OutboxMail
 from kessai.providers.fake.connector import FakeConnector
 from kessai.providers.vault import ProviderError, ProviderUnreachable, StoredCard
+from kessai.services import Services
 from kessai.subscriptions.models import Subscription
 from tests.reauthorization.conftest import Provider, failed_order, order_of, run_batch
 from tests.smtp_server import Inbox, smtp_server

@@ -12,7 +12,6 @@ import pytest
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.apikeys.service import create_key
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.providers.gmo_pg.simulator import (
     CHALLENGE_CARD,
     DECLINE_CARDS,
@@ -23,6 +22,7 @@ from kessai.providers.gmo_pg.simulator import (
     SimulatorConfig,
     create_simulator,
 )
+from kessai.services import Services
 from kessai.web.app import create_app
 from tests.loopback import serve
 

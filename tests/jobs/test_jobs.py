@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.jobs import repository as repo
 from kessai.jobs import runner
 from kessai.jobs.kinds import KINDS, register
 from kessai.jobs.models import Job
 from kessai.jobs.service import submit
 from kessai.jobs.status import JobStatus
+from kessai.services import Services
 from tests.jobs.toy_kinds import Squares
 from tests.web.conftest import client_for, new_key
 

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.jobs.models import Job
 from kessai.jobs.schedules import SCHEDULES, Schedule, daily_at, register_schedule, tick
+from kessai.services import Services
 from tests.jobs.test_jobs import Squares, squares  # noqa: F401  (the toy kind fixture)
 from tests.web.conftest import client_for, new_key
 

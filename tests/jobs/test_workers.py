@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from kessai.core.db import transaction
-from kessai.core.services import Services, build_services
 from kessai.core.settings import Settings
 from kessai.jobs import repository as repo
 from kessai.jobs.kinds import register
 from kessai.jobs.models import Job
 from kessai.jobs.service import submit
+from kessai.services import Services, build_services
 from tests.jobs.brokers import (
     broker_url,
     delete_queue,

@@ -8,10 +8,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from kessai.core.services import Services
 from kessai.jobs.kinds import ItemResult
 from kessai.jobs.models import Job
 from kessai.jobs.status import ItemStatus
+from kessai.services import Services
 
 
 @dataclass

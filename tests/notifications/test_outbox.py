@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.notifications import repository as repo
 from kessai.notifications.delivery import deliver_pending, retry_delay
 from kessai.notifications.models import MailStatus, OutboxMail
 from kessai.notifications.service import queue_for_all
 from kessai.notifications.smtp import parse_smtp_url
 from kessai.notifications.templates import MailKind, Recipient, render
+from kessai.services import Services
 from kessai.shop.schemas import ShopSettings
 from tests.smtp_server import free_port, smtp_server
 

@@ -15,10 +15,10 @@ from sqlalchemy import Table, update
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.db import is_postgres, transaction
 from kessai.core.errors import Conflict, InvalidInput
-from kessai.core.services import Services
 from kessai.customers.models import Customer
 from kessai.orders.models import Order
 from kessai.payments import repository as repo
+from kessai.services import Services
 from tests.factories import SHIP, act, attempts, make_method, make_order, view
 
 

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from kessai.accounts.models import PaymentMethod
 from kessai.core.clock import TOKYO
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.jobs import repository as jobs_repo
 from kessai.jobs.models import Job, JobItem
 from kessai.jobs.service import submit
@@ -24,6 +23,7 @@ from kessai.orders.schemas import OrderCreate
 from kessai.orders.service import create_order
 from kessai.providers.contract import AuthorizeRequest, Outcome
 from kessai.providers.fake.connector import FakeConnector
+from kessai.services import Services
 from kessai.shop.schemas import ShopSettingsPatch
 from kessai.shop.service import update_shop_settings
 from kessai.subscriptions.models import Subscription

@@ -7,12 +7,12 @@ from datetime import date
 from sqlalchemy import update
 
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.jobs import runner
 from kessai.jobs.kinds import kind_of
 from kessai.jobs.status import ItemStatus, JobStatus
 from kessai.orders.models import Order
 from kessai.payments.status import PaymentStatus
+from kessai.services import Services
 from kessai.subscriptions.reauthorization import (
     ENDED_STATUSES,
     PAID_STATUSES,

@@ -6,9 +6,9 @@ from datetime import date
 from sqlalchemy import select
 
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.jobs.models import Job
 from kessai.jobs.schedules import tick
+from kessai.services import Services
 from tests.reauthorization.conftest import (
     Provider,
     at,

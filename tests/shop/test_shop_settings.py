@@ -6,8 +6,8 @@ import pytest
 
 from kessai.core.clock import TOKYO
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.history.repository import list_changes
+from kessai.services import Services
 from kessai.shop.schemas import ShopSettings
 from kessai.subscriptions.reauthorization import due_on, reauthorization_due, reauthorization_params
 from tests.web.conftest import client_for, new_key

@@ -10,7 +10,6 @@ from sqlalchemy import func, select, update
 from kessai.accounts.models import PaymentMethod
 from kessai.core.clock import TOKYO
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.customers.models import Customer, CustomerCard
 from kessai.jobs import repository as jobs_repo
 from kessai.jobs.models import Job, JobItem
@@ -18,6 +17,7 @@ from kessai.jobs.service import submit
 from kessai.orders.models import Order
 from kessai.payments.models import PaymentAttempt
 from kessai.providers.fake.connector import FakeConnector
+from kessai.services import Services
 from kessai.subscriptions.models import Subscription
 from kessai.subscriptions.schemas import CycleIn, ItemIn, SubscriptionCreate
 from kessai.subscriptions.service import create_subscription

@@ -5,8 +5,8 @@ The test kills it mid-run and lets the next process finish what it left."""
 import asyncio
 import sys
 
-from kessai.core.services import build_services
 from kessai.jobs.service import submit
+from kessai.services import build_services
 
 
 async def main(day: str) -> None:

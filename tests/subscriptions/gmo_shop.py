@@ -11,7 +11,6 @@ from starlette.applications import Starlette
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.customers.models import Customer, CustomerCard
 from kessai.providers.gmo_pg import codec
 from kessai.providers.gmo_pg.simulator import (
@@ -21,6 +20,7 @@ from kessai.providers.gmo_pg.simulator import (
     TEST_SITE_ID,
     TEST_SITE_PASS,
 )
+from kessai.services import Services
 from kessai.subscriptions.models import Subscription
 
 MEMBER_ID = "kessai-teiki-0001"

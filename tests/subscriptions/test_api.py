@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.history.repository import list_changes
+from kessai.services import Services
 from kessai.subscriptions.models import Subscription
 from kessai.subscriptions.status import TRANSITIONS, SubscriptionStatus
 from tests.subscriptions.conftest import (

@@ -13,7 +13,6 @@ from sqlalchemy import select, update
 
 from kessai.core.clock import TOKYO
 from kessai.core.db import transaction
-from kessai.core.services import Services
 from kessai.jobs import runner
 from kessai.jobs.kinds import kind_of
 from kessai.jobs.models import Job
@@ -22,6 +21,7 @@ from kessai.jobs.status import ItemStatus, JobStatus
 from kessai.orders.models import Order
 from kessai.providers.contract import AuthorizeRequest, Outcome
 from kessai.providers.fake.connector import CONNECTION_REFUSED, DECLINE_CODE, DECLINE_MESSAGE
+from kessai.services import Services
 from kessai.subscriptions import billing
 from kessai.subscriptions.models import Subscription
 from kessai.subscriptions.schemas import CycleIn

@@ -20,7 +20,6 @@ from starlette.applications import Starlette
 
 from kessai.core.clock import tokyo_date
 from kessai.core.db import transaction
-from kessai.core.services import Services, build_services
 from kessai.core.settings import Settings
 from kessai.jobs import csvout
 from kessai.jobs import repository as jobs_repo
@@ -31,6 +30,7 @@ from kessai.jobs.service import submit
 from kessai.orders.models import Order
 from kessai.payments.status import PaymentStatus
 from kessai.providers.gmo_pg.simulator import SimulatorConfig, create_simulator
+from kessai.services import Services, build_services
 from kessai.subscriptions.models import Subscription
 from tests.jobs.brokers import (
     ROOT,

@@ -7,10 +7,10 @@ from sqlalchemy import func, select
 
 from kessai.core.db import transaction
 from kessai.core.errors import InvalidInput
-from kessai.core.services import Services
 from kessai.history.repository import list_changes
 from kessai.orders.models import Order
 from kessai.orders.service import new_order_values
+from kessai.services import Services
 from kessai.subscriptions import repository as repo
 from kessai.subscriptions.repository import Claim
 from kessai.subscriptions.schemas import CycleIn

@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy import func, select
 
 from kessai.accounts.models import PaymentMethod
+from kessai.all_models import Base
 from kessai.apikeys.service import create_key
-from kessai.core.all_models import Base
 from kessai.core.db import transaction
-from kessai.core.services import Services, build_services
 from kessai.core.settings import Env, Settings
 from kessai.history.models import ChangeRecord
 from kessai.orders.models import Order
 from kessai.payments.models import PaymentAttempt
+from kessai.services import Services, build_services
 from kessai.web.app import create_app
 from tests.factories import make_method
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from kessai.apikeys.service import revoke_key
 from kessai.core.db import transaction
 from kessai.core.errors import InvalidInput
-from kessai.core.services import Services
+from kessai.services import Services
 from kessai.web.app import create_app
 from tests.web.conftest import BASE_URL, KEY_NAME, card_method, client_for, new_key, new_order
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from kessai.core.db import is_postgres
-from kessai.core.services import Services
 from kessai.payments import repository as repo
+from kessai.services import Services
 from kessai.web import fast_actions
 from kessai.web.app import create_app
 from kessai.web.fast_actions import FastPaymentActions

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from kessai.apikeys.models import ApiKey, IdempotencyRecord
 from kessai.core.db import transaction
-from kessai.core.services import Services
+from kessai.services import Services
 from kessai.web.idempotency import request_digest
 from tests.web.conftest import (
     act,

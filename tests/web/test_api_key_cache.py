@@ -11,7 +11,7 @@ from kessai.apikeys import service as apikeys
 from kessai.apikeys.models import ApiKey
 from kessai.apikeys.service import KeyCache, revoke_key
 from kessai.core.db import transaction
-from kessai.core.services import Services
+from kessai.services import Services
 from tests.web.conftest import client_for, new_key
 
 

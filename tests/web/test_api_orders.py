@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kessai.core.services import Services
+from kessai.services import Services
 from tests.factories import make_method
 from tests.web.conftest import (
     card_method,

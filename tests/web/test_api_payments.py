@@ -5,8 +5,8 @@ from typing import Any
 
 import httpx
 
-from kessai.core.services import Services
 from kessai.providers.fake.connector import DECLINE_CODE, DECLINE_MESSAGE
+from kessai.services import Services
 from tests.web.conftest import (
     KEY_NAME,
     act,

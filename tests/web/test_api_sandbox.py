@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from kessai.core.services import Services
+from kessai.services import Services
 from tests.web.conftest import (
     act,
     authorized_order,

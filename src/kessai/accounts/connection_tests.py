@@ -23,12 +23,12 @@ from kessai.accounts.models import ProviderAccount
 from kessai.accounts.secrets import CONNECTOR_ALIASES
 from kessai.accounts.service import CONNECTION_TESTS, ConnectionResult
 from kessai.core.errors import KessaiError
-from kessai.core.services import Services
 from kessai.providers import sftp
 from kessai.providers.contract import ProviderState
 from kessai.providers.gmo_pg.connector import TRADE_NOT_FOUND, GmoPgConnector
 from kessai.providers.store import ReferenceStore
 from kessai.providers.vault import ProviderError, ProviderUnreachable
+from kessai.services import Services
 
 log = logging.getLogger("kessai.accounts.connection")
 

@@ -46,8 +46,8 @@ from kessai.accounts.secrets import (
 )
 from kessai.core.db import transaction
 from kessai.core.errors import Conflict, InvalidInput, KessaiError, NotFound
-from kessai.core.services import Services
 from kessai.history.repository import record_changes
+from kessai.services import Services
 
 log = logging.getLogger("kessai.accounts")
 

@@ -18,7 +18,6 @@ from kessai.accounts.models import PaymentMethod
 from kessai.core.clock import to_tokyo
 from kessai.core.db import transaction
 from kessai.core.errors import InvalidInput, KessaiError, NotFound
-from kessai.core.services import Services
 from kessai.customers.models import Customer, CustomerCard
 from kessai.customers.schemas import CardChange, CardCreate
 from kessai.customers.service import delete_card, get_customer, register_card
@@ -26,6 +25,7 @@ from kessai.notifications.delivery import deliver_pending
 from kessai.notifications.service import queue_for_all
 from kessai.notifications.templates import MailKind
 from kessai.orders.models import Order
+from kessai.services import Services
 from kessai.shop.service import get_shop_settings
 from kessai.subscriptions.models import Subscription
 from kessai.subscriptions.reauthorization import OPEN_LABELS

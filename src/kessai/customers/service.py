@@ -2,6 +2,7 @@
 kessai keeps the member id, card seq and the masked number, nothing more."""
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.db import transaction
 from kessai.core.errors import Conflict, InvalidInput, NotFound, ProviderUnavailable
-from kessai.core.services import Services
 from kessai.customers.models import Customer, CustomerCard
 from kessai.customers.schemas import CardCreate, CustomerCreate
 from kessai.payments import capabilities as caps
 from kessai.providers.vault import CardVault, ProviderError, ProviderUnreachable
+
+if TYPE_CHECKING:
+    from kessai.services import Services
 
 
 def member_id_for(customer_id: int) -> str:
@@ -22,7 +25,7 @@ def member_id_for(customer_id: int) -> str:
 
 
 async def create_customer(
-    session: AsyncSession, data: CustomerCreate, services: Services
+    session: AsyncSession, data: CustomerCreate, services: "Services"
 ) -> Customer:
     customer = Customer(name=data.name, email=data.email, created_at=services.clock.now())
     session.add(customer)
@@ -48,7 +51,7 @@ async def list_cards(session: AsyncSession, customer_id: int) -> Sequence[tuple[
 
 
 async def _vault(
-    session: AsyncSession, services: Services, method_code: str
+    session: AsyncSession, services: "Services", method_code: str
 ) -> tuple[PaymentMethod, ProviderAccount, CardVault]:
     method = await session.scalar(select(PaymentMethod).where(PaymentMethod.code == method_code))
     if method is None:
@@ -79,7 +82,7 @@ def _provider_refused(exc: ProviderError) -> Conflict:
 
 
 async def register_card(
-    services: Services, customer_id: int, data: CardCreate
+    services: "Services", customer_id: int, data: CardCreate
 ) -> tuple[CustomerCard, str]:
     """Save the card behind a token at the provider, then remember its references."""
     async with transaction(services.sessions) as s:
@@ -115,7 +118,7 @@ async def register_card(
     return card, method.code
 
 
-async def delete_card(services: Services, customer_id: int, card_id: int) -> None:
+async def delete_card(services: "Services", customer_id: int, card_id: int) -> None:
     async with transaction(services.sessions) as s:
         card = await s.get(CustomerCard, card_id)
         if card is None or card.customer_id != customer_id or card.deleted_at is not None:

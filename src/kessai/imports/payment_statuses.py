@@ -17,7 +17,7 @@ from kessai.payments.bulk.apply import run_waiting
 from kessai.payments.plans import ActionRequest
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
+    from kessai.services import Services
 
 KIND = "payment_status_import"
 NAME = "決済状況CSV一括更新"

@@ -18,7 +18,7 @@ from kessai.payments.bulk import progress
 from kessai.payments.bulk.apply import Applied
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
+    from kessai.services import Services
 
 NOT_FOUND = "受注が見つかりませんでした"
 # Per identifying column: its header and how an order is found by it.

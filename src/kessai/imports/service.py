@@ -14,7 +14,7 @@ from kessai.payments.bulk.actions import BulkAction, NotPermitted, require_permi
 from kessai.users.service import Permission
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
+    from kessai.services import Services
 
 MAX_FILENAME = 120
 # Who may do what: None is an API key, which may run every operation.

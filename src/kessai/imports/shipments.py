@@ -26,7 +26,7 @@ from kessai.payments.plans import ActionRequest, ShipmentInput
 from kessai.payments.status import Action
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
+    from kessai.services import Services
 
 KIND = "shipment_import"
 NAME = "出荷CSVインポート"

@@ -13,8 +13,8 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
     from kessai.core.settings import Settings
+    from kessai.services import Services
 
 log = logging.getLogger("kessai.jobs")
 

@@ -1,7 +1,7 @@
 """What each kind of job does: how it lists its items and how it processes a chunk of them.
 
-A domain registers its kinds at import (kessai.jobs.catalog imports them all), so the API
-process, an in-process run and a Dramatiq worker know the same kinds.
+A domain registers its kinds at import; kessai.catalog imports them all and the composition
+root (kessai.services) imports it, so every process that has Services knows the same kinds.
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kessai.jobs.status import ItemStatus
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
     from kessai.jobs.models import Job
+    from kessai.services import Services
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,6 @@ def register(kind: JobKind) -> JobKind:
 
 
 def kind_of(code: str) -> JobKind:
-    from kessai.jobs import catalog  # noqa: F401  (registers every domain's kinds)
-
     try:
         return KINDS[code]
     except KeyError:

@@ -15,7 +15,7 @@ from kessai.jobs.kinds import ItemResult, kind_of
 from kessai.jobs.status import ChunkStatus, ItemStatus
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
+    from kessai.services import Services
 
 log = logging.getLogger("kessai.jobs")
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kessai.core.clock import to_tokyo
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
+    from kessai.services import Services
 
 log = logging.getLogger("kessai.jobs")
 
@@ -50,7 +50,6 @@ def daily_at(kind: str, at: time) -> Callable[["Services", datetime], Awaitable[
 
 async def tick(services: "Services") -> list[int]:
     """Submit every due run (ids of jobs created now) and re-send stalled work."""
-    from kessai.jobs import calendar, catalog  # noqa: F401  (every kind and every schedule)
     from kessai.jobs.runner import resend_stalled
     from kessai.jobs.service import submit
     from kessai.notifications.delivery import deliver_pending

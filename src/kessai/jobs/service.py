@@ -9,7 +9,7 @@ from kessai.jobs.models import Job
 from kessai.jobs.status import JobStatus
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
+    from kessai.services import Services
 
 
 async def submit(

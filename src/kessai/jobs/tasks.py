@@ -9,9 +9,9 @@ from typing import Any
 
 import dramatiq
 
-from kessai.core.services import Services, build_services
 from kessai.core.settings import Settings
 from kessai.jobs.dispatch import make_broker
+from kessai.services import Services, build_services
 
 # A chunk holds at most a few hundred provider calls; far longer means a hung worker.
 CHUNK_TIME_LIMIT_MS = 30 * 60 * 1000

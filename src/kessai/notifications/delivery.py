@@ -15,7 +15,7 @@ from kessai.notifications import repository as repo
 from kessai.notifications import smtp
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
+    from kessai.services import Services
 
 log = logging.getLogger("kessai.notifications")
 

@@ -89,6 +89,20 @@ async def _insert(session: AsyncSession, order: Order) -> bool:
     return True
 
 
+async def densan_transaction_id(
+    session: AsyncSession, account: ProviderAccount, source: densan.RandomSource | None = None
+) -> str:
+    """電算システム's 17-digit 取引ID that no order holds yet, checked in this transaction."""
+
+    async def taken(candidate: str) -> bool:
+        held = await session.scalar(
+            select(Order.id).where(Order.provider_reference == candidate).limit(1)
+        )
+        return held is not None
+
+    return await densan.new_transaction_id(account, taken, source)
+
+
 async def create_order(session: AsyncSession, data: OrderCreate, now: datetime) -> Order:
     reject_card_data(data.payment_source)
     method = await find_method(session, data.payment_method)
@@ -107,9 +121,7 @@ async def create_order(session: AsyncSession, data: OrderCreate, now: datetime) 
         None if method.account_id is None else await session.get(ProviderAccount, method.account_id)
     )
     # 電算システム: the 17-digit 取引ID (固有値 + 乱数) is the order's reference from the start.
-    reference = (
-        await densan.new_transaction_id(session, account) if densan.is_densan(account) else None
-    )
+    reference = await densan_transaction_id(session, account) if densan.is_densan(account) else None
     if data.customer_id is not None:
         customer = await session.get(Customer, data.customer_id)
         if customer is None:

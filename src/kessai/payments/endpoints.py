@@ -8,7 +8,6 @@ from fastapi.responses import JSONResponse
 from kessai.apikeys.service import Principal
 from kessai.core.db import read_transaction
 from kessai.core.errors import InvalidInput, NotFound
-from kessai.core.services import Services
 from kessai.history.repository import list_changes
 from kessai.orders.present import order_out
 from kessai.orders.service import OrderView, get_order_view, reject_card_data
@@ -23,6 +22,7 @@ from kessai.payments.schemas import (
     PaymentHistoryOut,
 )
 from kessai.payments.status import Action, HandlingStatus, PaymentStatus
+from kessai.services import Services
 from kessai.web.deps import OrderIdPath, PrincipalDep, ServicesDep
 from kessai.web.idempotency import run_idempotent
 

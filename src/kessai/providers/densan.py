@@ -5,20 +5,18 @@ Seed 001: 「コンビニ郵貯後払い:有効」の場合に、対象の受注
 
 The ID is stored as the order's provider_reference. No unique index guards that column, so a
 new ID is checked against every order's reference inside the creating transaction and drawn
-again on a collision (10 random digits: a collision is rare, two in a row rarer still).
+again on a collision (10 random digits: a collision is rare, two in a row rarer still). The
+check is the caller's (kessai.orders.service.densan_transaction_id): this module knows no
+order.
 """
 
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeGuard
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.accounts.models import ProviderAccount
 from kessai.core.errors import Conflict
-from kessai.orders.models import Order
 
 INTEGRATION = "densan"
 UNIQUE_VALUE_KEY = "unique_value"
@@ -57,16 +55,15 @@ def transaction_id(unique_value: str, source: RandomSource | None = None) -> str
 
 
 async def new_transaction_id(
-    session: AsyncSession, account: ProviderAccount, source: RandomSource | None = None
+    account: ProviderAccount,
+    taken: Callable[[str], Awaitable[bool]],
+    source: RandomSource | None = None,
 ) -> str:
-    """A 取引ID no order holds yet (checked in the caller's transaction)."""
+    """A 取引ID for which `taken` answers False (the caller asks its own transaction)."""
     unique_value = unique_value_of(account)
     for _ in range(MAX_TRIES):
         candidate = transaction_id(unique_value, source)
-        taken = await session.scalar(
-            select(Order.id).where(Order.provider_reference == candidate).limit(1)
-        )
-        if taken is None:
+        if not await taken(candidate):
             return candidate
     raise Conflict(
         "電算システムの取引IDを発行できませんでした。もう一度お試しください",

@@ -30,7 +30,7 @@ from kessai.core.errors import InProgress, InvalidInput, KessaiError, ProviderUn
 from kessai.customers.updater import UpdaterResult, blocks_charging, updater_label
 from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.status import ItemStatus
-from kessai.orders.service import new_order_values
+from kessai.orders.service import densan_transaction_id, new_order_values
 from kessai.payments.plans import ActionRequest
 from kessai.payments.status import PaymentStatus
 from kessai.providers import densan
@@ -42,9 +42,9 @@ from kessai.subscriptions.service import PAID_STATUSES, pause_unpaid
 from kessai.subscriptions.status import SubscriptionStatus
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
     from kessai.jobs.models import Job
     from kessai.payments.engine import ActionResult
+    from kessai.services import Services
 
 log = logging.getLogger("kessai.subscriptions")
 
@@ -408,7 +408,7 @@ async def _child_orders(
                 payment_source=source,
                 provider_reference=None
                 if account is None
-                else await densan.new_transaction_id(s, account),
+                else await densan_transaction_id(s, account),
             )
         )
     return rows

@@ -56,8 +56,8 @@ from kessai.subscriptions.service import cancel_unpaid, resume_after_payment
 from kessai.subscriptions.status import SubscriptionStatus
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
     from kessai.jobs.models import Job
+    from kessai.services import Services
 
 log = logging.getLogger("kessai.subscriptions")
 

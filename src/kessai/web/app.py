@@ -11,7 +11,6 @@ from kessai import __version__
 from kessai.accounts import connection_tests  # registers each connector's 接続テスト
 from kessai.accounts.account_endpoints import router as provider_accounts_router
 from kessai.accounts.endpoints import router as payment_methods_router
-from kessai.core.services import Services, build_services
 from kessai.customers.endpoints import router as customers_router
 from kessai.imports.endpoints import router as imports_router
 from kessai.jobs.endpoints import router as jobs_router
@@ -20,6 +19,7 @@ from kessai.notifications.endpoints import router as mails_router
 from kessai.orders.endpoints import router as orders_router
 from kessai.payments.bulk.endpoints import router as bulk_router
 from kessai.payments.endpoints import router as payments_router
+from kessai.services import Services, build_services
 from kessai.shop.endpoints import router as shop_router
 from kessai.subscriptions.endpoints import router as subscriptions_router
 from kessai.web import errors

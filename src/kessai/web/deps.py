@@ -6,8 +6,8 @@ from fastapi import Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kessai.apikeys.service import Principal, authenticate_cached
-from kessai.core.services import Services
 from kessai.orders.schemas import MAX_ID
+from kessai.services import Services
 
 
 async def get_services(request: Request) -> Services:

@@ -18,10 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kessai.apikeys.service import Principal, authenticate_cached
 from kessai.core.errors import KessaiError
-from kessai.core.services import Services
 from kessai.orders.schemas import MAX_ID
 from kessai.payments.endpoints import run_action
 from kessai.payments.schemas import PaymentActionIn
+from kessai.services import Services
 from kessai.web.errors import kessai_error_response
 
 # A decimal id without leading zeros (FastAPI would read "007" as 7: left to it).

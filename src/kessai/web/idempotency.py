@@ -28,7 +28,7 @@ from kessai.apikeys.models import IdempotencyRecord
 from kessai.apikeys.service import Principal
 from kessai.core.db import is_postgres
 from kessai.core.errors import Conflict, InvalidInput, KessaiError
-from kessai.core.services import Services
+from kessai.services import Services
 from kessai.web.errors import error_body
 
 Handler = Callable[[], Awaitable[tuple[int, Any]]]

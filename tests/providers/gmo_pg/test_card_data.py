@@ -17,16 +17,16 @@ import pytest
 import structlog
 from sqlalchemy import select
 
+from kessai.all_models import Base
 from kessai.core import logging as kessai_logging
-from kessai.core.all_models import Base
 from kessai.core.db import transaction
 from kessai.core.errors import ConfigurationError
-from kessai.core.services import Services
 from kessai.providers.contract import OutcomeKind, Transaction
 from kessai.providers.gmo_pg.config import GmoPgConfig
 from kessai.providers.gmo_pg.connector import GmoPgConnector
 from kessai.providers.store import ReferenceStore
 from kessai.providers.vault import ProviderError
+from kessai.services import Services
 from tests.factories import make_method
 from tests.providers.gmo_pg.test_connector_http import (
     ACCESS,

@@ -19,7 +19,7 @@ from kessai.payments.plans import ActionRequest
 from kessai.payments.status import PaymentStatus
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
+    from kessai.services import Services
 
 log = logging.getLogger("kessai.payments.bulk")
 

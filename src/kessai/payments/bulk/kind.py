@@ -19,7 +19,7 @@ from kessai.payments.plans import ActionRequest
 from kessai.payments.status import Action
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
+    from kessai.services import Services
 
 COLUMNS = (
     ("order_id", "受注ID"),

@@ -17,7 +17,7 @@ from kessai.jobs.models import JobItem
 from kessai.jobs.status import ItemStatus
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
+    from kessai.services import Services
 
 
 async def recorded(services: "Services", job_id: int, keys: Iterable[str]) -> dict[str, ItemResult]:

@@ -22,7 +22,7 @@ from kessai.payments.bulk.actions import BulkAction, allowed_labels, parse_actio
 from kessai.payments.bulk.schemas import MAX_SELECTED, OrderFilter
 
 if TYPE_CHECKING:
-    from kessai.core.services import Services
+    from kessai.services import Services
 
 KIND = "bulk_payment_action"
 

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 
 from kessai.core.db import transaction
 from kessai.core.errors import KessaiError
-from kessai.core.services import Services
+from kessai.services import Services
 from kessai.users.service import LoginThrottle, Permission, Principal, load_session
 
 HERE = Path(__file__).parent

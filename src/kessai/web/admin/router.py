@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import FileResponse
 
-from kessai.core.services import Services
+from kessai.services import Services
 from kessai.users.service import LoginThrottle, Principal
 from kessai.web.admin.accounts import add_account_routes
 from kessai.web.admin.core import STATIC_DIR, AdminContext, AdminError, AdminRoute, redirect

@@ -1,11 +1,25 @@
-"""The installation's calendar, in one place: which job runs when (Asia/Tokyo).
+"""Every job kind and the installation's calendar, in one place above the domains.
 
+Importing this registers each domain's job kinds (so the API process, an in-process run and a
+Dramatiq worker know the same kinds) and the schedules `kessai scheduler` runs. The
+composition root (kessai.services) imports it; a domain never does.
+
+The calendar (Asia/Tokyo):
 - 定期受注 一括決済: every day from 00:10 (subscriptions due on or before today).
 - 再オーソリバッチ: each shipping day at the shop's time (default 05:00, weekdays minus the
   shop's 発送日 calendar holidays), orders failed within the last 30 days.
 """
 
+from kessai.imports import (
+    payment_statuses,  # noqa: F401
+    shipments,  # noqa: F401
+)
 from kessai.jobs.schedules import Schedule, register_schedule
+from kessai.payments.bulk import kind  # noqa: F401
+from kessai.subscriptions import (
+    billing,  # noqa: F401
+    reauthorization,  # noqa: F401
+)
 from kessai.subscriptions.billing import billing_params, due_billing
 from kessai.subscriptions.reauthorization import reauthorization_due, reauthorization_params
 

@@ -1,10 +1,17 @@
-"""Everything a process builds once at start: settings, database, clock, connectors, engine."""
+"""The composition root: everything a process builds once at start (settings, database,
+clock, connectors, payment engine, job dispatcher) and the catalog of every job kind.
+
+It sits above the domains so that they need not know each other to be wired together:
+`core/` imports nothing of kessai outside itself, and a domain names `Services` only for
+typing (under TYPE_CHECKING) unless it is an endpoint that FastAPI must resolve.
+"""
 
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+import kessai.catalog  # noqa: F401  (every job kind and schedule, known to every process)
 from kessai.accounts.secrets import connector_settings
 from kessai.core.clock import Clock
 from kessai.core.crypto import Keyring
