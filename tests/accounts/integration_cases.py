@@ -25,6 +25,12 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
             "epos_partner_code": "EP0001",
             "epos_banner": PNG,
             "auto_card_update": "1",
+            "sftp_port": "2222",
+            "sftp_host_key_fingerprint": " SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8 ",
+            "updater_result_columns": "member_id,card_seq,skip,result",
+            "updater_encoding": "utf-8",
+            "updater_header": "あり",
+            "updater_result_day": 26,
         },
         {
             "shop_id": "tshop00012345",
@@ -39,6 +45,26 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
             "epos_partner_code": "EP0001",
             "epos_banner": PNG,
             "auto_card_update": True,
+            "sftp_port": 2222,
+            "sftp_host_key_fingerprint": "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8",
+            "updater_result_columns": "member_id,card_seq,skip,result",
+            "updater_encoding": "utf-8",
+            "updater_header": True,
+            "updater_result_day": 26,
+            # Left blank: kessai's default layout and calendar (providers.gmo_pg.files).
+            **dict.fromkeys(
+                (
+                    "updater_request_dir",
+                    "updater_result_dir",
+                    "updater_request_name",
+                    "updater_result_name",
+                    "updater_request_columns",
+                    "updater_quoting",
+                    "updater_request_day",
+                    "updater_request_deadline_day",
+                    "updater_result_hour",
+                )
+            ),
         },
     ),
     "gmo_ps": (

@@ -155,6 +155,23 @@ def test_fields_carry_the_seeds_labels() -> None:
         "バナーURL",
         "デフォルトバナーに戻す",
         "自動洗替",
+        # Beyond the seed: what the SFTP exchange of 自動洗替 needs (port, pinned host key)
+        # and the files' layout and calendar from the merchant's spec sheet.
+        "SFTP ポート番号",
+        "SFTP ホスト鍵フィンガープリント",
+        "洗替依頼ファイルの送信先ディレクトリ",
+        "洗替結果ファイルの取得元ディレクトリ",
+        "洗替依頼ファイル名",
+        "洗替結果ファイル名",
+        "洗替依頼ファイルの項目",
+        "洗替結果ファイルの項目",
+        "文字コード",
+        '項目の囲み(")',
+        "見出し行",
+        "洗替依頼の送信日",
+        "洗替依頼の送信期限日",
+        "洗替結果の取得日",
+        "洗替結果の取得時刻(時)",
     ]
     assert labels["paygent"] == [
         "秘密鍵",
@@ -230,6 +247,36 @@ RULES = [
         "epos_partner_code",
         "required",
     ),
+    # GMO PG 自動洗替: the pinned host key, the port and the files' layout
+    (
+        "gmo_pg",
+        {"sftp_host_key_fingerprint": "MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48"},
+        "sftp_host_key_fingerprint",
+        "invalid_host_key_fingerprint",
+    ),
+    ("gmo_pg", {"sftp_port": 0}, "sftp_port", "out_of_range"),
+    ("gmo_pg", {"updater_request_name": "req.csv"}, "updater_request_name", "invalid_file_name"),
+    (
+        "gmo_pg",
+        {"updater_result_name": "../{yyyymm}.csv"},
+        "updater_result_name",
+        "invalid_file_name",
+    ),
+    ("gmo_pg", {"updater_result_dir": "a/../b"}, "updater_result_dir", "invalid_directory"),
+    (
+        "gmo_pg",
+        {"updater_request_columns": "member_id,cvv"},
+        "updater_request_columns",
+        "invalid_columns",
+    ),
+    (
+        "gmo_pg",
+        {"updater_result_columns": "member_id,card_seq"},
+        "updater_result_columns",
+        "invalid_columns",
+    ),
+    ("gmo_pg", {"updater_encoding": "euc-jp"}, "updater_encoding", "invalid_choice"),
+    ("gmo_pg", {"updater_result_day": 31}, "updater_result_day", "out_of_range"),
     # GMO PG: バナーURL is an uploaded image
     ("gmo_pg", {"epos_banner": b"<svg></svg>"}, "epos_banner", "invalid_image"),
     # GMO Epsilon: ホスト名 and トークン取得 URL

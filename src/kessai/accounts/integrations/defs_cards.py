@@ -4,6 +4,10 @@
 from collections.abc import Mapping
 from typing import Any
 
+from kessai.accounts.integrations.defs_card_updater import (
+    HOST_KEY_FINGERPRINT,
+    updater_file_fields,
+)
 from kessai.accounts.integrations.fields import (
     ALL_CHANNELS,
     FieldError,
@@ -17,12 +21,13 @@ from kessai.accounts.integrations.fields import (
 )
 from kessai.accounts.integrations.files import public_key_of_certificate, public_key_of_private_key
 
-TEXT, SECRET, FILE, FLAG, URL = (
+TEXT, SECRET, FILE, FLAG, URL, NUMBER = (
     FieldKind.TEXT,
     FieldKind.SECRET,
     FieldKind.FILE,
     FieldKind.FLAG,
     FieldKind.URL,
+    FieldKind.NUMBER,
 )
 SECURITY_CODE_HELP = (
     "「有効」に設定している場合は、購入フォームでセキュリティーコードの入力を要求します。"
@@ -176,11 +181,32 @@ GMO_PG = IntegrationSpec(
                     "auto_card_update",
                     "自動洗替",
                     FLAG,
-                    "ecforceに登録されている更新が必要なクレジットカード情報を自動で更新します。"
+                    "kessaiに登録されている更新が必要なクレジットカード情報を自動で更新します。"
                     "「SFTP 連携オプション」の契約が必要です。",
                     default=False,
                 ),
+                FieldSpec(
+                    "sftp_port",
+                    "SFTP ポート番号",
+                    NUMBER,
+                    "SFTPサーバのポート番号です(空欄のときは22)。" + SFTP_NOTE,
+                    min_value=1,
+                    max_value=65535,
+                ),
+                FieldSpec(
+                    "sftp_host_key_fingerprint",
+                    "SFTP ホスト鍵フィンガープリント",
+                    TEXT,
+                    "接続先が GMO PG のSFTPサーバであることを確かめるホスト鍵の"
+                    "フィンガープリント(SHA256:で始まる値)です。一致しないサーバには接続しません"
+                    "(未設定のあいだ自動洗替は実行されません)。" + SFTP_NOTE,
+                    rules=(HOST_KEY_FINGERPRINT,),
+                ),
             ),
+        ),
+        SectionSpec(
+            "自動洗替 ファイル設定",
+            updater_file_fields(),
         ),
     ),
     checks=(epos_needs_auto_card_update,),

@@ -1,0 +1,256 @@
+"""GMO PG's batch files exchanged over SFTP (SFTP 連携オプション), declared in one place.
+
+GMO publishes the exact layout of the 自動洗替 files only in the merchant's spec sheet
+(「SFTPサーバ設定のお知らせ」 and the 洗替 specification). kessai therefore keeps every fact of
+a file here, as data: its columns, encoding, quoting, header, line ending, file name and
+directory. The defaults below are kessai's documented default; a shop whose sheet differs
+sets the account's 「自動洗替 ファイル設定」 fields (accounts.integrations.defs_cards), read by
+`updater_layout`.
+
+Default 自動洗替 files (CP932, CRLF, no header, quoted only when needed):
+  request  upload/{site_id}_{yyyymm}_cardupdate.csv     会員ID, カード登録連番, 有効期限(YYMM)
+  result   download/{site_id}_{yyyymm}_cardupdate_result.csv
+           会員ID, カード登録連番, 洗替判定結果(0–3), カード番号(マスク済み), 有効期限(YYMM)
+The result's card number and expiry are the new ones when the card company had them, else
+blank or the same as before. `{yyyymm}` is the month whose 27th returns the result.
+Card numbers in these files are masked by GMO; kessai never writes or reads a full number.
+"""
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+# What a column of a request file can hold (key → Japanese name).
+REQUEST_FIELDS: dict[str, str] = {
+    "member_id": "会員ID",
+    "card_seq": "カード登録連番",
+    "expire": "有効期限",
+    "masked_number": "カード番号",
+    "site_id": "サイトID",
+    "shop_id": "ショップID",
+    "line_no": "行番号",
+    "blank": "(空欄)",
+}
+# What a column of a result file means; "skip" columns are read and ignored.
+RESULT_FIELDS: dict[str, str] = {
+    "member_id": "会員ID",
+    "card_seq": "カード登録連番",
+    "result": "洗替判定結果",
+    "masked_number": "カード番号",
+    "expire": "有効期限",
+    "skip": "(読み飛ばす列)",
+}
+RESULT_REQUIRED = ("member_id", "card_seq", "result")
+
+ENCODINGS: dict[str, str] = {"cp932": "Shift_JIS (CP932)", "utf-8": "UTF-8"}
+QUOTING: dict[str, str] = {
+    "minimal": "必要な場合のみ",
+    "all": "すべての項目",
+    "none": "囲まない",
+}
+_QUOTING = {"minimal": csv.QUOTE_MINIMAL, "all": csv.QUOTE_ALL, "none": csv.QUOTE_NONE}
+PLACEHOLDERS = ("{site_id}", "{shop_id}", "{yyyymm}")
+
+# kessai's documented default (see the module docstring).
+DEFAULT_REQUEST_DIR = "upload"
+DEFAULT_RESULT_DIR = "download"
+DEFAULT_REQUEST_NAME = "{site_id}_{yyyymm}_cardupdate.csv"
+DEFAULT_RESULT_NAME = "{site_id}_{yyyymm}_cardupdate_result.csv"
+DEFAULT_REQUEST_COLUMNS = ("member_id", "card_seq", "expire")
+DEFAULT_RESULT_COLUMNS = ("member_id", "card_seq", "result", "masked_number", "expire")
+DEFAULT_ENCODING = "cp932"
+DEFAULT_QUOTING = "minimal"
+# When, in Asia/Tokyo: the request from the 1st at 01:00, retried until the 10th; the
+# result on the 27th at 0時 (seed 000: 原則毎月27日0時に返却).
+DEFAULT_REQUEST_DAY = 1
+DEFAULT_REQUEST_HOUR = 1
+DEFAULT_REQUEST_DEADLINE_DAY = 10
+DEFAULT_RESULT_DAY = 27
+DEFAULT_RESULT_HOUR = 0
+
+
+class FileFormatError(ValueError):
+    """A line of a received file that does not fit the layout (line numbers from 1)."""
+
+    def __init__(self, line_no: int, message: str) -> None:
+        super().__init__(f"{line_no}行目: {message}")
+        self.line_no = line_no
+        self.message = message
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """One file's shape: columns in order, text encoding, quoting, header, line ending."""
+
+    columns: tuple[str, ...]
+    headers: Mapping[str, str]
+    encoding: str = DEFAULT_ENCODING
+    quoting: str = DEFAULT_QUOTING
+    header: bool = False
+    line_ending: str = "\r\n"
+
+    def _dialect(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"escapechar": "\\"} if self.quoting == "none" else {}
+        return {"quoting": _QUOTING[self.quoting], "lineterminator": self.line_ending, **extra}
+
+    def encode_lines(self, rows: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
+        """Each row as one encoded line (the header first when the layout has one)."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, **self._dialect())
+
+        def flush() -> bytes:
+            text = buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            return text.encode(self.encoding)
+
+        if self.header:
+            writer.writerow([self.headers[c] for c in self.columns])
+            yield flush()
+        for row in rows:
+            writer.writerow(["" if row.get(c) is None else row[c] for c in self.columns])
+            yield flush()
+
+    def decode_lines(self, lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
+        """(line number, {column: value}) for each data line; FileFormatError on a bad one.
+
+        Blank lines (a trailing newline) are skipped; the header line, when the layout has
+        one, is checked and skipped.
+        """
+        for line_no, raw in enumerate(lines, start=1):
+            try:
+                text = raw.decode(self.encoding)
+            except UnicodeDecodeError:
+                raise FileFormatError(
+                    line_no, f"文字コード({ENCODINGS[self.encoding]})として読めません"
+                ) from None
+            text = text.rstrip("\r\n")
+            if not text.strip():
+                continue
+            if line_no == 1 and self.header:
+                continue
+            try:
+                cells = next(csv.reader([text], quoting=_QUOTING[self.quoting]))
+            except csv.Error as exc:
+                raise FileFormatError(line_no, f"CSVとして読めません({exc})") from None
+            if len(cells) != len(self.columns):
+                raise FileFormatError(
+                    line_no, f"項目数が{len(cells)}です({len(self.columns)}項目のはずです)"
+                )
+            yield line_no, {c: v.strip() for c, v in zip(self.columns, cells, strict=True)}
+
+
+@dataclass(frozen=True)
+class UpdaterFiles:
+    """The 自動洗替 exchange of one account: both files, their names and directories."""
+
+    request: FileLayout
+    result: FileLayout
+    request_dir: str
+    result_dir: str
+    request_name: str
+    result_name: str
+
+    def request_path(self, ids: Mapping[str, str], month: date) -> str:
+        return _join(self.request_dir, _name(self.request_name, ids, month))
+
+    def result_path(self, ids: Mapping[str, str], month: date) -> str:
+        return _join(self.result_dir, _name(self.result_name, ids, month))
+
+
+def _name(pattern: str, ids: Mapping[str, str], month: date) -> str:
+    return (
+        pattern.replace("{site_id}", ids.get("site_id") or "")
+        .replace("{shop_id}", ids.get("shop_id") or "")
+        .replace("{yyyymm}", f"{month:%Y%m}")
+    )
+
+
+def _join(directory: str, name: str) -> str:
+    directory = directory.strip().rstrip("/")
+    return f"{directory}/{name}" if directory else name
+
+
+def parse_columns(raw: str, allowed: Mapping[str, str]) -> tuple[str, ...]:
+    """「member_id,card_seq,expire」 → the column keys; ValueError naming an unknown one."""
+    columns = tuple(part.strip() for part in raw.split(",") if part.strip())
+    unknown = [c for c in columns if c not in allowed]
+    if unknown or not columns:
+        raise ValueError(f"使用できない項目名です: {', '.join(unknown) or '(なし)'}")
+    return columns
+
+
+def valid_request_columns(raw: str) -> bool:
+    try:
+        parse_columns(raw, REQUEST_FIELDS)
+    except ValueError:
+        return False
+    return True
+
+
+def valid_result_columns(raw: str) -> bool:
+    try:
+        columns = parse_columns(raw, RESULT_FIELDS)
+    except ValueError:
+        return False
+    named = [c for c in columns if c != "skip"]
+    return all(c in columns for c in RESULT_REQUIRED) and len(named) == len(set(named))
+
+
+def valid_file_name(raw: str) -> bool:
+    """A plain file name (no directory), with {yyyymm} so each month has its own file."""
+    stripped = raw
+    for placeholder in PLACEHOLDERS:
+        stripped = stripped.replace(placeholder, "x")
+    return (
+        "{yyyymm}" in raw
+        and "/" not in raw
+        and stripped not in (".", "..")
+        and all(c.isascii() and (c.isalnum() or c in "._-") for c in stripped)
+    )
+
+
+def valid_directory(raw: str) -> bool:
+    parts = [p for p in raw.strip().split("/") if p]
+    return all(p not in (".", "..") and p.isascii() and p.isprintable() for p in parts)
+
+
+def _text(settings: Mapping[str, Any], key: str, default: str) -> str:
+    value = settings.get(key)
+    return default if value in (None, "") else str(value).strip()
+
+
+def updater_layout(settings: Mapping[str, Any]) -> UpdaterFiles:
+    """The account's 自動洗替 files: kessai's default, with the shop's settings over it."""
+    encoding = _text(settings, "updater_encoding", DEFAULT_ENCODING)
+    quoting = _text(settings, "updater_quoting", DEFAULT_QUOTING)
+    header = settings.get("updater_header") is True
+    request_columns = settings.get("updater_request_columns")
+    result_columns = settings.get("updater_result_columns")
+    return UpdaterFiles(
+        request=FileLayout(
+            columns=parse_columns(str(request_columns), REQUEST_FIELDS)
+            if request_columns
+            else DEFAULT_REQUEST_COLUMNS,
+            headers=REQUEST_FIELDS,
+            encoding=encoding,
+            quoting=quoting,
+            header=header,
+        ),
+        result=FileLayout(
+            columns=parse_columns(str(result_columns), RESULT_FIELDS)
+            if result_columns
+            else DEFAULT_RESULT_COLUMNS,
+            headers=RESULT_FIELDS,
+            encoding=encoding,
+            quoting=quoting,
+            header=header,
+        ),
+        request_dir=_text(settings, "updater_request_dir", DEFAULT_REQUEST_DIR),
+        result_dir=_text(settings, "updater_result_dir", DEFAULT_RESULT_DIR),
+        request_name=_text(settings, "updater_request_name", DEFAULT_REQUEST_NAME),
+        result_name=_text(settings, "updater_result_name", DEFAULT_RESULT_NAME),
+    )
