@@ -4,7 +4,9 @@ Everything lives in a temporary directory: the host key, a generated client key 
 authorized_keys, the config and a login directory holding a few files. The server is
 SFTP-only (ForceCommand internal-sftp) and lets in the current user (root here) with that key;
 password logins are offered but always fail (the user has no password sshd could check), so
-they serve the "wrong password" tests.
+they serve the "wrong password" tests. `sftp_server(password=...)` lets the user in with that
+password too, as GMO PG's SFTP server does: sshd then runs in a private mount namespace where
+a copy of /etc/shadow carrying the password's hash is bound over the real one (root only).
 
 sshd needs its privilege separation directory /run/sshd. When the machine lacks it (no init
 ever started sshd), sshd runs in a private mount namespace with a tmpfs on /run, so the host
@@ -87,7 +89,7 @@ def _fingerprint(public_key: Path) -> str:
     return out.split()[1]
 
 
-def _config(root: Path, port: int, user: str, home: Path) -> str:
+def _config(root: Path, port: int, user: str, home: Path, password: bool) -> str:
     return "\n".join(
         [
             f"ListenAddress 127.0.0.1:{port}",
@@ -96,7 +98,7 @@ def _config(root: Path, port: int, user: str, home: Path) -> str:
             f"AuthorizedKeysFile {root / 'authorized_keys'}",
             "StrictModes no",  # the temp dir sits under the world-writable /tmp
             "UsePAM no",
-            "PermitRootLogin prohibit-password",
+            "PermitRootLogin yes" if password else "PermitRootLogin prohibit-password",
             "PasswordAuthentication yes",
             "KbdInteractiveAuthentication no",
             f"AllowUsers {user}",
@@ -112,12 +114,40 @@ def _config(root: Path, port: int, user: str, home: Path) -> str:
     )
 
 
-def _command(config: Path) -> list[str]:
+def _shadow(root: Path, user: str, password: str) -> Path:
+    """A copy of /etc/shadow where `user` has `password` (SHA-512 crypt, made by openssl)."""
+    hashed = subprocess.run(
+        ["openssl", "passwd", "-6", "-stdin"],  # noqa: S607
+        input=password,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=10,
+    ).stdout.strip()
+    lines = []
+    for line in Path("/etc/shadow").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name == user:
+            line = f"{name}:{hashed}:{rest.split(':', 1)[1]}"
+        lines.append(line)
+    path = root / "shadow"
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o640)
+    return path
+
+
+def _command(config: Path, shadow: Path | None = None) -> list[str]:
     sshd = [str(SSHD), "-D", "-e", "-f", str(config)]
-    if PRIVSEP_DIR.is_dir():
+    if PRIVSEP_DIR.is_dir() and shadow is None:
         return sshd
-    # A private mount namespace: the tmpfs on /run and /run/sshd exist for this sshd only.
-    script = 'mount -t tmpfs -o mode=0755 kessai-test /run && mkdir /run/sshd && exec "$@"'
+    # A private mount namespace: the tmpfs on /run and /run/sshd, and the shadow copy, exist
+    # for this sshd only.
+    steps = []
+    if not PRIVSEP_DIR.is_dir():
+        steps.append("mount -t tmpfs -o mode=0755 kessai-test /run && mkdir /run/sshd")
+    if shadow is not None:
+        steps.append(f"mount --bind {shadow} /etc/shadow")
+    script = " && ".join([*steps, 'exec "$@"'])
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *sshd]
 
 
@@ -150,8 +180,13 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def sftp_server() -> AsyncIterator[SftpServer]:
+async def sftp_server(password: str | None = None) -> AsyncIterator[SftpServer]:
     reason = skip_reason()
+    if reason is None and password is not None:
+        if os.geteuid() != 0 or shutil.which("unshare") is None:
+            reason = "パスワードでログインできる sshd には root と unshare (util-linux) が必要です"
+        elif shutil.which("openssl") is None:
+            reason = "openssl がありません (パスワードのハッシュを作れません)"
     if reason:
         pytest.skip(reason)
     user = getpass.getuser()
@@ -166,11 +201,12 @@ async def sftp_server() -> AsyncIterator[SftpServer]:
         shutil.copy(root / "client_key.pub", root / "authorized_keys")
         port = _free_port()
         config = root / "sshd_config"
-        config.write_text(_config(root, port, user, home))
+        config.write_text(_config(root, port, user, home, password is not None))
+        shadow = None if password is None else _shadow(root, user, password)
         log_path = root / "sshd.log"
         with log_path.open("wb") as log_file:
             proc = subprocess.Popen(  # noqa: S603, ASYNC220 - sshd -D stays in the foreground
-                _command(config),
+                _command(config, shadow),
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

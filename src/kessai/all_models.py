@@ -2,6 +2,7 @@
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.apikeys.models import ApiKey, IdempotencyRecord
+from kessai.cardupdater.models import UpdaterResultLine, UpdaterRun, UpdaterTarget
 from kessai.core.db import Base
 from kessai.core.models import AppSetting
 from kessai.customers.models import Customer, CustomerCard
@@ -35,4 +36,7 @@ __all__ = [
     "ProviderAccount",
     "ProviderReference",
     "Subscription",
+    "UpdaterResultLine",
+    "UpdaterRun",
+    "UpdaterTarget",
 ]

@@ -8,8 +8,19 @@ The calendar (Asia/Tokyo):
 - 定期受注 一括決済: every day from 00:10 (subscriptions due on or before today).
 - 再オーソリバッチ: each shipping day at the shop's time (default 05:00, weekdays minus the
   shop's 発送日 calendar holidays), orders failed within the last 30 days.
+- GMO 洗替依頼: monthly from each GMO PG account's request day (default the 1st, 01:00),
+  hourly until it is sent or the deadline day (default the 10th) has passed.
+- GMO 洗替結果取得: monthly from the result day and hour (default the 27th, 0時), hourly
+  until the result file is applied.
 """
 
+from kessai.cardupdater.jobs import (
+    REQUEST_KIND,
+    RESULT_KIND,
+    month_params,
+    request_due,
+    result_due,
+)
 from kessai.imports import (
     payment_statuses,  # noqa: F401
     shipments,  # noqa: F401
@@ -37,5 +48,13 @@ REAUTHORIZATION = register_schedule(
         kind="reauthorization",
         due=reauthorization_due,
         params=reauthorization_params,
+    )
+)
+CARD_UPDATER_REQUEST = register_schedule(
+    Schedule(name="GMO 洗替依頼 (毎月)", kind=REQUEST_KIND, due=request_due, params=month_params)
+)
+CARD_UPDATER_RESULT = register_schedule(
+    Schedule(
+        name="GMO 洗替結果取得 (毎月27日)", kind=RESULT_KIND, due=result_due, params=month_params
     )
 )

@@ -15,6 +15,8 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A deleted customer's cards are no longer sent to 自動洗替 (seed 000).
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CustomerCard(Base):

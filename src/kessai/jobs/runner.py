@@ -10,6 +10,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from kessai.core.db import transaction
+from kessai.core.errors import KessaiError
 from kessai.jobs import repository as repo
 from kessai.jobs.kinds import ItemResult, kind_of
 from kessai.jobs.status import ChunkStatus, ItemStatus
@@ -37,6 +38,10 @@ async def plan_job(services: "Services", job_id: int) -> None:
     kind = kind_of(job.kind)
     try:
         keys = await kind.plan(services, job)
+    except KessaiError as exc:  # a refusal the kind words for the operator
+        log.warning("job %s planning failed: %s", job_id, exc.code)
+        await _fail(services, job_id, exc.message)
+        return
     except Exception as exc:
         log.exception("job %s planning failed", job_id)
         await _fail(services, job_id, f"対象の抽出に失敗しました: {type(exc).__name__}: {exc}")

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncssh
@@ -166,6 +167,52 @@ class SftpSession:
                 reason=exc.reason,
             ) from None
         return data
+
+    async def exists(self, path: str) -> bool:
+        try:
+            return bool(await self._sftp.exists(path))
+        except asyncssh.SFTPError as exc:
+            raise SftpError(
+                f"SFTPサーバのファイル「{path}」を確認できませんでした: {exc.reason}",
+                reason=exc.reason,
+            ) from None
+
+    async def upload(self, local: Path, path: str, block: int = 256 * 1024) -> int:
+        """Stream a local file to `path`, whole or not at all: it is written as `path.part`
+        and renamed over `path` at the end, so the server never sees half a file under the
+        real name (a dropped connection leaves only the .part, replaced by the next try)."""
+        part = f"{path}.part"
+        size = 0
+        try:
+            async with self._sftp.open(part, "wb") as remote:
+                with local.open("rb") as source:
+                    while chunk := source.read(block):
+                        await remote.write(chunk)
+                        size += len(chunk)
+            await self._sftp.posix_rename(part, path)
+        except asyncssh.SFTPError as exc:
+            raise SftpError(
+                f"SFTPサーバにファイル「{path}」を書き込めませんでした: {exc.reason}",
+                reason=exc.reason,
+            ) from None
+        return size
+
+    async def download(self, path: str, local: Path, block: int = 256 * 1024) -> int:
+        """Stream `path` into a local file; the byte count."""
+        size = 0
+        try:
+            async with self._sftp.open(path, "rb") as remote:
+                with local.open("wb") as target:
+                    while chunk := await remote.read(block):
+                        assert isinstance(chunk, bytes)  # opened in binary mode
+                        target.write(chunk)
+                        size += len(chunk)
+        except asyncssh.SFTPError as exc:
+            raise SftpError(
+                f"SFTPサーバのファイル「{path}」を読み込めませんでした: {exc.reason}",
+                reason=exc.reason,
+            ) from None
+        return size
 
     async def write(self, path: str, data: bytes) -> None:
         try:

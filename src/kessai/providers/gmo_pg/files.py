@@ -51,7 +51,11 @@ QUOTING: dict[str, str] = {
     "all": "すべての項目",
     "none": "囲まない",
 }
-_QUOTING = {"minimal": csv.QUOTE_MINIMAL, "all": csv.QUOTE_ALL, "none": csv.QUOTE_NONE}
+_QUOTING: dict[str, Any] = {
+    "minimal": csv.QUOTE_MINIMAL,
+    "all": csv.QUOTE_ALL,
+    "none": csv.QUOTE_NONE,
+}
 PLACEHOLDERS = ("{site_id}", "{shop_id}", "{yyyymm}")
 
 # kessai's documented default (see the module docstring).
@@ -96,50 +100,59 @@ class FileLayout:
         extra: dict[str, Any] = {"escapechar": "\\"} if self.quoting == "none" else {}
         return {"quoting": _QUOTING[self.quoting], "lineterminator": self.line_ending, **extra}
 
-    def encode_lines(self, rows: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
-        """Each row as one encoded line (the header first when the layout has one)."""
+    def header_line(self) -> bytes:
+        """The header line, or nothing for a layout without one."""
+        if not self.header:
+            return b""
+        return self._encode([[self.headers[c] for c in self.columns]])
+
+    def encode_rows(self, rows: Iterable[Mapping[str, Any]]) -> bytes:
+        """The rows as lines of the file (no header), encoded."""
+        return self._encode(
+            ["" if row.get(c) is None else row[c] for c in self.columns] for row in rows
+        )
+
+    def _encode(self, rows: Iterable[list[Any]]) -> bytes:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, **self._dialect())
+        csv.writer(buffer, **self._dialect()).writerows(rows)
+        return buffer.getvalue().encode(self.encoding)
 
-        def flush() -> bytes:
-            text = buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            return text.encode(self.encoding)
+    def decode_lines(
+        self, lines: Iterable[bytes]
+    ) -> Iterator[tuple[int, dict[str, str] | FileFormatError]]:
+        """(line number, {column: value}) for each data line, or the line's FileFormatError
+        (every line is looked at, so a rejected file can name all its bad lines).
 
-        if self.header:
-            writer.writerow([self.headers[c] for c in self.columns])
-            yield flush()
-        for row in rows:
-            writer.writerow(["" if row.get(c) is None else row[c] for c in self.columns])
-            yield flush()
-
-    def decode_lines(self, lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
-        """(line number, {column: value}) for each data line; FileFormatError on a bad one.
-
-        Blank lines (a trailing newline) are skipped; the header line, when the layout has
-        one, is checked and skipped.
+        Blank lines (a trailing newline) are skipped, and so is the header line when the
+        layout has one.
         """
         for line_no, raw in enumerate(lines, start=1):
             try:
                 text = raw.decode(self.encoding)
             except UnicodeDecodeError:
-                raise FileFormatError(
-                    line_no, f"文字コード({ENCODINGS[self.encoding]})として読めません"
-                ) from None
-            text = text.rstrip("\r\n")
-            if not text.strip():
+                yield (
+                    line_no,
+                    FileFormatError(
+                        line_no, f"文字コード({ENCODINGS[self.encoding]})として読めません"
+                    ),
+                )
                 continue
-            if line_no == 1 and self.header:
+            text = text.rstrip("\r\n")
+            if not text.strip() or (line_no == 1 and self.header):
                 continue
             try:
                 cells = next(csv.reader([text], quoting=_QUOTING[self.quoting]))
             except csv.Error as exc:
-                raise FileFormatError(line_no, f"CSVとして読めません({exc})") from None
+                yield line_no, FileFormatError(line_no, f"CSVとして読めません({exc})")
+                continue
             if len(cells) != len(self.columns):
-                raise FileFormatError(
-                    line_no, f"項目数が{len(cells)}です({len(self.columns)}項目のはずです)"
+                yield (
+                    line_no,
+                    FileFormatError(
+                        line_no, f"項目数が{len(cells)}です({len(self.columns)}項目のはずです)"
+                    ),
                 )
+                continue
             yield line_no, {c: v.strip() for c, v in zip(self.columns, cells, strict=True)}
 
 
