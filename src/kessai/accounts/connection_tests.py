@@ -112,41 +112,9 @@ async def check_gmo_pg_gateway(
     return ConnectionResult(True, CONNECTED, {"checked": checked})
 
 
-def _text(value: object) -> str | None:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def sftp_target(settings: Mapping[str, Any]) -> sftp.SftpTarget | None:
     """The GMO PG account's SFTP server, or None when no SFTP field is set."""
-    host = _text(settings.get("sftp_host"))
-    user = _text(settings.get("sftp_login_id"))
-    if host is None and user is None:
-        return None
-    if host is None or user is None:
-        raise sftp.SftpConfigError(
-            "SFTP 接続先 IP アドレスとSFTP ログインIDの両方を設定してください"
-        )
-    raw_port = settings.get("sftp_port")
-    try:
-        port = sftp.DEFAULT_PORT if raw_port in (None, "") else int(raw_port)
-    except (TypeError, ValueError):
-        port = -1
-    if not 0 < port < 65536:
-        raise sftp.SftpConfigError("SFTPのポート番号は1〜65535で設定してください")
-    return sftp.SftpTarget(
-        host=host,
-        username=user,
-        port=port,
-        password=_text(settings.get("sftp_password")),
-        private_key=_text(settings.get("sftp_private_key")),
-        host_key_fingerprint=_text(settings.get("sftp_host_key_fingerprint")),
-        connect_timeout_seconds=SFTP_TIMEOUT_SECONDS,
-    )
+    return sftp.target_from_settings(settings, SFTP_TIMEOUT_SECONDS)
 
 
 async def check_gmo_pg_sftp(

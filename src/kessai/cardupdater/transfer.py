@@ -15,7 +15,6 @@ from typing import Any
 
 import asyncssh
 
-from kessai.accounts.connection_tests import sftp_target
 from kessai.providers import sftp
 
 log = logging.getLogger("kessai.cardupdater")
@@ -55,19 +54,11 @@ def target_of(settings: Mapping[str, Any]) -> sftp.SftpTarget:
             retryable=False,
         )
     try:
-        target = sftp_target(settings)
+        target = sftp.target_from_settings(settings, TIMEOUT_SECONDS)
     except sftp.SftpError as exc:
         raise TransferError(exc.message, code=exc.code, retryable=False) from None
     assert target is not None
-    return sftp.SftpTarget(
-        host=target.host,
-        username=target.username,
-        port=target.port,
-        password=target.password,
-        private_key=target.private_key,
-        host_key_fingerprint=target.host_key_fingerprint,
-        connect_timeout_seconds=TIMEOUT_SECONDS,
-    )
+    return target
 
 
 def _failure(exc: BaseException, what: str) -> TransferError:

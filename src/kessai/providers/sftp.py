@@ -11,7 +11,7 @@ account logs in with its own credentials only. Passwords and keys never reach a 
 """
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +69,45 @@ class SftpEntry:
     is_dir: bool
     size: int | None
     modified: datetime | None
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def target_from_settings(
+    settings: Mapping[str, Any], connect_timeout_seconds: float = 10.0
+) -> SftpTarget | None:
+    """The SFTP server of a GMO PG account's settings (SFTP 接続先 IP アドレス, SFTP ログインID,
+    SFTP パスワード, sftp_port, sftp_host_key_fingerprint and, beyond the schema,
+    sftp_private_key), or None when no SFTP field is set."""
+    host = _text(settings.get("sftp_host"))
+    user = _text(settings.get("sftp_login_id"))
+    if host is None and user is None:
+        return None
+    if host is None or user is None:
+        raise SftpConfigError("SFTP 接続先 IP アドレスとSFTP ログインIDの両方を設定してください")
+    raw_port = settings.get("sftp_port")
+    try:
+        port = DEFAULT_PORT if raw_port in (None, "") else int(raw_port)
+    except (TypeError, ValueError):
+        port = -1
+    if not 0 < port < 65536:
+        raise SftpConfigError("SFTPのポート番号は1〜65535で設定してください")
+    return SftpTarget(
+        host=host,
+        username=user,
+        port=port,
+        password=_text(settings.get("sftp_password")),
+        private_key=_text(settings.get("sftp_private_key")),
+        host_key_fingerprint=_text(settings.get("sftp_host_key_fingerprint")),
+        connect_timeout_seconds=connect_timeout_seconds,
+    )
 
 
 class _HostKeyCheck(asyncssh.SSHClient):
