@@ -14,6 +14,7 @@ from kessai.payments.models import PaymentAttempt
 from kessai.providers.store import ProviderReference
 from kessai.subscriptions.models import Subscription
 from kessai.users.models import AdminSession, AdminUser
+from kessai.webhooks.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AdminSession",
@@ -24,6 +25,7 @@ __all__ = [
     "ChangeRecord",
     "Customer",
     "CustomerCard",
+    "Event",
     "IdempotencyRecord",
     "Job",
     "JobChunk",
@@ -39,4 +41,7 @@ __all__ = [
     "UpdaterResultLine",
     "UpdaterRun",
     "UpdaterTarget",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -8,6 +8,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.history.models import ChangeRecord
+from kessai.webhooks.events import SNAPSHOT_FIELDS, emit, event_row, state_of
 
 
 def _text(value: object) -> str | None:
@@ -23,8 +24,13 @@ async def record_changes(
     actor: str,
     at: datetime,
     reason: str | None = None,
+    event_type: str | None = None,
+    state: dict[str, Any] | None = None,
+    payment: dict[str, Any] | None = None,
 ) -> None:
-    """One row per field that really changed."""
+    """One row per field that really changed, and for an order or a 定期受注 the event of
+    the change (`event_type`, by default `<entity>.updated` when something changed) in the
+    outbox; `state` is the entity after the change."""
     rows = [
         {
             "entity": entity,
@@ -41,6 +47,19 @@ async def record_changes(
     ]
     if rows:
         await session.execute(insert(ChangeRecord), rows)
+    if entity in SNAPSHOT_FIELDS and (rows or event_type):
+        row = event_row(
+            event_type or f"{entity}.updated",
+            entity,
+            entity_id,
+            at,
+            state=state or {},
+            changes=[(n, b, a) for n, (b, a) in changes.items() if b != a],
+            reason=reason,
+            actor=actor,
+            payment=payment,
+        )
+        await emit(session, [row])
 
 
 async def list_changes(
@@ -64,9 +83,12 @@ async def compare_and_set(
     actor: str,
     at: datetime,
     reason: str | None,
+    event_type: str | None = None,
+    payment: dict[str, Any] | None = None,
 ) -> bool:
     """Write `values` only if nobody changed `row` (an entity with id, version and
-    updated_at) since it was read, and log the `tracked` fields that changed in 変更履歴."""
+    updated_at) since it was read, and log the `tracked` fields that changed in 変更履歴
+    (with the change's event: record_changes)."""
     model: Any = type(row)
     result = await session.execute(
         update(model)
@@ -77,6 +99,7 @@ async def compare_and_set(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     changes = {name: (getattr(row, name), values[name]) for name in tracked if name in values}
+    state = state_of(entity, row, values)
     await record_changes(
         session,
         entity=entity,
@@ -85,5 +108,8 @@ async def compare_and_set(
         actor=actor,
         at=at,
         reason=reason,
+        event_type=event_type,
+        state=state,
+        payment=payment,
     )
     return True

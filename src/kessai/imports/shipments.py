@@ -24,6 +24,7 @@ from kessai.orders.models import Order
 from kessai.payments.bulk.apply import IN_PROGRESS_WAITS, Applied, order_state, run_waiting
 from kessai.payments.plans import ActionRequest, ShipmentInput
 from kessai.payments.status import Action
+from kessai.webhooks.events import state_of
 
 if TYPE_CHECKING:
     from kessai.services import Services
@@ -130,6 +131,7 @@ async def record_shipment(
                     actor=actor,
                     at=services.clock.now(),
                     reason=REASON,
+                    state=state_of("order", order, values),
                 )
                 return Applied(ItemStatus.SUCCEEDED, "発送情報を登録しました", before, before)
         if wait is not None:

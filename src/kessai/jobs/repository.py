@@ -12,6 +12,7 @@ from kessai.core.upsert import dialect_insert
 from kessai.jobs.kinds import ItemResult
 from kessai.jobs.models import Job, JobChunk, JobItem, JobLog
 from kessai.jobs.status import ChunkStatus, ItemStatus, JobStatus, final_status
+from kessai.webhooks.events import emit, event_row, state_of
 
 chunks_t: Table = JobChunk.__table__  # type: ignore[assignment]
 logs_t: Table = JobLog.__table__  # type: ignore[assignment]
@@ -162,15 +163,27 @@ async def refresh(s: AsyncSession, job: Job, now: datetime) -> None:
     if job.planned_at is not None and not remaining and job.finished_at is None:
         values["status"] = final_status(ok, failed, skipped).value
         values["finished_at"] = now
+        await emit(s, [_finished(job, values, now)])
     await s.execute(update(Job).where(Job.id == job.id).values(**values))
 
 
+def _finished(job: Job, values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The job's event (job.succeeded, job.partially_failed, job.failed), in its outbox."""
+    state = state_of("job", job, values)
+    return event_row(f"job.{values['status']}", "job", job.id, now, state=state)
+
+
 async def fail_job(s: AsyncSession, job_id: int, error: str, now: datetime) -> None:
-    await s.execute(
+    values = {"status": JobStatus.FAILED.value, "error": error, "finished_at": now}
+    failed = await s.execute(
         update(Job)
         .where(Job.id == job_id, Job.finished_at.is_(None))
-        .values(status=JobStatus.FAILED.value, error=error, finished_at=now)
+        .values(**values)
+        .execution_options(synchronize_session=False)
     )
+    if failed.rowcount == 1:  # type: ignore[attr-defined]
+        job = await get_job(s, job_id)
+        await emit(s, [_finished(job, values, now)])
 
 
 async def add_log(s: AsyncSession, job_id: int, level: str, message: str, now: datetime) -> None:

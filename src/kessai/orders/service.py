@@ -23,6 +23,7 @@ from kessai.payments import capabilities as caps
 from kessai.payments.decide import NO_LIVE_TRANSACTION, validate_amount
 from kessai.payments.status import Action, HandlingStatus, PaymentStatus, allows
 from kessai.providers import densan
+from kessai.webhooks.events import emit, event_row, state_of
 
 # Compared with separators and case removed: card_no, cardNo and card-no are one key.
 _CARD_KEYS = {
@@ -159,6 +160,10 @@ async def create_order(session: AsyncSession, data: OrderCreate, now: datetime) 
     )
     for _ in range(AUTO_NUMBER_TRIES):
         if await _insert(session, order):
+            created = event_row(
+                "order.created", "order", order.id, now, state=state_of("order", order, {})
+            )
+            await emit(session, [created])
             return order
         if data.number is not None:  # taken by a concurrent order since the check above
             raise _duplicate(data.number)

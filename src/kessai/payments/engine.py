@@ -256,15 +256,20 @@ class PaymentEngine:
         connector = self._connector(facts)
         values = self._claim_values(facts, plan)
         account_id = facts.account.id if facts.account is not None else None
+        changes = repo.changes_of(order, values)
+        reason = OPERATION_LABELS.get(plan.operation, plan.operation)
         write = repo.WriteAhead(
             order,
             values,
             self._sent(plan, req, facts.now),
-            repo.changes_of(order, values),
+            changes,
             stored=None if account_id is None else (account_id, plan.reference),
             actor=req.actor,
             at=facts.now,
-            reason=OPERATION_LABELS.get(plan.operation, plan.operation),
+            reason=reason,
+            event=repo.order_event(
+                order, values, changes, actor=req.actor, at=facts.now, reason=reason
+            ),
         )
         return _HotPlan(
             write,
@@ -512,7 +517,13 @@ class PaymentEngine:
                 if claimed.hot is None:
                     await repo.complete_attempt(s, claimed.attempt_id, **answer.completed)
                 await self._settle(
-                    s, facts, claimed.attempt_id, answer.settlement, actor, plan.operation
+                    s,
+                    facts,
+                    claimed.attempt_id,
+                    answer.settlement,
+                    actor,
+                    plan.operation,
+                    _payment(claimed.attempt_id, plan.operation, outcome),
                 )
         result = ActionResult(
             order_id,
@@ -591,15 +602,21 @@ class PaymentEngine:
         if not settlement.keep_in_flight:
             values["in_flight_attempt_id"] = None
         operation = claimed.plan.operation
+        changes = repo.changes_of(order, values)
+        reason = OPERATION_LABELS.get(operation, operation)
+        payment = _payment(claimed.attempt_id, operation, answer.outcome)
         return repo.Settle(
             order,
             claimed.attempt_id,
             answer.completed,
             values,
-            repo.changes_of(order, values),
+            changes,
             actor=actor,
             at=answer.now,
-            reason=OPERATION_LABELS.get(operation, operation),
+            reason=reason,
+            event=repo.order_event(
+                order, values, changes, actor=actor, at=answer.now, reason=reason, payment=payment
+            ),
         )
 
     async def _settle(
@@ -610,6 +627,7 @@ class PaymentEngine:
         settlement: Settlement,
         actor: str,
         operation: str,
+        payment: dict[str, Any] | None = None,
     ) -> None:
         order = facts.order
         if order.in_flight_attempt_id != attempt_id:
@@ -620,7 +638,7 @@ class PaymentEngine:
             values["in_flight_attempt_id"] = None
         reason = OPERATION_LABELS.get(operation, operation)
         if not await repo.compare_and_set(
-            s, order, values, actor=actor, at=facts.now, reason=reason
+            s, order, values, actor=actor, at=facts.now, reason=reason, payment=payment
         ):
             raise InProgress("この受注は同時に更新されました。もう一度お試しください")
 
@@ -655,7 +673,13 @@ class PaymentEngine:
                 else "決済照会の結果、決済サービスでは処理されていませんでした",
                 completed_at=now,
             )
-            await self._settle(s, facts, held.id, settlement, actor, Operation.LOOKUP)
+            payment = {
+                "attempt_id": held.id,
+                "operation": held.operation,
+                "outcome": outcome,
+                "provider_code": found.code,
+            }
+            await self._settle(s, facts, held.id, settlement, actor, Operation.LOOKUP, payment)
         return ActionResult(
             order_id, outcome, _lookup_message(found), held.id, found.code, found.message
         )
@@ -844,6 +868,16 @@ def _values_for(order: Order, event: Event | None, fields: dict[str, Any]) -> di
         values["payment_status"] = next_status(status, event).value
         values["handling_status"] = handling_after(event, handling).value
     return values
+
+
+def _payment(attempt_id: int, operation: str, outcome: c.Outcome) -> dict[str, Any]:
+    """What a provider call did, for its event (payment.<outcome>)."""
+    return {
+        "attempt_id": attempt_id,
+        "operation": operation,
+        "outcome": outcome.kind.value,
+        "provider_code": outcome.code,
+    }
 
 
 def _unsupported(facts: OrderFacts, what: str) -> _Unsupported:

@@ -21,6 +21,7 @@ from kessai.history.models import ChangeRecord
 from kessai.orders.models import Order
 from kessai.payments.models import PaymentAttempt
 from kessai.providers.store import ProviderReference
+from kessai.webhooks.events import data_text, emit, event_row, state_of
 
 # The order fields whose every change goes to 変更履歴.
 TRACKED_FIELDS = (
@@ -84,8 +85,10 @@ async def compare_and_set(
     actor: str,
     at: datetime,
     reason: str | None,
+    payment: dict[str, Any] | None = None,
 ) -> bool:
-    """Write `values` only if nobody changed the order since it was read; log 変更履歴."""
+    """Write `values` only if nobody changed the order since it was read; log 変更履歴 and
+    the event (payment.<outcome> when `payment` says what a provider call did)."""
     return await history.compare_and_set(
         session,
         order,
@@ -95,6 +98,35 @@ async def compare_and_set(
         actor=actor,
         at=at,
         reason=reason,
+        event_type=None if payment is None else f"payment.{payment['outcome']}",
+        payment=payment,
+    )
+
+
+def order_event(
+    order: Order,
+    values: dict[str, Any],
+    changes: list["Change"],
+    *,
+    actor: str,
+    at: datetime,
+    reason: str,
+    payment: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """The outbox row of a hot-path write (as compare_and_set would write it): the payment's
+    event when `payment` is given, else order.updated when something tracked changed."""
+    if payment is None and not changes:
+        return None
+    return event_row(
+        "order.updated" if payment is None else f"payment.{payment['outcome']}",
+        "order",
+        order.id,
+        at,
+        state=state_of("order", order, values),
+        changes=[(c.field, c.before, c.after) for c in changes],
+        reason=reason,
+        actor=actor,
+        payment=payment,
     )
 
 
@@ -208,6 +240,7 @@ class WriteAhead:
     actor: str
     at: datetime
     reason: str
+    event: dict[str, Any] | None = None  # its outbox row (webhooks.events.event_row)
 
 
 @dataclass(frozen=True)
@@ -222,6 +255,7 @@ class Settle:
     actor: str
     at: datetime
     reason: str
+    event: dict[str, Any] | None = None  # its outbox row (webhooks.events.event_row)
 
 
 def _text(value: object) -> str | None:
@@ -368,6 +402,22 @@ def _pg_history(first: int) -> str:
     )
 
 
+def _pg_event(first: int) -> str:
+    """The change's event in the outbox (CTE `u`'s row): parameters first … first+3 are its
+    uid, type, subject and data (JSON text)."""
+    uid, type_, subject, data = (f"${first + i}" for i in range(4))
+    return (
+        "e AS (INSERT INTO events (uid, type, subject, data, created_at, relayed) "  # noqa: S608 - parameter numbers only
+        f"SELECT {uid}, {type_}, {subject}, {data}::json, u.updated_at, false FROM u) "
+    )
+
+
+def _pg_event_values(event: dict[str, Any] | None) -> list[Any]:
+    if event is None:
+        return []
+    return [event["uid"], event["type"], event["subject"], data_text(event)]
+
+
 def _pg_history_values(changes: list[Change], actor: str, reason: str) -> list[Any]:
     if not changes:
         return []
@@ -410,12 +460,15 @@ _ATTEMPT_SENT = ("operation", "amount", "reference", "outcome", "actor", "create
 
 
 @lru_cache(maxsize=64)
-def _pg_write_ahead(names: tuple[str, ...], history: bool, *, unchanged: bool = False) -> str:
+def _pg_write_ahead(
+    names: tuple[str, ...], history: bool, event: bool, *, unchanged: bool = False
+) -> str:
     """$1 order, $2 version, $3 now, $4 account, $5 reference, then `names`' values, the
-    attempt's (_ATTEMPT_SENT), with `history` the 変更履歴's (_pg_history) and, with
-    `unchanged`, the rows' versions (_pg_unchanged)."""
+    attempt's (_ATTEMPT_SENT), with `history` the 変更履歴's (_pg_history), with `event` the
+    outbox row's (_pg_event) and, with `unchanged`, the rows' versions (_pg_unchanged)."""
     first_attempt = 6 + len(names)
-    first_guard = first_attempt + len(_ATTEMPT_SENT) + (5 if history else 0)
+    first_event = first_attempt + len(_ATTEMPT_SENT) + (5 if history else 0)
+    first_guard = first_event + (4 if event else 0)
     guard = _pg_unchanged(first_guard) if unchanged else ""
     types = _PG_TYPES["payment_attempts"]
     selected = ", ".join(f"${first_attempt + i}::{types[n]}" for i, n in enumerate(_ATTEMPT_SENT))
@@ -428,6 +481,7 @@ def _pg_write_ahead(names: tuple[str, ...], history: bool, *, unchanged: bool = 
         f"a AS (INSERT INTO payment_attempts (id, order_id, {', '.join(_ATTEMPT_SENT)}) "
         f"SELECT n.id, u.id, {selected} FROM n, u RETURNING id, order_id)"
         f"{', ' + _pg_history(first_attempt + len(_ATTEMPT_SENT)) if history else ' '}"
+        f"{', ' + _pg_event(first_event) if event else ' '}"
         "SELECT a.id, (SELECT r.data FROM provider_references r "
         "WHERE r.account_id = $4 AND r.reference = $5), a.order_id FROM a"
     )
@@ -451,21 +505,27 @@ def _pg_unchanged(first: int) -> str:
 
 
 def _pg_write_ahead_sql(w: WriteAhead) -> str:
-    return _pg_write_ahead(tuple(w.values), bool(w.changes))
+    return _pg_write_ahead(tuple(w.values), bool(w.changes), w.event is not None)
 
 
 def _pg_settle_sql(t: Settle) -> str:
-    return _pg_settle(tuple(t.attempt), tuple(t.values), bool(t.changes))
+    return _pg_settle(tuple(t.attempt), tuple(t.values), bool(t.changes), t.event is not None)
 
 
 @lru_cache(maxsize=64)
 def _pg_settle(
-    completed: tuple[str, ...], names: tuple[str, ...], history: bool, *, seen: bool = False
+    completed: tuple[str, ...],
+    names: tuple[str, ...],
+    history: bool,
+    event: bool,
+    *,
+    seen: bool = False,
 ) -> str:
     """$1 order, $2 version, $3 attempt, $4 now, then `completed`' values (the attempt's),
-    `names`' (the order's) and, with `history`, the 変更履歴's (_pg_history). With `seen`,
-    the order row's xmin follows its columns."""
+    `names`' (the order's), with `history` the 変更履歴's (_pg_history) and with `event` the
+    outbox row's (_pg_event). With `seen`, the order row's xmin follows its columns."""
     first_order = 5 + len(completed)
+    first_event = first_order + len(names) + (5 if history else 0)
     sets = ", ".join(f"{n} = ${5 + i}" for i, n in enumerate(completed))
     returned = f"{_PG_ORDER_COLUMNS}, xmin" if seen else _PG_ORDER_COLUMNS
     return (
@@ -474,6 +534,7 @@ def _pg_settle(
         "WHERE id = $1 AND version = $2 AND in_flight_attempt_id = $3 "
         f"RETURNING {returned}) "
         f"{', ' + _pg_history(first_order + len(names)) if history else ' '}"
+        f"{', ' + _pg_event(first_event) if event else ' '}"
         f"SELECT {returned} FROM u"
     )
 
@@ -489,6 +550,7 @@ def _pg_write_ahead_args(w: WriteAhead) -> list[Any]:
         *_pg_values(_ORDERS, w.values),
         *_pg_values(_ATTEMPTS, {n: w.attempt[n] for n in _ATTEMPT_SENT}),
         *_pg_history_values(w.changes, w.actor, w.reason),
+        *_pg_event_values(w.event),
     ]
 
 
@@ -501,6 +563,7 @@ def _pg_settle_args(t: Settle) -> list[Any]:
         *_pg_values(_ATTEMPTS, t.attempt),
         *_pg_values(_ORDERS, t.values),
         *_pg_history_values(t.changes, t.actor, t.reason),
+        *_pg_event_values(t.event),
     ]
 
 
@@ -553,14 +616,16 @@ class _PgHotPath:
         assert seen.order is w.order
         o, m, a, c = unchanged.versions
         row = await self.conn.fetchrow(
-            _pg_write_ahead(tuple(w.values), bool(w.changes), unchanged=True),
+            _pg_write_ahead(tuple(w.values), bool(w.changes), w.event is not None, unchanged=True),
             *_pg_write_ahead_args(w),
             *(o, m, seen.account.id, a, c),
         )
         return None if row is None else _claim(row)
 
     async def settle(self, t: Settle) -> tuple[Order, int | None] | None:
-        sql = _pg_settle(tuple(t.attempt), tuple(t.values), bool(t.changes), seen=True)
+        sql = _pg_settle(
+            tuple(t.attempt), tuple(t.values), bool(t.changes), t.event is not None, seen=True
+        )
         row = await self.conn.fetchrow(sql, *_pg_settle_args(t))
         if row is None:
             return None
@@ -641,6 +706,7 @@ class _CoreHotPath:
         actor: str,
         at: datetime,
         reason: str,
+        event: dict[str, Any] | None,
     ) -> Order | None:
         values = {**values, "updated_at": at}
         params = {f"v_{n}": v for n, v in values.items()}
@@ -666,6 +732,8 @@ class _CoreHotPath:
                     for c in changes
                 ],
             )
+        if event is not None:
+            await emit(self.conn, [event])
         return _instance(Order, dict(row._mapping))
 
     async def write_ahead(self, w: WriteAhead, unchanged: Seen | None = None) -> Claim | None:
@@ -675,7 +743,14 @@ class _CoreHotPath:
         attempt_id = int((await self.conn.execute(_CORE_ADD_ATTEMPT, sent)).scalar_one())
         claimed = {**w.values, "in_flight_attempt_id": attempt_id}
         done = await self._cas(
-            w.order, claimed, w.changes, held=None, actor=w.actor, at=w.at, reason=w.reason
+            w.order,
+            claimed,
+            w.changes,
+            held=None,
+            actor=w.actor,
+            at=w.at,
+            reason=w.reason,
+            event=w.event,
         )
         if done is None:  # nothing written: a batch commits the others' claims
             await self.conn.execute(delete(_ATTEMPTS).where(_ATTEMPTS.c.id == attempt_id))
@@ -691,7 +766,14 @@ class _CoreHotPath:
             update(_ATTEMPTS).where(_ATTEMPTS.c.id == t.attempt_id).values(**t.attempt)
         )
         settled = await self._cas(
-            t.order, t.values, t.changes, held=t.attempt_id, actor=t.actor, at=t.at, reason=t.reason
+            t.order,
+            t.values,
+            t.changes,
+            held=t.attempt_id,
+            actor=t.actor,
+            at=t.at,
+            reason=t.reason,
+            event=t.event,
         )
         return None if settled is None else (settled, None)
 

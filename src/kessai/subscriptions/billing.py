@@ -40,6 +40,7 @@ from kessai.subscriptions.cycles import Cycle, CycleKind
 from kessai.subscriptions.repository import ChildState, Claim
 from kessai.subscriptions.service import PAID_STATUSES, pause_unpaid
 from kessai.subscriptions.status import SubscriptionStatus
+from kessai.webhooks.events import emit, event_row
 
 if TYPE_CHECKING:
     from kessai.jobs.models import Job
@@ -213,6 +214,7 @@ class BillingRun:
                     await _child_orders(s, [t for t in targets if t.row.id in claimed], now),
                 )
                 states = await repo.child_states(s, [(t.row.id, t.cycle) for t in targets])
+                await emit(s, _created_events(targets, claimed, states, now))
                 todo = []
                 for t in targets:
                     state = states.get((t.row.id, t.cycle))
@@ -412,6 +414,28 @@ async def _child_orders(
             )
         )
     return rows
+
+
+def _created_events(
+    targets: list[_Target],
+    claimed: set[int],
+    states: dict[tuple[int, int], "repo.ChildState"],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """order.created of the child orders this claim inserted."""
+    events = []
+    for t in targets:
+        state = states.get((t.row.id, t.cycle))
+        if t.row.id in claimed and state is not None:
+            values = {
+                "number": state.number,
+                "payment_status": state.payment_status,
+                "amount": state.amount,
+                "customer_id": t.row.customer_id,
+                "subscription_id": t.row.id,
+            }
+            events.append(event_row("order.created", "order", state.order_id, now, state=values))
+    return events
 
 
 def _data(target: _Target, state: ChildState | None) -> dict[str, Any]:

@@ -376,6 +376,14 @@ async def record_created(s: AsyncSession, sub: Subscription, *, actor: str, at: 
         actor=actor,
         at=at,
         reason="定期受注を登録しました",
+        event_type="subscription.created",
+        state={
+            "number": sub.number,
+            "status": sub.status,
+            "amount": sub.amount,
+            "next_ship_on": sub.next_ship_on,
+            "customer_id": sub.customer_id,
+        },
     )
 
 
