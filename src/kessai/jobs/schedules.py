@@ -80,7 +80,22 @@ async def tick(services: "Services") -> list[int]:
         await deliver_pending(services)  # mails whose first send failed, when due again
     except Exception:
         log.exception("mail delivery failed")
+    await _webhooks(services)
     return created
+
+
+async def _webhooks(services: "Services") -> None:
+    """Relay and send what the serving processes left (none running, or a crash)."""
+    from kessai.webhooks.delivery import Sender, pump
+
+    sender = Sender(services)
+    try:
+        while (await pump(services, sender)).busy:
+            pass
+    except Exception:
+        log.exception("webhook delivery failed")
+    finally:
+        await sender.aclose()
 
 
 async def run_scheduler(services: "Services", interval_seconds: float) -> None:

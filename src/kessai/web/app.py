@@ -26,6 +26,8 @@ from kessai.web import errors
 from kessai.web.admin import admin_router
 from kessai.web.fast_actions import FastPaymentActions
 from kessai.web.sandbox import router as sandbox_router
+from kessai.webhooks.delivery import Pump
+from kessai.webhooks.endpoints import router as webhooks_router
 
 __all__ = ["connection_tests", "create_app"]
 
@@ -61,10 +63,13 @@ def create_app(services: Services | None = None) -> FastAPI:
         beat = None
         if owned and not svc.settings.broker_url:
             beat = asyncio.create_task(run_scheduler(svc, SCHEDULER_INTERVAL_SECONDS))
+        # Every serving process relays and sends webhooks (claims keep them from doubling).
+        pump = asyncio.create_task(Pump(svc).run()) if owned else None
         yield
-        if beat is not None:
-            beat.cancel()
-            await asyncio.gather(beat, return_exceptions=True)
+        for task in (beat, pump):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if owned:
             await svc.close()
 
@@ -88,6 +93,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(jobs_router)
     app.include_router(shop_router)
     app.include_router(mails_router)
+    app.include_router(webhooks_router)
     app.include_router(sandbox_router)  # answers 409 sandbox_only in production
     app.include_router(admin_router(svc))  # 管理画面 /admin
     if svc.settings.sandbox:
