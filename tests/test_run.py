@@ -67,6 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         **os.environ,
         "KESSAI_DATABASE_URL": f"sqlite:///{tmp_path / 'kessai.db'}",
         "KESSAI_ENV": "sandbox",
+        "KESSAI_SIM_SFTP_PORT": str(free_port()),  # the GMO PG simulator's SFTP side
     }
     kessai("db", "upgrade", env=env)
     banner = kessai("demo", "--port", str(port), env=env)
@@ -221,3 +222,40 @@ def test_a_seeded_authorized_demo_order_can_be_captured(server: Server) -> None:
         assert order["payment_status_label"] == "仮売上完了"
         captured = api.post(f"/orders/{order['id']}/payment/capture").json()
     assert captured["order"]["payment_status_label"] == "売上完了"
+
+
+def _finished_job(api: httpx.Client, name: str, after: int) -> dict[str, object]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for job in api.get("/jobs", params={"limit": 20}).json():
+            done = job["status"] not in ("queued", "running")
+            if job["name"] == name and job["id"] > after and done:
+                return dict(job)
+        time.sleep(0.2)
+    pytest.fail(f"no finished 「{name}」 job")
+
+
+def test_a_card_updater_round_trip_by_moving_the_sandbox_clock(server: Server) -> None:
+    """自動洗替 in the sandbox: the demo account sends its request to the simulator's SFTP
+    server on the 1st; on the 27th the answer comes back and is applied."""
+    from datetime import datetime
+
+    from kessai.core.clock import TOKYO
+
+    now = datetime.now(TOKYO)
+    year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+    with server.client() as api:
+        last = max([j["id"] for j in api.get("/jobs", params={"limit": 1}).json()] or [0])
+        api.post("/sandbox/clock", json={"set": f"{year}-{month:02d}-01T01:30:00+09:00"})
+        sent = _finished_job(api, "GMO 洗替依頼", last)
+        assert sent["status"] == "succeeded", sent
+        api.post("/sandbox/clock", json={"set": f"{year}-{month:02d}-27T00:30:00+09:00"})
+        got = _finished_job(api, "GMO 洗替結果取得", int(str(sent["id"])))
+        assert got["status"] == "succeeded", got
+        text = api.get(f"/jobs/{got['id']}/items.csv").content.decode("utf-8-sig")
+        api.post("/sandbox/clock", json={"reset": True})
+    lines = text.splitlines()
+    assert lines[0].startswith("顧客ID,顧客名,会員ID,カード登録連番")
+    assert any("0:有効性OK" in line for line in lines)
+    assert any("1:有効性NG" in line for line in lines)
+    assert any("2:照合エラー" in line for line in lines)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.apikeys.service import create_key
+from kessai.cardupdater.sandbox import seed_card_updater_demo
 from kessai.core.db import transaction
 from kessai.core.errors import Conflict
 from kessai.core.settings import Settings
@@ -108,6 +109,7 @@ async def seed_demo(settings: Settings) -> DemoSeed:
         for i, demo in enumerate(DEMO_ORDERS):
             await _seed_order(services, demo, customers[i % len(customers)], now)
         tour_id, tour_number = await _tour_order(services, customers[0], now)
+        await seed_card_updater_demo(services, customers, now)
         async with transaction(services.sessions) as s:
             key = await create_key(s, "demo", now)
             statuses, held = await _demo_statuses(s)

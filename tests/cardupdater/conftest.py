@@ -49,9 +49,10 @@ async def gmo_sftp() -> AsyncIterator[SftpServer]:
 class Shop:
     method: PaymentMethod
     account_id: int
-    server: SftpServer
+    server: SftpServer | None  # None: another SFTP server (the simulator's)
 
     def file(self, path: str) -> Path:
+        assert self.server is not None
         return self.server.home / path
 
 

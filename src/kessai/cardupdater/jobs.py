@@ -92,7 +92,7 @@ async def enabled_accounts(services: "Services") -> list[ProviderAccount]:
     async with transaction(services.sessions) as s:
         rows = await s.scalars(
             select(ProviderAccount)
-            .where(ProviderAccount.integration == "gmo_pg")
+            .where(ProviderAccount.provider == "gmo_pg")
             .order_by(ProviderAccount.id)
         )
         return [a for a in rows.all() if (a.settings or {}).get("auto_card_update") is True]

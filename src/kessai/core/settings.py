@@ -51,6 +51,8 @@ class Settings:
     db_pool_size: int | None = None
     # SMTP server for customer and shop mails (host:port); none keeps mails in the outbox.
     smtp_url: str | None = None
+    # Sandbox: the port of the GMO PG simulator's SFTP server (自動洗替); 0 starts none.
+    sim_sftp_port: int = 8122
 
     @property
     def sandbox(self) -> bool:
@@ -84,6 +86,7 @@ class Settings:
             broker_queue=e.get("KESSAI_BROKER_QUEUE", "").strip() or "kessai",
             db_pool_size=int(e["KESSAI_DB_POOL_SIZE"]) if e.get("KESSAI_DB_POOL_SIZE") else None,
             smtp_url=e.get("KESSAI_SMTP_URL", "").strip() or None,
+            sim_sftp_port=int(e.get("KESSAI_SIM_SFTP_PORT", "8122") or 0),
         )
 
 

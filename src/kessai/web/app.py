@@ -1,8 +1,10 @@
 """The FastAPI application: REST API under /api/v1, OpenAPI at /openapi.json, docs at /docs."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -28,6 +30,9 @@ from kessai.web.fast_actions import FastPaymentActions
 from kessai.web.sandbox import router as sandbox_router
 from kessai.webhooks.delivery import Pump
 from kessai.webhooks.endpoints import router as webhooks_router
+
+if TYPE_CHECKING:
+    from kessai.providers.gmo_pg.sim.sftp import SftpSimulator
 
 __all__ = ["connection_tests", "create_app"]
 
@@ -65,7 +70,10 @@ def create_app(services: Services | None = None) -> FastAPI:
             beat = asyncio.create_task(run_scheduler(svc, SCHEDULER_INTERVAL_SECONDS))
         # Every serving process relays and sends webhooks (claims keep them from doubling).
         pump = asyncio.create_task(Pump(svc).run()) if owned else None
+        sftp_sim = await start_sftp_simulator(app, svc) if owned else None
         yield
+        if sftp_sim is not None:
+            sftp_sim.close()
         for task in (beat, pump):
             if task is not None:
                 task.cancel()
@@ -114,7 +122,9 @@ def mount_simulators(app: FastAPI, svc: Services) -> None:
     """Sandbox only: the providers' simulators, on kessai's own (movable) clock."""
     from kessai.providers.gmo_pg.simulator import SimulatorConfig, create_simulator
 
-    app.mount("/sim/gmo-pg", create_simulator(SimulatorConfig(now=svc.clock.now)))
+    gmo_pg = create_simulator(SimulatorConfig(now=svc.clock.now))
+    app.state.gmo_pg_simulator = gmo_pg.state.simulator  # its SFTP side shares the members
+    app.mount("/sim/gmo-pg", gmo_pg)
 
     @app.get("/sim/fake/3ds", include_in_schema=False)
     async def fake_challenge() -> HTMLResponse:
@@ -124,3 +134,19 @@ def mount_simulators(app: FastAPI, svc: Services) -> None:
             "<!doctype html><meta charset=utf-8><title>3Dセキュア (擬似)</title>"
             "<p>本人認証が完了しました(擬似)。ショップの画面に戻ってください。</p>"
         )
+
+
+async def start_sftp_simulator(app: FastAPI, svc: Services) -> "SftpSimulator | None":
+    """Sandbox only: the GMO PG simulator's SFTP side (自動洗替), on KESSAI_SIM_SFTP_PORT."""
+    from kessai.providers.gmo_pg.sim.sftp import sandbox_root, start_sftp_simulator
+
+    port = svc.settings.sim_sftp_port
+    simulator = getattr(app.state, "gmo_pg_simulator", None)
+    if not svc.settings.sandbox or simulator is None or port == 0:
+        return None
+    try:
+        root = sandbox_root(svc.settings)
+        return await start_sftp_simulator(simulator.state, root, port=port)
+    except OSError as exc:  # the port is taken: the rest of the sandbox still works
+        logging.getLogger("kessai.sim").warning("GMO PG SFTP simulator not started: %s", exc)
+        return None
