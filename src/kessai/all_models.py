@@ -12,6 +12,7 @@ from kessai.notifications.models import OutboxMail
 from kessai.orders.models import Order
 from kessai.payments.models import PaymentAttempt
 from kessai.providers.store import ProviderReference
+from kessai.recurring.models import RecurringBatch, RecurringLine
 from kessai.subscriptions.models import Subscription
 from kessai.users.models import AdminSession, AdminUser
 from kessai.webhooks.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -37,6 +38,8 @@ __all__ = [
     "PaymentMethod",
     "ProviderAccount",
     "ProviderReference",
+    "RecurringBatch",
+    "RecurringLine",
     "Subscription",
     "UpdaterResultLine",
     "UpdaterRun",

@@ -12,6 +12,8 @@ The calendar (Asia/Tokyo):
   hourly until it is sent or the deadline day (default the 10th) has passed.
 - GMO 洗替結果取得: monthly from the result day and hour (default the 27th, 0時), hourly
   until the result file is applied.
+- GMO 継続課金: 売上データ送信 from the 8th 05:00 (until the 17th), 売上結果取得 from the
+  18th 06:00, 有効性チェック結果取得 from the 27th 06:00; each hourly until done.
 """
 
 from kessai.cardupdater.jobs import (
@@ -27,6 +29,7 @@ from kessai.imports import (
 )
 from kessai.jobs.schedules import Schedule, register_schedule
 from kessai.payments.bulk import kind  # noqa: F401
+from kessai.recurring import jobs as recurring
 from kessai.subscriptions import (
     billing,  # noqa: F401
     reauthorization,  # noqa: F401
@@ -58,3 +61,9 @@ CARD_UPDATER_RESULT = register_schedule(
         name="GMO 洗替結果取得 (毎月27日)", kind=RESULT_KIND, due=result_due, params=month_params
     )
 )
+RECURRING = [
+    register_schedule(
+        Schedule(name=f"{step.name} (毎月)", kind=step.kind, due=step.due, params=month_params)
+    )
+    for step in (recurring.SEND, recurring.RESULT, recurring.CHECK)
+]

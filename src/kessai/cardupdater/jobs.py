@@ -166,7 +166,7 @@ def month_params(now: datetime) -> dict[str, Any]:
     return {"month": repo.month_key(month_of(now))}
 
 
-def _job_month(services: "Services", job: Job) -> date:
+def job_month(services: "Services", job: Job) -> date:
     raw = (job.params or {}).get("month")
     if raw is None:
         return month_of(services.clock.now())
@@ -199,7 +199,7 @@ class UpdaterRequestJob:
     chunk_size: int = 1
 
     async def plan(self, services: "Services", job: Job) -> list[Any]:
-        month = _job_month(services, job)
+        month = job_month(services, job)
         runs = await _runs(services, month)
         return [
             a.id
@@ -208,7 +208,7 @@ class UpdaterRequestJob:
         ]
 
     async def run(self, services: "Services", job: Job, keys: list[Any]) -> list[ItemResult]:
-        month = _job_month(services, job)
+        month = job_month(services, job)
         results = []
         for account_id in keys:
             account = await _account(services, int(account_id))
@@ -238,7 +238,7 @@ class UpdaterRequestJob:
             job=job,
             account=account,
             month=month,
-            step="洗替依頼ファイルの送信",
+            step="自動洗替(洗替依頼ファイルの送信)",
             reason=why,
             retry_until=f"{cal.request_until.month}月{cal.request_until.day}日",
         )
@@ -262,7 +262,7 @@ class UpdaterResultJob:
     chunk_size: int = 1000
 
     async def plan(self, services: "Services", job: Job) -> list[Any]:
-        month = _job_month(services, job)
+        month = job_month(services, job)
         failures: list[str] = []
         async with transaction(services.sessions) as s:
             waiting = {r.account_id: r for r in await repo.runs_waiting_for_result(s)}
@@ -280,7 +280,7 @@ class UpdaterResultJob:
                     job=job,
                     account=account,
                     month=month,
-                    step="洗替結果の取得",
+                    step="自動洗替(洗替結果の取得)",
                     reason=message,
                     retry_until=None,
                 )

@@ -46,7 +46,6 @@ async def notify_failure(
             context={
                 "account_name": account.name,
                 "month_label": _month_label(month),
-                "result_on": f"{month.month}月27日",
                 "step": step,
                 "reason": reason,
                 "retry_until": retry_until,

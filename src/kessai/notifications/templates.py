@@ -13,9 +13,11 @@ class MailKind(StrEnum):
     PAYMENT_METHOD_CHANGE_REQUEST = "payment_method_change_request"
     # 決済方法変更完了通知: the customer changed the card.
     PAYMENT_METHOD_CHANGED = "payment_method_changed"
-    # 自動洗替 (shop only): a request or result that failed, and each month's result.
+    # GMO PG's SFTP files (shop only): a 自動洗替 or 継続課金 step that failed; 洗替 results.
     CARD_UPDATER_FAILED = "card_updater_failed"
     CARD_UPDATER_RESULT = "card_updater_result"
+    # 継続課金 (seed 002): the 有効性チェック found the card NG; re-register it or pay otherwise.
+    RECURRING_CARD_INVALID = "recurring_card_invalid"
 
     @property
     def label(self) -> str:
@@ -25,8 +27,9 @@ class MailKind(StrEnum):
 MAIL_KIND_LABELS = {
     MailKind.PAYMENT_METHOD_CHANGE_REQUEST: "決済方法変更のご案内",
     MailKind.PAYMENT_METHOD_CHANGED: "決済方法変更完了通知",
-    MailKind.CARD_UPDATER_FAILED: "自動洗替エラーのお知らせ",
+    MailKind.CARD_UPDATER_FAILED: "GMO PG ファイル連携エラーのお知らせ",
     MailKind.CARD_UPDATER_RESULT: "自動洗替結果のお知らせ",
+    MailKind.RECURRING_CARD_INVALID: "再決済・決済方法変更のご案内",
 }
 
 

@@ -21,6 +21,7 @@ from kessai.notifications.endpoints import router as mails_router
 from kessai.orders.endpoints import router as orders_router
 from kessai.payments.bulk.endpoints import router as bulk_router
 from kessai.payments.endpoints import router as payments_router
+from kessai.recurring.endpoints import router as recurring_router
 from kessai.services import Services, build_services
 from kessai.shop.endpoints import router as shop_router
 from kessai.subscriptions.endpoints import router as subscriptions_router
@@ -96,6 +97,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(orders_router)
     app.include_router(payments_router)
     app.include_router(subscriptions_router)
+    app.include_router(recurring_router)
     app.include_router(bulk_router)
     app.include_router(imports_router)
     app.include_router(jobs_router)

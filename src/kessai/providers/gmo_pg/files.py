@@ -267,3 +267,93 @@ def updater_layout(settings: Mapping[str, Any]) -> UpdaterFiles:
         request_name=_text(settings, "updater_request_name", DEFAULT_REQUEST_NAME),
         result_name=_text(settings, "updater_result_name", DEFAULT_RESULT_NAME),
     )
+
+
+# --- 継続課金 (seed 002) ----------------------------------------------------------------------
+# kessai's default for GMO PG 継続課金 files (CP932, CRLF, no header), like the 洗替 ones:
+#   send    upload/{shop_id}_{yyyymm}_recurring.csv (around the 8th)
+#           ショップID, 会員ID, カード登録連番, 商品コード(0000990), 端末処理通番 (1…, unique in
+#           the file), 利用金額, 税送料, 支払方法 (1: 一括払い only), 受注番号
+#   result  download/{shop_id}_{yyyymm}_recurring_result.csv (around the 18th)
+#           端末処理通番, 会員ID, カード登録連番, 利用金額, 処理結果 (0 = 売上報告済), エラーコード
+#   check   download/{shop_id}_{yyyymm}_recurring_check.csv (around the 27th)
+#           会員ID, カード登録連番, 有効性チェック結果 (0–3, as 洗替判定結果)
+RECURRING_ITEM_CODE = "0000990"  # 商品コード of 継続課金
+RECURRING_PAY_METHOD = "1"  # 一括払い: the only 支払回数 継続課金 takes
+RECURRING_FIELDS: dict[str, str] = {
+    "shop_id": "ショップID",
+    "member_id": "会員ID",
+    "card_seq": "カード登録連番",
+    "item_code": "商品コード",
+    "terminal_seq": "端末処理通番",
+    "amount": "利用金額",
+    "tax": "税送料",
+    "pay_method": "支払方法",
+    "order_number": "受注番号",
+    "result": "処理結果",
+    "error_code": "エラーコード",
+}
+RECURRING_SEND_COLUMNS = (
+    "shop_id",
+    "member_id",
+    "card_seq",
+    "item_code",
+    "terminal_seq",
+    "amount",
+    "tax",
+    "pay_method",
+    "order_number",
+)
+RECURRING_RESULT_COLUMNS = (
+    "terminal_seq",
+    "member_id",
+    "card_seq",
+    "amount",
+    "result",
+    "error_code",
+)
+RECURRING_CHECK_COLUMNS = ("member_id", "card_seq", "result")
+RECURRING_SEND_NAME = "upload/{shop_id}_{yyyymm}_recurring.csv"
+RECURRING_RESULT_NAME = "download/{shop_id}_{yyyymm}_recurring_result.csv"
+RECURRING_CHECK_NAME = "download/{shop_id}_{yyyymm}_recurring_check.csv"
+# GMO's file-content errors of a 継続課金 line (the shop's spec sheet is the authority; these
+# are the fields kessai checks before sending, so they should never come back).
+RECURRING_FILE_ERRORS: dict[str, str] = {
+    "E0171": "商品コードが正しくありません(継続課金は0000990)",
+    "E0172": "端末処理通番がファイル内で重複しています",
+    "E0173": "利用金額が正しくありません",
+    "E0174": "税送料が正しくありません",
+    "E0175": "会員ID・カード登録連番が正しくありません",
+}
+
+
+@dataclass(frozen=True)
+class RecurringFiles:
+    send: FileLayout
+    result: FileLayout
+    check: FileLayout
+
+    def path(self, pattern: str, ids: Mapping[str, str], month: date) -> str:
+        return _name(pattern, ids, month)
+
+
+def recurring_layout(settings: Mapping[str, Any]) -> RecurringFiles:
+    """The account's 継続課金 files: kessai's default, in the 洗替 files' encoding and quoting."""
+    encoding = _text(settings, "updater_encoding", DEFAULT_ENCODING)
+    quoting = _text(settings, "updater_quoting", DEFAULT_QUOTING)
+
+    def layout(columns: tuple[str, ...]) -> FileLayout:
+        return FileLayout(columns, RECURRING_FIELDS, encoding=encoding, quoting=quoting)
+
+    return RecurringFiles(
+        layout(RECURRING_SEND_COLUMNS),
+        layout(RECURRING_RESULT_COLUMNS),
+        layout(RECURRING_CHECK_COLUMNS),
+    )
+
+
+def recurring_error_message(code: str) -> str:
+    """A result line's エラーコード in words: a file-content error, or the card company's."""
+    if code in RECURRING_FILE_ERRORS:
+        return f"{code} {RECURRING_FILE_ERRORS[code]}"
+    return f"{code} カード会社で売上にできませんでした" if code else "売上にできませんでした"
