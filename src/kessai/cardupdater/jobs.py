@@ -29,9 +29,10 @@ from kessai.core.clock import TOKYO, to_tokyo
 from kessai.core.db import transaction
 from kessai.core.errors import KessaiError
 from kessai.customers.updater import UpdaterResult, updater_label
+from kessai.jobs import repository as jobs_repo
 from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.models import Job
-from kessai.jobs.status import ItemStatus, JobStatus
+from kessai.jobs.status import ItemStatus
 from kessai.providers.gmo_pg import files
 
 if TYPE_CHECKING:
@@ -109,17 +110,8 @@ async def _runs(services: "Services", month: date) -> dict[int, str]:
 
 
 async def _busy(services: "Services", kind: str) -> bool:
-    """A job of this kind still running: the next try waits for it."""
     async with transaction(services.sessions) as s:
-        found = await s.scalar(
-            select(Job.id)
-            .where(
-                Job.kind == kind,
-                Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
-            )
-            .limit(1)
-        )
-    return found is not None
+        return await jobs_repo.kind_busy(s, kind)
 
 
 async def accounts_to_request(services: "Services", now: datetime) -> list[ProviderAccount]:

@@ -37,6 +37,16 @@ async def insert_job(s: AsyncSession, values: dict[str, Any]) -> int | None:
     return None if row is None else int(row[0])
 
 
+async def kind_busy(s: AsyncSession, kind: str) -> bool:
+    """Whether a job of this kind is still waiting or running (a schedule waits for it)."""
+    found = await s.scalar(
+        select(Job.id)
+        .where(Job.kind == kind, Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))
+        .limit(1)
+    )
+    return found is not None
+
+
 async def job_by_dedupe_key(s: AsyncSession, key: str) -> Job | None:
     return (await s.execute(select(Job).where(Job.dedupe_key == key))).scalar_one_or_none()
 

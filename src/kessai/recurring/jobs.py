@@ -22,9 +22,10 @@ from kessai.cardupdater.transfer import TransferError
 from kessai.core.clock import TOKYO, to_tokyo
 from kessai.core.db import transaction
 from kessai.core.errors import KessaiError
+from kessai.jobs import repository as jobs_repo
 from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.models import Job
-from kessai.jobs.status import ItemStatus, JobStatus
+from kessai.jobs.status import ItemStatus
 from kessai.recurring import service
 from kessai.recurring.models import RecurringBatch
 from kessai.recurring.notices import queue_change_notices
@@ -101,15 +102,7 @@ class Step:
 
 async def _busy(services: "Services", kind: str) -> bool:
     async with transaction(services.sessions) as s:
-        found = await s.scalar(
-            select(Job.id)
-            .where(
-                Job.kind == kind,
-                Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
-            )
-            .limit(1)
-        )
-    return found is not None
+        return await jobs_repo.kind_busy(s, kind)
 
 
 SEND = Step(SEND_KIND, SEND_NAME, SEND_AT, _needs_send, SEND_UNTIL_DAY)

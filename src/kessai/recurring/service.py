@@ -177,16 +177,22 @@ async def send_month(services: "Services", account: ProviderAccount, month: date
     return Sent(batch_id, path, len(lines), excluded=excluded)
 
 
-async def _fetch(
-    services: "Services", account: ProviderAccount, pattern: str, month: date, local: Path
-) -> str:
+async def _read(
+    services: "Services", account: ProviderAccount, batch: RecurringBatch, pattern: str, kind: str
+) -> tuple[str, list[tuple[int, dict[str, str]]]]:
+    """Fetch the month's result or check file and read every line (refused whole when any
+    line does not fit the layout)."""
     settings = connector_settings(account, services.keyring)
-    path = files.recurring_layout(settings).path(pattern, ids_of(settings), month)
-    if await download(target_of(settings), path, local) is None:
-        raise ResultNotReady(
-            f"ファイル「{path}」はまだSFTPサーバにありません", detail={"path": path}
-        )
-    return path
+    month = date.fromisoformat(f"{batch.month}-01")
+    layouts = files.recurring_layout(settings)
+    path = layouts.path(pattern, ids_of(settings), month)
+    with tempfile.TemporaryDirectory(prefix="kessai-recurring-") as tmp:
+        local = Path(tmp) / f"{kind}.csv"
+        if await download(target_of(settings), path, local) is None:
+            raise ResultNotReady(
+                f"ファイル「{path}」はまだSFTPサーバにありません", detail={"path": path}
+            )
+        return path, _rows(getattr(layouts, kind), local, path)
 
 
 def _rows(layout: files.FileLayout, local: Path, path: str) -> list[tuple[int, dict[str, str]]]:
@@ -222,13 +228,7 @@ async def apply_results(
     services: "Services", account: ProviderAccount, batch: RecurringBatch
 ) -> Reported:
     """The 18th: 処理結果 0 → 売上報告済, anything else → 売上失敗 (with the エラーコード)."""
-    month = date.fromisoformat(f"{batch.month}-01")
-    settings = connector_settings(account, services.keyring)
-    layout = files.recurring_layout(settings)
-    with tempfile.TemporaryDirectory(prefix="kessai-recurring-") as tmp:
-        local = Path(tmp) / "result.csv"
-        path = await _fetch(services, account, files.RECURRING_RESULT_NAME, month, local)
-        rows = _rows(layout.result, local, path)
+    path, rows = await _read(services, account, batch, files.RECURRING_RESULT_NAME, "result")
     now = services.clock.now()
     out = Reported()
     async with transaction(services.sessions) as s:
@@ -308,13 +308,7 @@ async def apply_check(
     services: "Services", account: ProviderAccount, batch: RecurringBatch
 ) -> Checked:
     """The 27th: each card's 有効性チェック result onto the card (and so its 定期受注)."""
-    month = date.fromisoformat(f"{batch.month}-01")
-    settings = connector_settings(account, services.keyring)
-    layout = files.recurring_layout(settings)
-    with tempfile.TemporaryDirectory(prefix="kessai-recurring-") as tmp:
-        local = Path(tmp) / "check.csv"
-        path = await _fetch(services, account, files.RECURRING_CHECK_NAME, month, local)
-        rows = _rows(layout.check, local, path)
+    path, rows = await _read(services, account, batch, files.RECURRING_CHECK_NAME, "check")
     errors = [
         f"{n}行目: 有効性チェック結果は0〜3です"
         for n, cells in rows

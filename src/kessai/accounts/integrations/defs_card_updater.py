@@ -13,6 +13,14 @@ HOST_KEY_FINGERPRINT = pattern(
     "SFTP ホスト鍵フィンガープリントは「SHA256:」で始まる値(ssh-keygen -lf の表示)を"
     "入力してください",
 )
+FILE_NAME_RULE = Rule(
+    "invalid_file_name",
+    "ファイル名は半角英数字・._- と {yyyymm} などで入力してください({yyyymm} は必須です)",
+    files.valid_file_name,
+)
+DIRECTORY_RULE = Rule(
+    "invalid_directory", "ディレクトリ名が正しくありません", files.valid_directory
+)
 _LAYOUT_NOTE = "空欄のときは kessai の標準({default})です。"
 
 
@@ -36,38 +44,28 @@ def updater_file_fields() -> tuple[FieldSpec, ...]:
             "洗替依頼ファイルの送信先ディレクトリ",
             "洗替依頼ファイルをアップロードするSFTPサーバ上のディレクトリです。",
             files.DEFAULT_REQUEST_DIR,
-            Rule("invalid_directory", "ディレクトリ名が正しくありません", files.valid_directory),
+            DIRECTORY_RULE,
         ),
         _layout_text(
             "updater_result_dir",
             "洗替結果ファイルの取得元ディレクトリ",
             "洗替結果ファイルが置かれるSFTPサーバ上のディレクトリです。",
             files.DEFAULT_RESULT_DIR,
-            Rule("invalid_directory", "ディレクトリ名が正しくありません", files.valid_directory),
+            DIRECTORY_RULE,
         ),
         _layout_text(
             "updater_request_name",
             "洗替依頼ファイル名",
             "{site_id}・{shop_id}・{yyyymm}(洗替結果の返却月)が置き換わります。",
             files.DEFAULT_REQUEST_NAME,
-            Rule(
-                "invalid_file_name",
-                "ファイル名は半角英数字・._- と {yyyymm} などで入力してください"
-                "({yyyymm} は必須です)",
-                files.valid_file_name,
-            ),
+            FILE_NAME_RULE,
         ),
         _layout_text(
             "updater_result_name",
             "洗替結果ファイル名",
             "{site_id}・{shop_id}・{yyyymm}(洗替結果の返却月)が置き換わります。",
             files.DEFAULT_RESULT_NAME,
-            Rule(
-                "invalid_file_name",
-                "ファイル名は半角英数字・._- と {yyyymm} などで入力してください"
-                "({yyyymm} は必須です)",
-                files.valid_file_name,
-            ),
+            FILE_NAME_RULE,
         ),
         _layout_text(
             "updater_request_columns",

@@ -236,10 +236,15 @@ def _text(settings: Mapping[str, Any], key: str, default: str) -> str:
     return default if value in (None, "") else str(value).strip()
 
 
+def _format(settings: Mapping[str, Any]) -> tuple[str, str]:
+    """The files' encoding and quoting (the 自動洗替 settings serve 継続課金 too)."""
+    encoding = _text(settings, "updater_encoding", DEFAULT_ENCODING)
+    return encoding, _text(settings, "updater_quoting", DEFAULT_QUOTING)
+
+
 def updater_layout(settings: Mapping[str, Any]) -> UpdaterFiles:
     """The account's 自動洗替 files: kessai's default, with the shop's settings over it."""
-    encoding = _text(settings, "updater_encoding", DEFAULT_ENCODING)
-    quoting = _text(settings, "updater_quoting", DEFAULT_QUOTING)
+    encoding, quoting = _format(settings)
     header = settings.get("updater_header") is True
     request_columns = settings.get("updater_request_columns")
     result_columns = settings.get("updater_result_columns")
@@ -339,8 +344,7 @@ class RecurringFiles:
 
 def recurring_layout(settings: Mapping[str, Any]) -> RecurringFiles:
     """The account's 継続課金 files: kessai's default, in the 洗替 files' encoding and quoting."""
-    encoding = _text(settings, "updater_encoding", DEFAULT_ENCODING)
-    quoting = _text(settings, "updater_quoting", DEFAULT_QUOTING)
+    encoding, quoting = _format(settings)
 
     def layout(columns: tuple[str, ...]) -> FileLayout:
         return FileLayout(columns, RECURRING_FIELDS, encoding=encoding, quoting=quoting)
