@@ -66,7 +66,6 @@ def peak_mb() -> float:
 
 def card_rows(n: int, account_id: int, method_id: int) -> Iterator[tuple[object, ...]]:
     for i in range(1, n + 1):
-        # Half expire this month or next, so the selection (not the first run) takes half.
         expire = ("2612", "2701", "2812", "2903")[i % 4]
         yield (
             i,
@@ -139,8 +138,7 @@ async def bare_copy_out(dsn: str, path: Path) -> float:
     try:
         started = time.perf_counter()
         await conn.copy_from_query(
-            "SELECT member_id, card_seq, expire FROM customer_cards"
-            " WHERE expire IN ('2612', '2701')",
+            "SELECT member_id, card_seq, expire FROM customer_cards",
             output=str(path),
             format="csv",
         )
@@ -243,7 +241,8 @@ async def measure(args: argparse.Namespace, url: str) -> None:
                 started = time.perf_counter()
                 async with transaction(services.sessions) as s:
                     run = await repo.get_or_create_run(s, account_id, MONTH, now)
-                    count = await repo.select_targets(s, run, month_start(MONTH), MONTH, False)
+                    # The 初回洗替: every stored card goes (the largest run there is).
+                    count = await repo.select_targets(s, run, month_start(MONTH), MONTH, True)
                     run_id = run.id
                 selection = time.perf_counter() - started
                 bare = await bare_copy_out(dsn, tmpdir / "bare_out.csv")
@@ -300,9 +299,8 @@ async def measure(args: argparse.Namespace, url: str) -> None:
     for name, took, bare, note in results:
         print(f"{name:<14}{took:>10.1f}{bare:>10.1f}{took / bare:>8.1f}  {note}")
     print(f"{'all':<14}{total:>10.1f}{total_bare:>10.1f}{total / total_bare:>8.1f}")
-    print(
-        f"\npeak memory {peak_mb():.0f} MB (target < 300 MB); all parts {total:.1f} s (target ≤ 60 s)"
-    )
+    print(f"\npeak memory {peak_mb():.0f} MB (target < 300 MB)")
+    print(f"all parts {total:.1f} s (target ≤ 60 s)")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from alembic import op
 
 import kessai.core.db
 
-
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
@@ -70,6 +69,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["run_id"], ["card_updater_runs.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("run_id", "line_no"),
     )
+    with op.batch_alter_table("card_updater_result_lines", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_card_updater_result_lines_card", ["run_id", "member_id", "card_seq"], unique=False
+        )
     op.create_table(
         "card_updater_targets",
         sa.Column(
@@ -96,11 +99,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("run_id", "member_id", "card_seq"),
     )
-    with op.batch_alter_table("card_updater_targets", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_card_updater_targets_run_card", ["run_id", "card_id"], unique=False
-        )
-
     op.create_table(
         "recurring_batches",
         sa.Column(
@@ -160,9 +158,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_column("deleted_at")
-
-    with op.batch_alter_table("card_updater_targets", schema=None) as batch_op:
-        batch_op.drop_index("ix_card_updater_targets_run_card")
 
     op.drop_table("recurring_lines")
     op.drop_table("recurring_batches")

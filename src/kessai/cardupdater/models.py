@@ -43,10 +43,7 @@ class UpdaterTarget(Base):
     """A stored card in a run's request file, with the card as sent and the result."""
 
     __tablename__ = "card_updater_targets"
-    __table_args__ = (
-        UniqueConstraint("run_id", "member_id", "card_seq"),
-        Index("ix_card_updater_targets_run_card", "run_id", "card_id"),
-    )
+    __table_args__ = (UniqueConstraint("run_id", "member_id", "card_seq"),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("card_updater_runs.id", ondelete="CASCADE"))
@@ -65,6 +62,10 @@ class UpdaterResultLine(Base):
     """A result file's line, staged inside the transaction that checks and applies it."""
 
     __tablename__ = "card_updater_result_lines"
+    # Lines are matched to the run's targets by card: without this the match is a scan.
+    __table_args__ = (
+        Index("ix_card_updater_result_lines_card", "run_id", "member_id", "card_seq"),
+    )
 
     run_id: Mapped[int] = mapped_column(
         ForeignKey("card_updater_runs.id", ondelete="CASCADE"), primary_key=True

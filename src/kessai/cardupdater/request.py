@@ -88,13 +88,8 @@ async def write_request(services: "Services", run_id: int, files: UpdaterFiles, 
     async with transaction(services.sessions) as s:
         with local.open("wb") as out:
             put(files.request.header_line())
-            batch: list[dict[str, str]] = []
-            async for row in repo.stream_targets(s, run_id):
-                batch.append(row)
-                if len(batch) >= repo.STREAM_ROWS:
-                    put(files.request.encode_rows(batch))
-                    batch.clear()
-            put(files.request.encode_rows(batch))
+            async for rows in repo.stream_targets(s, run_id):
+                put(files.request.encode_rows(rows))
     return digest.hexdigest()
 
 

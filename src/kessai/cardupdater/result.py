@@ -124,6 +124,7 @@ async def stage_file(s: Any, run_id: int, layout: FileLayout, local: Path, path:
     if total_errors:
         raise _rejected(path, errors, total_errors)
     await repo.stage_lines(s, batch)
+    await repo.analyze_lines(s)
     for finder, why in (
         (repo.duplicate_lines, "同じ会員ID・カード登録連番の行が前にあります"),
         (repo.unknown_lines, "今月の洗替依頼で送っていないカードです"),
