@@ -12,6 +12,7 @@ from alembic import op
 
 import kessai.core.db
 
+
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None

@@ -2,7 +2,7 @@
 
 自動洗替: a run per account and month, the cards each request file sent (with their results),
 the staging of a fetched result file, and customers.deleted_at (a deleted customer's cards
-are not sent). 継続課金: a file per account and month and the orders it carried.
+are not sent).
 
 Revision ID: 0010
 Revises: 0009
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import kessai.core.db
+
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -69,10 +70,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["run_id"], ["card_updater_runs.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("run_id", "line_no"),
     )
-    with op.batch_alter_table("card_updater_result_lines", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_card_updater_result_lines_card", ["run_id", "member_id", "card_seq"], unique=False
-        )
     op.create_table(
         "card_updater_targets",
         sa.Column(
@@ -99,55 +96,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("run_id", "member_id", "card_seq"),
     )
-    op.create_table(
-        "recurring_batches",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column(
-            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column("month", sa.String(length=7), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("lines", sa.Integer(), nullable=False),
-        sa.Column("path", sa.String(length=300), nullable=True),
-        sa.Column("sent_at", kessai.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("reported_at", kessai.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("checked_at", kessai.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", kessai.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["account_id"], ["provider_accounts.id"]),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("account_id", "month"),
-    )
-    op.create_table(
-        "recurring_lines",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("terminal_seq", sa.Integer(), nullable=False),
-        sa.Column("member_id", sa.String(length=60), nullable=False),
-        sa.Column("card_seq", sa.String(length=10), nullable=False),
-        sa.Column("amount", sa.Integer(), nullable=False),
-        sa.Column("tax", sa.Integer(), nullable=False),
-        sa.Column("result", sa.String(length=1), nullable=True),
-        sa.Column("error_code", sa.String(length=20), nullable=True),
-        sa.ForeignKeyConstraint(["batch_id"], ["recurring_batches.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["order_id"], ["orders.id"]),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("batch_id", "order_id"),
-        sa.UniqueConstraint("batch_id", "terminal_seq"),
-    )
-    with op.batch_alter_table("recurring_lines", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_recurring_lines_order_id"), ["order_id"], unique=False)
+    with op.batch_alter_table("card_updater_targets", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_card_updater_targets_run_card", ["run_id", "card_id"], unique=False
+        )
 
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.add_column(
@@ -159,8 +111,9 @@ def downgrade() -> None:
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_column("deleted_at")
 
-    op.drop_table("recurring_lines")
-    op.drop_table("recurring_batches")
+    with op.batch_alter_table("card_updater_targets", schema=None) as batch_op:
+        batch_op.drop_index("ix_card_updater_targets_run_card")
+
     op.drop_table("card_updater_targets")
     op.drop_table("card_updater_result_lines")
     op.drop_table("card_updater_runs")
