@@ -4,8 +4,8 @@ GMO 継続課金: a file per account and month and the orders it carried. 自動
 staged result lines are matched to the run's cards by an index; the targets' (run, card)
 index no query used is dropped.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-06 19:51:49.711466
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import kessai.core.db
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
