@@ -2,14 +2,15 @@
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.apikeys.models import ApiKey, IdempotencyRecord
+from kessai.automation.models import AutomationRule, AutomationRun
 from kessai.cardupdater.models import UpdaterResultLine, UpdaterRun, UpdaterTarget
 from kessai.core.db import Base
 from kessai.core.models import AppSetting
 from kessai.customers.models import Customer, CustomerCard
 from kessai.history.models import ChangeRecord
 from kessai.jobs.models import Job, JobChunk, JobItem, JobLog
-from kessai.notifications.models import OutboxMail
-from kessai.orders.models import Order
+from kessai.notifications.models import MailTemplate, OutboxMail
+from kessai.orders.models import Order, OrderLabel
 from kessai.payments.models import PaymentAttempt
 from kessai.providers.store import ProviderReference
 from kessai.recurring.models import RecurringBatch, RecurringLine
@@ -22,6 +23,8 @@ __all__ = [
     "AdminUser",
     "ApiKey",
     "AppSetting",
+    "AutomationRule",
+    "AutomationRun",
     "Base",
     "ChangeRecord",
     "Customer",
@@ -32,7 +35,9 @@ __all__ = [
     "JobChunk",
     "JobItem",
     "JobLog",
+    "MailTemplate",
     "Order",
+    "OrderLabel",
     "OutboxMail",
     "PaymentAttempt",
     "PaymentMethod",

@@ -16,6 +16,7 @@ The calendar (Asia/Tokyo):
   18th 06:00, 有効性チェック結果取得 from the 27th 06:00; each hourly until done.
 """
 
+from kessai.automation import run as automation_run  # noqa: F401  (自動化設定: its job and listener)
 from kessai.cardupdater.jobs import (
     REQUEST_KIND,
     RESULT_KIND,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from kessai.core.db import transaction
 from kessai.notifications import repository as repo
+from kessai.notifications import settings as mail_settings
 from kessai.notifications import smtp
 
 if TYPE_CHECKING:
@@ -38,12 +39,15 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 async def deliver_pending(services: "Services", *, limit: int = BATCH) -> Delivery:
-    """Send what is due. Without KESSAI_SMTP_URL mails stay in the outbox."""
-    smtp_url = services.settings.smtp_url
-    if not smtp_url:
-        return Delivery()
+    """Send what is due. Without an SMTP server (メール設定 or KESSAI_SMTP_URL) mails stay in
+    the outbox."""
     now = services.clock.now()
     async with transaction(services.sessions) as s:
+        server = mail_settings.server(
+            await mail_settings.load(s), services.keyring, services.settings.smtp_url
+        )
+        if server is None:
+            return Delivery()
         ids = await repo.due_ids(s, now, now - LEASE, limit)
     sent = failed = 0
     for mail_id in ids:
@@ -53,7 +57,7 @@ async def deliver_pending(services: "Services", *, limit: int = BATCH) -> Delive
         if mail is None:
             continue  # another sender has it, or it went out meanwhile
         try:
-            await smtp.send(smtp_url, mail)
+            await smtp.send(server, mail)
         except Exception as exc:  # any failure: the server did not take the mail
             failed += 1
             at = services.clock.now()

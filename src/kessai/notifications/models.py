@@ -50,3 +50,18 @@ class OutboxMail(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MailTemplate(Base):
+    """The shop's text of a template: an edited built-in one (its code) or its own
+    (custom_<n>, for 自動化設定). A built-in template without a row uses its default."""
+
+    __tablename__ = "mail_templates"
+
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    recipient: Mapped[str] = mapped_column(String(20))  # Recipient
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

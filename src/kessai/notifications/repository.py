@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.core.upsert import dialect_insert
-from kessai.notifications.models import MailStatus, OutboxMail
+from kessai.notifications.models import MailStatus, MailTemplate, OutboxMail
 
 
 async def insert_mail(session: AsyncSession, values: dict[str, Any]) -> int | None:
@@ -116,3 +116,11 @@ async def list_mails(
         query = query.where(OutboxMail.customer_id == customer_id)
     rows = await session.scalars(query.order_by(OutboxMail.id.desc()).limit(limit).offset(offset))
     return rows.all()
+
+
+async def get_template(session: AsyncSession, code: str) -> MailTemplate | None:
+    return await session.get(MailTemplate, code, populate_existing=True)
+
+
+async def list_templates(session: AsyncSession) -> Sequence[MailTemplate]:
+    return (await session.scalars(select(MailTemplate).order_by(MailTemplate.code))).all()

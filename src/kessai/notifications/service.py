@@ -11,8 +11,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.notifications import repository as repo
+from kessai.notifications import settings as mail_settings
 from kessai.notifications.models import MailStatus
-from kessai.notifications.templates import MailKind, Recipient, render
+from kessai.notifications.templates import (
+    MailKind,
+    Recipient,
+    TemplateText,
+    default_text,
+    render_text,
+)
 from kessai.shop.schemas import ShopSettings
 
 # The sender when the shop has not set its own address yet.
@@ -44,14 +51,23 @@ async def queue_mail(
     dedupe_key: str | None = None,
     order_id: int | None = None,
     customer_id: int | None = None,
+    template: str | None = None,
 ) -> int | None:
-    """The outbox id of the queued mail; None when there is no address or it was queued before."""
+    """The outbox id of the queued mail; None when there is no address or it was queued before.
+    The text is the shop's edit of the template (`template`, by default the kind's for the
+    recipient) or its default."""
     if not to.address:
         return None
-    mail = render(
-        kind,
-        to.recipient,
-        {"shop_name": shop.shop_name, "shop_email": shop.notification_email, **context},
+    code = template or f"{kind.value}.{to.recipient.value}"
+    stored = await mail_settings.load(session)
+    mail = render_text(
+        await template_text(session, code),
+        {
+            "shop_name": shop.shop_name,
+            "shop_email": shop.notification_email,
+            "card_change_url": stored.get("card_change_url") or "",
+            **context,
+        },
     )
     return await repo.insert_mail(
         session,
@@ -103,3 +119,11 @@ async def queue_for_all(
         if mail_id is not None:
             ids.append(mail_id)
     return ids
+
+
+async def template_text(session: AsyncSession, code: str) -> TemplateText:
+    """The shop's text of a template, or the default of a built-in one."""
+    row = await repo.get_template(session, code)
+    if row is not None:
+        return TemplateText(row.subject, row.body)
+    return default_text(code)

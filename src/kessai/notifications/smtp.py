@@ -2,6 +2,7 @@
 
 import asyncio
 import smtplib
+import ssl
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -9,6 +10,7 @@ from email.utils import format_datetime, formataddr
 from kessai.core.clock import to_tokyo
 from kessai.core.errors import ConfigurationError
 from kessai.notifications.models import OutboxMail
+from kessai.notifications.settings import SmtpServer
 
 TIMEOUT_SECONDS = 30
 
@@ -46,15 +48,18 @@ def message_of(mail: OutboxMail) -> EmailMessage:
     return msg
 
 
-def _send(host: str, port: int, msg: EmailMessage) -> None:
-    with smtplib.SMTP(host, port, timeout=TIMEOUT_SECONDS) as smtp:
+def _send(server: SmtpServer, msg: EmailMessage) -> None:
+    with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT_SECONDS) as smtp:
+        if server.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if server.username:
+            smtp.login(server.username, server.password or "")
         smtp.send_message(msg)
 
 
-async def send(smtp_url: str, mail: OutboxMail) -> None:
+async def send(server: SmtpServer, mail: OutboxMail) -> None:
     """Hand one mail to the server; any error means it was not accepted."""
-    host, port = parse_smtp_url(smtp_url)
-    await asyncio.to_thread(_send, host, port, message_of(mail))
+    await asyncio.to_thread(_send, server, message_of(mail))
 
 
 def describe(exc: BaseException, at: datetime) -> str:

@@ -57,3 +57,15 @@ class Order(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrderLabel(Base):
+    """受注ラベル: a tag an operator or 自動化設定 puts on an order (each at most once)."""
+
+    __tablename__ = "order_labels"
+    __table_args__ = (UniqueConstraint("order_id", "label"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(40), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

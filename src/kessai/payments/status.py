@@ -61,6 +61,7 @@ class HandlingStatus(StrEnum):
     SHIPPED = "shipped"  # 発送済み
     COMPLETED = "completed"  # 完了
     CANCELED = "canceled"  # キャンセル
+    PAYMENT_ERROR = "payment_error"  # 決済エラー (set by an operator or 自動化設定)
 
     @property
     def label(self) -> str:
@@ -74,6 +75,7 @@ HANDLING_STATUS_LABELS: dict[HandlingStatus, str] = {
     HandlingStatus.SHIPPED: "発送済み",
     HandlingStatus.COMPLETED: "完了",
     HandlingStatus.CANCELED: "キャンセル",
+    HandlingStatus.PAYMENT_ERROR: "決済エラー",
 }
 
 
@@ -299,8 +301,12 @@ def require_allowed(current: PaymentStatus, action: Action) -> None:
 
 
 def handling_after(event: Event, current: HandlingStatus) -> HandlingStatus:
-    """対応状況 moves by itself only where the back office does: 注文確定 and キャンセル."""
-    if event in _CONFIRMING_EVENTS and current is HandlingStatus.NEW:
+    """対応状況 moves by itself only where the back office does: 注文確定 (also out of 決済エラー
+    once the payment goes through) and キャンセル."""
+    if event in _CONFIRMING_EVENTS and current in (
+        HandlingStatus.NEW,
+        HandlingStatus.PAYMENT_ERROR,
+    ):
         return HandlingStatus.CONFIRMED
     if event is Event.CANCELED:
         return HandlingStatus.CANCELED

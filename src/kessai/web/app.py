@@ -13,11 +13,13 @@ from kessai import __version__
 from kessai.accounts import connection_tests  # registers each connector's 接続テスト
 from kessai.accounts.account_endpoints import router as provider_accounts_router
 from kessai.accounts.endpoints import router as payment_methods_router
+from kessai.automation.endpoints import router as automation_router
 from kessai.customers.endpoints import router as customers_router
 from kessai.imports.endpoints import router as imports_router
 from kessai.jobs.endpoints import router as jobs_router
 from kessai.jobs.schedules import run_scheduler
 from kessai.notifications.endpoints import router as mails_router
+from kessai.notifications.template_endpoints import router as mail_templates_router
 from kessai.orders.endpoints import router as orders_router
 from kessai.payments.bulk.endpoints import router as bulk_router
 from kessai.payments.endpoints import router as payments_router
@@ -104,6 +106,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(shop_router)
     app.include_router(mails_router)
     app.include_router(webhooks_router)
+    app.include_router(mail_templates_router)
+    app.include_router(automation_router)
     app.include_router(sandbox_router)  # answers 409 sandbox_only in production
     app.include_router(admin_router(svc))  # 管理画面 /admin
     if svc.settings.sandbox:

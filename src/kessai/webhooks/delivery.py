@@ -156,7 +156,9 @@ async def pump(services: "Services", sender: Sender, *, limit: int = BATCH) -> R
     now = services.clock.now()
     async with transaction(services.sessions) as s:
         relayed = await repo.relay(s, now, limit)
-        await after_relay(services, s, relayed.events)
+        jobs = await after_relay(services, s, relayed.events)
+    for job_id in jobs:  # committed: whoever runs jobs will find them
+        await services.dispatcher.send_plan(job_id)
     async with transaction(services.sessions) as s:
         ids = await repo.due_ids(s, now, now - LEASE, limit)
         claimed = await repo.claim(s, ids, now, now - LEASE)

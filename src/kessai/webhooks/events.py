@@ -29,6 +29,7 @@ EVENT_TYPES: dict[str, str] = {
     "job.succeeded": "ジョブの完了",
     "job.partially_failed": "ジョブの一部失敗",
     "job.failed": "ジョブの失敗",
+    "automation.fired": "自動化設定のルールによる通知",
 }
 
 # What an event's `data` says of the entity, after the change.

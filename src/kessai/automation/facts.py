@@ -1,0 +1,106 @@
+"""What a rule's 条件 and its mails read of the order (or 定期受注) an event is about."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kessai.accounts.models import PaymentMethod
+from kessai.automation.rules import Conditions
+from kessai.core.clock import tokyo_date
+from kessai.customers.models import Customer
+from kessai.orders.models import Order, OrderLabel
+from kessai.payments.status import HandlingStatus, PaymentStatus
+from kessai.subscriptions.models import Subscription
+
+
+@dataclass(frozen=True)
+class Facts:
+    order: Order | None
+    subscription: Subscription | None
+    method: PaymentMethod | None
+    customer: Customer | None
+    labels: frozenset[str]
+
+    @property
+    def amount(self) -> int | None:
+        if self.order is not None:
+            return self.order.amount
+        return None if self.subscription is None else self.subscription.amount
+
+    def meets(self, c: Conditions) -> bool:
+        if c.empty:
+            return True
+        if self.order is None and self.subscription is None:
+            return False
+        if c.payment_methods and (self.method is None or self.method.code not in c.payment_methods):
+            return False
+        amount = self.amount
+        if c.amount_min is not None and (amount is None or amount < c.amount_min):
+            return False
+        if c.amount_max is not None and (amount is None or amount > c.amount_max):
+            return False
+        if c.subscription is not None:
+            is_sub = self.subscription is not None or (
+                self.order is not None and self.order.subscription_id is not None
+            )
+            if is_sub != c.subscription:
+                return False
+        if c.labels and not set(c.labels) <= self.labels:
+            return False
+        if c.customer_email_domain:
+            email = (self.customer.email or "") if self.customer else ""
+            if email.rpartition("@")[2].lower() != c.customer_email_domain.lower():
+                return False
+        return True
+
+
+async def labels_of(s: AsyncSession, order_id: int) -> frozenset[str]:
+    rows = await s.scalars(select(OrderLabel.label).where(OrderLabel.order_id == order_id))
+    return frozenset(rows.all())
+
+
+async def load(s: AsyncSession, subject: str) -> Facts:
+    """The facts of an event's subject (order:12, subscription:3, job:5)."""
+    entity, _, raw = subject.partition(":")
+    ident = int(raw)
+    order = subscription = None
+    if entity == "order":
+        order = await s.get(Order, ident, populate_existing=True)
+    elif entity == "subscription":
+        subscription = await s.get(Subscription, ident, populate_existing=True)
+    row = order or subscription
+    if row is None:
+        return Facts(None, None, None, None, frozenset())
+    method = await s.get(PaymentMethod, row.payment_method_id)
+    customer = await s.get(Customer, row.customer_id)
+    labels = await labels_of(s, order.id) if order is not None else frozenset()
+    return Facts(order, subscription, method, customer, labels)
+
+
+def _japanese_date(moment: Any) -> str:
+    day = tokyo_date(moment)
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def mail_context(facts: Facts, rule_name: str, card_change_allowed: bool) -> dict[str, Any]:
+    """The variables of 自動化設定's templates (templates.AUTOMATION_VARIABLES)."""
+    o, c, m = facts.order, facts.customer, facts.method
+    sub = facts.subscription
+    return {
+        "customer_name": c.name if c else "",
+        "customer_id": c.id if c else None,
+        "customer_email": c.email if c else None,
+        "order_id": o.id if o else None,
+        "order_number": o.number if o else "",
+        "ordered_on": _japanese_date(o.ordered_at) if o else "",
+        "amount": facts.amount or 0,
+        "tax": o.tax if o else (sub.tax if sub else 0),
+        "payment_method_name": m.name if m else "",
+        "payment_status_label": PaymentStatus(o.payment_status).label if o else "",
+        "handling_status_label": HandlingStatus(o.handling_status).label if o else "",
+        "subscription_id": (o.subscription_id if o else (sub.id if sub else None)),
+        "card_change_allowed": card_change_allowed,
+        "rule_name": rule_name,
+    }
