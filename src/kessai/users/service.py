@@ -59,6 +59,8 @@ class Permission(StrEnum):
     ACCOUNTS_EDIT = "accounts.edit"
     ACCOUNTS_TEST = "accounts.test"
     USERS_MANAGE = "users.manage"
+    # 自動化設定・メールテンプレート・メール設定・Webhook: 管理者 only (they act on every order).
+    SETTINGS_EDIT = "settings.edit"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

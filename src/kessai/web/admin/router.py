@@ -8,11 +8,14 @@ from fastapi.responses import FileResponse
 from kessai.services import Services
 from kessai.users.service import LoginThrottle, Principal
 from kessai.web.admin.accounts import add_account_routes
+from kessai.web.admin.automation import add_automation_routes
 from kessai.web.admin.core import STATIC_DIR, AdminContext, AdminError, AdminRoute, redirect
 from kessai.web.admin.imports import add_import_routes
 from kessai.web.admin.jobs import add_job_routes
 from kessai.web.admin.login import add_login_routes
+from kessai.web.admin.mail import add_mail_routes
 from kessai.web.admin.orders import add_order_routes
+from kessai.web.admin.webhooks import add_webhook_routes
 
 # Served by name from a fixed list: no path from the request ever reaches the file system.
 STATIC_FILES = {
@@ -46,4 +49,7 @@ def admin_router(services: Services, *, throttle: LoginThrottle | None = None) -
     add_account_routes(router, ctx)
     add_job_routes(router, ctx)
     add_import_routes(router, ctx)
+    add_automation_routes(router, ctx)
+    add_mail_routes(router, ctx)
+    add_webhook_routes(router, ctx)
     return router
