@@ -58,6 +58,14 @@ async def automation_rows(services: Services, order_id: int) -> list[tuple[str, 
     return [(r.reason or "", r.after) for r in rows if r.field == "automation"]
 
 
+async def declined_order(services: Services, amount: int = 5000) -> int:
+    """An order whose オーソリ the provider declined (仮売上失敗)."""
+    method = await make_method(services)
+    order_id = await make_order(services, method, amount=amount)
+    await services.payments.run(order_id, act("authorize", scenario="decline"))
+    return order_id
+
+
 SEED_RULE = {
     "name": "仮売上失敗のお知らせ",
     "event": {"kind": "payment_status", "status": "仮売上失敗"},
@@ -142,9 +150,7 @@ async def test_rules_that_would_ping_pong_stop(services: Services, api: httpx.As
         event={"kind": "handling_status", "status": "preparing"},
         actions=[{"kind": "set_handling_status", "status": "payment_error"}],
     )
-    method = await make_method(services)
-    order_id = await make_order(services, method)
-    await services.payments.run(order_id, act("authorize", scenario="decline"))
+    order_id = await declined_order(services)
     await run_everything(services)
     # Each rule ran once: the ping's second turn would follow a change its own chain made.
     assert [reason for reason, _ in await automation_rows(services, order_id)] == [
@@ -170,9 +176,7 @@ async def test_a_rule_on_jobs_never_runs_on_its_own_jobs(
         event={"kind": "job_succeeded"},
         actions=[{"kind": "webhook"}],
     )
-    method = await make_method(services)
-    order_id = await make_order(services, method)
-    await services.payments.run(order_id, act("authorize", scenario="decline"))
+    order_id = await declined_order(services)
     await run_everything(services)  # would never come to rest if the job rule fed itself
     jobs = (await api.get("/api/v1/jobs")).json()
     assert [j["status"] for j in jobs if j["kind"] == "automation"] == ["succeeded"]
@@ -205,9 +209,7 @@ async def test_a_failing_action_is_retried_and_shown_in_jobs(
         actions=[{"kind": "mail_customer", "template": template}],
     )
     services.dispatcher.retry_pause = 0.01  # type: ignore[attr-defined]
-    method = await make_method(services)
-    order_id = await make_order(services, method)
-    await services.payments.run(order_id, act("authorize", scenario="decline"))
+    order_id = await declined_order(services)
     await run_everything(services)
     jobs = (await api.get("/api/v1/jobs")).json()
     [job] = [j for j in jobs if j["kind"] == "automation"]
@@ -262,9 +264,7 @@ async def test_rules_run_in_their_order_and_can_be_reordered(
     r = await api.put("/api/v1/automation-rules/order", json={"rule_ids": [b["id"], a["id"]]})
     assert r.status_code == 200, r.text
     assert [x["name"] for x in r.json()] == ["B", "A"]
-    method = await make_method(services)
-    order_id = await make_order(services, method)
-    await services.payments.run(order_id, act("authorize", scenario="decline"))
+    order_id = await declined_order(services)
     await run_everything(services)
     assert [reason for reason, _ in await automation_rows(services, order_id)] == [
         "自動化設定「B」",

@@ -3,8 +3,6 @@ the next mail uses (received by a real SMTP server), a preview, refusals that sa
 (unknown variable, bad syntax, the sandbox), back to the default; the SMTP server set in the
 settings, its password never shown again, a test mail."""
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
@@ -12,15 +10,11 @@ from kessai.notifications.delivery import deliver_pending
 from kessai.services import Services
 from tests.notifications.test_outbox import queue_request
 from tests.smtp_server import Inbox
-from tests.web.conftest import client_for, new_key
+from tests.webhooks.conftest import api
+
+__all__ = ["api"]
 
 CODE = "payment_method_change_request.customer"
-
-
-@pytest.fixture
-async def api(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(services, await new_key(services)) as client:
-        yield client
 
 
 async def use_server(api: httpx.AsyncClient, smtp_url: str) -> None:

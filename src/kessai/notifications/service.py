@@ -10,13 +10,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kessai.core.errors import NotFound
 from kessai.notifications import repository as repo
 from kessai.notifications import settings as mail_settings
-from kessai.notifications.models import MailStatus
+from kessai.notifications.models import MailStatus, MailTemplate
 from kessai.notifications.templates import (
+    BUILTIN,
     MailKind,
     Recipient,
+    TemplateSpec,
     TemplateText,
+    check_text,
+    custom_spec,
     default_text,
     render_text,
 )
@@ -127,3 +132,48 @@ async def template_text(session: AsyncSession, code: str) -> TemplateText:
     if row is not None:
         return TemplateText(row.subject, row.body)
     return default_text(code)
+
+
+async def template_spec(
+    session: AsyncSession, code: str
+) -> tuple[TemplateSpec, MailTemplate | None]:
+    """A template's spec and the shop's row for it (None: a built-in one as shipped)."""
+    row = await repo.get_template(session, code)
+    if code in BUILTIN:
+        return BUILTIN[code], row
+    if row is None:
+        raise NotFound(
+            f"メールテンプレート「{code}」は見つかりませんでした", code="mail_template_not_found"
+        )
+    return custom_spec(code, row.name, Recipient(row.recipient)), row
+
+
+async def save_template(
+    session: AsyncSession,
+    code: str,
+    text: TemplateText,
+    *,
+    actor: str,
+    now: datetime,
+    name: str | None = None,
+) -> TemplateSpec:
+    """The shop's text of a template, once it renders with the template's sample values
+    (InvalidInput otherwise; nothing is saved then)."""
+    spec, row = await template_spec(session, code)
+    check_text(spec, text)
+    if row is None:
+        row = MailTemplate(code=code, name=spec.name, recipient=spec.recipient.value)
+        session.add(row)
+    if name is not None and not spec.builtin:
+        row.name = name
+    row.subject, row.body = text.subject, text.body
+    row.updated_by, row.updated_at = actor, now
+    await session.flush()
+    return spec
+
+
+async def reset_template(session: AsyncSession, code: str) -> None:
+    """A built-in template back to its default; the shop's own one removed."""
+    row = (await template_spec(session, code))[1]
+    if row is not None:
+        await session.delete(row)

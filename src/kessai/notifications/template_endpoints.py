@@ -9,11 +9,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.core.db import read_transaction, transaction
-from kessai.core.errors import InvalidInput, NotFound
+from kessai.core.errors import InvalidInput
 from kessai.notifications import repository as repo
 from kessai.notifications import settings as mail_settings
 from kessai.notifications.models import MailTemplate
-from kessai.notifications.service import template_text
+from kessai.notifications.service import (
+    reset_template,
+    save_template,
+    template_spec,
+    template_text,
+)
 from kessai.notifications.templates import (
     BUILTIN,
     VARIABLES,
@@ -100,19 +105,8 @@ def _variables(spec: TemplateSpec) -> list[Variable]:
     return [Variable(name=n, description=VARIABLES[n][0]) for n in spec.variables]
 
 
-async def _spec(s: AsyncSession, code: str) -> tuple[TemplateSpec, MailTemplate | None]:
-    row = await repo.get_template(s, code)
-    if code in BUILTIN:
-        return BUILTIN[code], row
-    if row is None:
-        raise NotFound(
-            f"メールテンプレート「{code}」は見つかりませんでした", code="mail_template_not_found"
-        )
-    return custom_spec(code, row.name, Recipient(row.recipient)), row
-
-
 async def _out(s: AsyncSession, code: str) -> TemplateOut:
-    spec, row = await _spec(s, code)
+    spec, row = await template_spec(s, code)
     text = await template_text(s, code)
     return TemplateOut(
         code=code,
@@ -149,17 +143,14 @@ async def put_template(
     code: str, data: TemplateIn, services: ServicesDep, principal: PrincipalDep
 ) -> TemplateOut:
     async with transaction(services.sessions) as s:
-        spec, row = await _spec(s, code)
-        check_text(spec, TemplateText(data.subject, data.body))
-        now = services.clock.now()
-        if row is None:
-            row = MailTemplate(code=code, name=spec.name, recipient=spec.recipient.value)
-            s.add(row)
-        if data.name is not None and not spec.builtin:
-            row.name = data.name
-        row.subject, row.body = data.subject, data.body
-        row.updated_by, row.updated_at = principal.actor, now
-        await s.flush()
+        await save_template(
+            s,
+            code,
+            TemplateText(data.subject, data.body),
+            actor=principal.actor,
+            now=services.clock.now(),
+            name=data.name,
+        )
         return await _out(s, code)
 
 
@@ -201,9 +192,7 @@ async def add_template(
 )
 async def delete_template(code: str, services: ServicesDep, _: PrincipalDep) -> Response:
     async with transaction(services.sessions) as s:
-        row = (await _spec(s, code))[1]
-        if row is not None:
-            await s.delete(row)
+        await reset_template(s, code)
     return Response(status_code=204)
 
 
@@ -216,7 +205,7 @@ async def preview(
     code: str, services: ServicesDep, _: PrincipalDep, data: PreviewIn | None = None
 ) -> PreviewOut:
     async with read_transaction(services.sessions) as s:
-        spec, _saved_row = await _spec(s, code)
+        spec, _saved_row = await template_spec(s, code)
         saved = await template_text(s, code)
     draft = data or PreviewIn()
     text = TemplateText(draft.subject or saved.subject, draft.body or saved.body)

@@ -108,15 +108,12 @@ VARIABLES: dict[str, tuple[str, Any]] = {
     "result_label": ("有効性チェックの結果", "1:有効性NG"),
 }
 _SHOP = ("shop_name", "shop_email")
+_CUSTOMER = ("customer_name", "customer_id", "customer_email")
+_ORDER_HEAD = ("order_id", "order_number", "ordered_on", "amount")
 _ORDER = (
     *_SHOP,
-    "customer_name",
-    "customer_id",
-    "customer_email",
-    "order_id",
-    "order_number",
-    "ordered_on",
-    "amount",
+    *_CUSTOMER,
+    *_ORDER_HEAD,
     "tax",
     "payment_method_name",
     "payment_status_label",
@@ -127,13 +124,8 @@ _ORDER = (
 )
 _REQUEST = (
     *_SHOP,
-    "customer_name",
-    "customer_id",
-    "customer_email",
-    "order_id",
-    "order_number",
-    "ordered_on",
-    "amount",
+    *_CUSTOMER,
+    *_ORDER_HEAD,
     "payment_method_name",
     "payment_status_label",
     "subscription_id",
@@ -146,9 +138,7 @@ _REQUEST = (
 )
 _CHANGED = (
     *_SHOP,
-    "customer_name",
-    "customer_id",
-    "customer_email",
+    *_CUSTOMER,
     "changed_at",
     "masked_number",
     "expire",

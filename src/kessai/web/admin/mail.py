@@ -10,8 +10,12 @@ from kessai.core.db import transaction
 from kessai.core.errors import InvalidInput, KessaiError
 from kessai.notifications import repository as repo
 from kessai.notifications import settings as mail_settings
-from kessai.notifications.models import MailTemplate
-from kessai.notifications.service import template_text
+from kessai.notifications.service import (
+    reset_template,
+    save_template,
+    template_spec,
+    template_text,
+)
 from kessai.notifications.templates import (
     BUILTIN,
     VARIABLES,
@@ -22,7 +26,7 @@ from kessai.notifications.templates import (
     custom_spec,
 )
 from kessai.users.service import Permission, Principal
-from kessai.web.admin.core import AdminContext, AdminError, read_form, redirect, render
+from kessai.web.admin.core import AdminContext, read_form, redirect, render
 
 Code = Annotated[str, Path(max_length=60, pattern=r"^[a-z0-9_.]+$")]
 BASE = "/admin/settings/mail-templates"
@@ -34,12 +38,8 @@ def add_mail_routes(router: APIRouter, ctx: AdminContext) -> None:
 
     async def spec_of(code: str) -> tuple[TemplateSpec, bool]:
         async with transaction(ctx.services.sessions) as s:
-            row = await repo.get_template(s, code)
-        if code in BUILTIN:
-            return BUILTIN[code], row is not None
-        if row is None:
-            raise AdminError(404, "見つかりませんでした", "メールテンプレートが見つかりません")
-        return custom_spec(code, row.name, Recipient(row.recipient)), True
+            spec, row = await template_spec(s, code)
+        return spec, row is not None
 
     async def page(
         request: Request, code: str, text: TemplateText | None, error: str | None
@@ -83,20 +83,13 @@ def add_mail_routes(router: APIRouter, ctx: AdminContext) -> None:
     async def save(request: Request, code: Code, who: Annotated[Principal, post]) -> Response:
         form = await read_form(request)
         text = TemplateText(str(form.get("subject") or ""), str(form.get("body") or ""))
-        spec, _edited = await spec_of(code)
         if not text.subject.strip() or not text.body.strip():
             return await page(request, code, text, "件名と本文を入力してください")
         try:
-            check_text(spec, text)
+            async with transaction(ctx.services.sessions) as s:
+                await save_template(s, code, text, actor=who.actor, now=ctx.services.clock.now())
         except InvalidInput as exc:
             return await page(request, code, text, exc.message)
-        async with transaction(ctx.services.sessions) as s:
-            row = await repo.get_template(s, code)
-            if row is None:
-                row = MailTemplate(code=code, name=spec.name, recipient=spec.recipient.value)
-                s.add(row)
-            row.subject, row.body = text.subject, text.body
-            row.updated_by, row.updated_at = who.actor, ctx.services.clock.now()
         return redirect(f"{BASE}/{code}", flash="saved")
 
     @router.post("/settings/mail-templates/{code}/preview", summary="プレビュー")
@@ -112,10 +105,9 @@ def add_mail_routes(router: APIRouter, ctx: AdminContext) -> None:
 
     @router.post("/settings/mail-templates/{code}/reset", summary="既定の文面に戻す")
     async def reset(code: Code, _: Annotated[Principal, post]) -> Response:
-        async with transaction(ctx.services.sessions) as s:
-            row = await repo.get_template(s, code)
-            if row is not None and code in BUILTIN:
-                await s.delete(row)
+        if code in BUILTIN:
+            async with transaction(ctx.services.sessions) as s:
+                await reset_template(s, code)
         return redirect(f"{BASE}/{code}", flash="saved")
 
     @router.get("/settings/mail", summary="メール設定")
