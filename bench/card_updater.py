@@ -156,11 +156,22 @@ def bare_csv_write(path: Path, n: int) -> float:
     return time.perf_counter() - started
 
 
-def write_result_file(path: Path, members: list[str]) -> None:
-    with path.open("wb") as f:
-        for i, member in enumerate(members):
-            line = f"{member},0,{i % 4 if i % 10 == 0 else 0},411111******2222,3112\r\n"
-            f.write(line.encode("cp932"))
+async def write_result_file(dsn: str, run_id: int, path: Path) -> None:
+    """The result GMO would send: every card back, one in ten with an NG result, all with a
+    new masked number and expiry."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_from_query(
+            "SELECT member_id, card_seq,"
+            " CASE WHEN id % 10 = 0 THEN ((id / 10) % 4)::text ELSE '0' END,"
+            " '411111******2222', '3112'"
+            " FROM card_updater_targets WHERE run_id = $1 ORDER BY id",
+            run_id,
+            output=str(path),
+            format="csv",
+        )
+    finally:
+        await conn.close()
 
 
 async def bare_apply(dsn: str, path: Path) -> float:
@@ -261,37 +272,36 @@ async def measure(args: argparse.Namespace, url: str) -> None:
                 sent = time.perf_counter() - started
                 bare = await asyncio.to_thread(scp, server, keyfile, request, "upload/scp.csv")
                 results.append(("upload", sent, bare, "sftp vs scp"))
-                # apply
+                # apply (the result file is made by the database, not in this process)
                 async with transaction(services.sessions) as s:
-                    members = [
-                        r.member_id
-                        for r in (
-                            await s.execute(
-                                repo.targets_t.select()
-                                .with_only_columns(repo.targets_t.c.member_id)
-                                .where(repo.targets_t.c.run_id == run_id)
-                                .order_by(repo.targets_t.c.id)
-                            )
-                        ).all()
-                    ]
                     await s.execute(
                         repo.runs_t.update()
                         .where(repo.runs_t.c.id == run_id)
                         .values(status="uploaded")
                     )
                 result_path = server.home / "download" / "result.csv"
-                write_result_file(result_path, members)
-                del members
+                await write_result_file(dsn, run_id, result_path)
                 local = tmpdir / "result.csv"
+                parts: dict[str, float] = {}
                 started = time.perf_counter()
                 await download(target, "download/result.csv", local)
+                parts["download"] = time.perf_counter() - started
                 async with transaction(services.sessions) as s:
+                    mark = time.perf_counter()
                     assert await repo.claim_for_applying(s, run_id, 0, datetime.now(UTC))
                     lines = await stage_file(s, run_id, files.result, local, "result.csv")
+                    parts["check and stage"] = time.perf_counter() - mark
+                    mark = time.perf_counter()
                     cards = await repo.apply_staged(s, run_id, datetime.now(UTC))
+                    parts["update cards"] = time.perf_counter() - mark
+                    mark = time.perf_counter()
+                parts["commit"] = time.perf_counter() - mark
                 applied = time.perf_counter() - started
                 bare = await bare_apply(dsn, local)
-                results.append(("apply", applied, bare, f"{lines:,} lines, {cards:,} cards"))
+                split = ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
+                results.append(
+                    ("apply", applied, bare, f"{lines:,} lines, {cards:,} cards ({split})")
+                )
         await services.close()
     total = sum(r[1] for r in results)
     total_bare = sum(r[2] for r in results)
