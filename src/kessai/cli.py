@@ -99,15 +99,14 @@ async def _preflight(settings: Settings) -> None:
                     )
                 )
             ).all()
+        from kessai.providers.installed import title_of
+
         # "none": an account with nothing to connect to (Re:lation, MailDealer …).
         missing = {
             name: n for name, n in rows if name != "none" and name not in services.registry.names()
         }
         if missing:
-            what = "、".join(
-                f"{'擬似決済(シミュレーター)' if name == 'fake' else name} {n}件"
-                for name, n in sorted(missing.items())
-            )
+            what = "、".join(f"{title_of(name)} {n}件" for name, n in sorted(missing.items()))
             raise ConfigurationError(
                 f"本番環境(KESSAI_ENV=production)では起動できません: 外部連携アカウントが"
                 f"本番で使えない接続モジュールを使っています ({what})。"
@@ -228,29 +227,28 @@ if __name__ == "__main__":
     app()
 
 
-simulate_app = typer.Typer(help="決済代行会社のシミュレーター", no_args_is_help=True)
-app.add_typer(simulate_app, name="simulate")
-
-
-@simulate_app.command("gmo-pg")
-def simulate_gmo_pg(host: Host = "127.0.0.1", port: Port = 8101) -> None:
-    """GMO PG (PGマルチペイメント idPass) のシミュレーターを起動する."""
+@app.command()
+def simulate(
+    provider: Annotated[str, typer.Argument(help="決済代行会社 (例: gmo-pg)")],
+    host: Host = "127.0.0.1",
+    port: Port = 8101,
+) -> None:
+    """決済代行会社のシミュレーターを単独で起動する (サンドボックスでは /sim/<名前> にもある)."""
     import uvicorn
 
-    from kessai.providers.gmo_pg.simulator import (
-        TEST_SHOP_ID,
-        TEST_SHOP_PASS,
-        TEST_SITE_ID,
-        TEST_SITE_PASS,
-        create_simulator,
-    )
+    from kessai.providers.installed import PROVIDERS
+    from kessai.providers.kit import SimulatorContext
 
-    typer.echo(
-        f"GMO PG シミュレーター: http://{host}:{port}/payment/<API>.idPass\n"
-        f"  ショップID {TEST_SHOP_ID} / {TEST_SHOP_PASS}\n"
-        f"  サイトID {TEST_SITE_ID} / {TEST_SITE_PASS}"
-    )
-    uvicorn.run(create_simulator(), host=host, port=port, log_level="warning")
+    simulated = {p.sim_path: p for p in PROVIDERS if p.simulator and p.sim_path}
+    chosen = simulated.get(provider) or simulated.get(provider.replace("_", "-"))
+    if chosen is None or chosen.simulator is None:
+        _fail(
+            f"「{provider}」のシミュレーターはありません (あるもの: {', '.join(sorted(simulated))})"
+        )
+    typer.echo(f"{chosen.title} シミュレーター: http://{host}:{port}/")
+    if chosen.simulator_help:
+        typer.echo(chosen.simulator_help)
+    uvicorn.run(chosen.simulator(SimulatorContext()), host=host, port=port, log_level="warning")
 
 
 admin_app = typer.Typer(help="管理画面のユーザー", no_args_is_help=True)

@@ -22,10 +22,10 @@ from kessai.orders.service import create_order
 from kessai.payments import capabilities as caps
 from kessai.payments.plans import ActionRequest, ShipmentInput
 from kessai.payments.status import PaymentStatus
+from kessai.providers.installed import SIMULATED
 from kessai.services import Services, build_services
 
 DEMO_ACTOR = "demo"
-SIMULATED = "fake"  # the connector every demo account uses
 TOUR_PREFIX = "TOUR-"
 TOUR_METHOD = "gmo-pg-credit-card"
 

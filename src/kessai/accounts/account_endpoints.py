@@ -27,6 +27,7 @@ from kessai.accounts.secrets import spec_of
 from kessai.core.db import transaction
 from kessai.history.repository import list_changes
 from kessai.orders.schemas import MAX_ID
+from kessai.providers.installed import is_simulated
 from kessai.web.deps import PrincipalDep, ServicesDep
 from kessai.web.idempotency import run_idempotent
 
@@ -51,7 +52,7 @@ def account_out(account: ProviderAccount) -> AccountOut:
         name=account.name,
         provider=account.provider,
         connector=account.connector,
-        simulated=account.connector == "fake",
+        simulated=is_simulated(account.connector),
         values=service.display_values(account),
         files={k: FileInfoOut(**v) for k, v in service.file_infos(account).items()},
         missing=missing,

@@ -15,6 +15,7 @@ from kessai.history.repository import list_changes
 from kessai.orders.schemas import MAX_ID
 from kessai.payments import capabilities as caps
 from kessai.payments.schemas import ChangeHistoryOut
+from kessai.providers.installed import is_simulated
 from kessai.web.deps import PrincipalDep, ServicesDep
 from kessai.web.idempotency import run_idempotent
 
@@ -121,7 +122,7 @@ def method_out(view: svc.MethodView) -> PaymentMethodOut:
         integration=account.integration if account else None,
         enabled=method.enabled,
         channels=list(method.channels or []),
-        simulated=account is not None and account.connector == "fake",
+        simulated=account is not None and is_simulated(account.connector),
         min_amount=method.min_amount,
         max_amount=method.max_amount,
         recurring=method.recurring,

@@ -16,14 +16,16 @@ from kessai.accounts.integrations import MASK, FieldKind, IntegrationSpec, integ
 from kessai.accounts.models import ProviderAccount
 from kessai.core.crypto import Keyring, rotate
 from kessai.core.errors import KessaiError
+from kessai.providers.installed import BY_INTEGRATION
 
 # Non-secret facts about uploaded files (name, size, certificate subject and expiry), kept in
 # `settings` under this key so the admin screen can say what is set without decrypting.
 FILES_KEY = "_files"
 
-# Where a connector names a field differently from the seed-001 schema.
+# Where a connector names a field differently from the seed-001 schema (its declaration's
+# setting_aliases), by the integration it reads.
 CONNECTOR_ALIASES: dict[str, dict[str, str]] = {
-    "gmo_pg": {"shop_password": "shop_pass", "site_password": "site_pass"},
+    code: dict(p.setting_aliases) for code, p in BY_INTEGRATION.items() if p.setting_aliases
 }
 
 

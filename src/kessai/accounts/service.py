@@ -47,6 +47,7 @@ from kessai.accounts.secrets import (
 from kessai.core.db import transaction
 from kessai.core.errors import Conflict, InvalidInput, KessaiError, NotFound
 from kessai.history.repository import record_changes
+from kessai.providers.installed import BY_INTEGRATION, SIMULATED
 from kessai.services import Services
 
 log = logging.getLogger("kessai.accounts")
@@ -57,8 +58,6 @@ NOT_SET = "(未設定)"
 NAME_LABEL = "アカウント名"
 MAX_NAME_LENGTH = 200
 MAX_FILENAME_LENGTH = 255
-# Integrations served by a real connector; the others run on the simulator in the sandbox.
-REAL_CONNECTORS = {"gmo_pg": "gmo_pg"}
 # Production, no connector yet: the account is kept, a payment through it is refused.
 NO_CONNECTOR = "none"
 UNSUPPORTED_TEST = "この連携は接続テストに対応していません"
@@ -131,10 +130,12 @@ def file_infos(account: ProviderAccount) -> dict[str, dict[str, Any]]:
 
 
 def _connector_for(services: Services, spec: IntegrationSpec) -> str:
-    real = REAL_CONNECTORS.get(spec.code)
-    if real is not None:
-        return real
-    return "fake" if services.settings.sandbox else NO_CONNECTOR
+    """The declared connector reading this integration's settings; without one, the
+    simulated connector in the sandbox and none in production."""
+    real = BY_INTEGRATION.get(spec.code)
+    if real is not None and not real.sandbox_only:
+        return real.name
+    return SIMULATED if services.settings.sandbox else NO_CONNECTOR
 
 
 def _control(text: str) -> bool:

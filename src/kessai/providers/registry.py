@@ -1,6 +1,10 @@
-"""Which connector serves an account. Connectors are built per account, never from globals."""
+"""Which connector serves an account. Connectors are built per account, never from globals.
 
-from collections.abc import Callable, Mapping
+The registry knows no provider by name: default_registry registers each declaration of
+kessai.providers.installed (a folder's provider.py) by its `connect` factory.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kessai.accounts.models import ProviderAccount
 from kessai.core.clock import Clock
 from kessai.core.errors import Conflict
+from kessai.providers.installed import PROVIDERS
+from kessai.providers.kit import ConnectorContext, Provider
 from kessai.providers.store import ReferenceStore
 
 # A factory takes the account's id and settings and returns a connector object that
@@ -81,27 +87,27 @@ class ConnectorEnv:
     clock: Clock
 
 
-def default_registry(*, sandbox: bool, env: ConnectorEnv | None = None) -> ConnectorRegistry:
-    """Every real connector; the simulated one only in sandbox mode, never in production."""
+def default_registry(
+    *,
+    sandbox: bool,
+    env: ConnectorEnv | None = None,
+    providers: Sequence[Provider] = PROVIDERS,
+) -> ConnectorRegistry:
+    """Every declared connector; the simulated ones only in sandbox mode, never in
+    production. Without an env (no database) only connectors that need no store."""
     registry = ConnectorRegistry()
-    if env is not None:
-        from kessai.providers.gmo_pg.connector import GmoPgConnector
-
-        registry.register(
-            "gmo_pg",
-            lambda account_id, settings: GmoPgConnector(
-                account_id, settings, ReferenceStore(env.sessions, env.clock, account_id)
-            ),
-        )
-    if sandbox:
-        from kessai.providers.fake.connector import FakeConnector
-
-        registry.register(
-            "fake",
-            lambda account_id, settings: FakeConnector(
-                account_id,
-                settings,
-                ReferenceStore(env.sessions, env.clock, account_id) if env is not None else None,
-            ),
-        )
+    for provider in providers:
+        if provider.sandbox_only and not sandbox:
+            continue
+        if env is None and provider.needs_store:
+            continue
+        registry.register(provider.name, _factory(provider, env))
     return registry
+
+
+def _factory(provider: Provider, env: ConnectorEnv | None) -> ConnectorFactory:
+    def build(account_id: int, settings: Mapping[str, Any]) -> object:
+        store = None if env is None else ReferenceStore(env.sessions, env.clock, account_id)
+        return provider.connect(ConnectorContext(account_id, settings, store))
+
+    return build

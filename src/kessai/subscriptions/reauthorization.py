@@ -47,8 +47,7 @@ from kessai.payments.capabilities.reauthorization import (
 from kessai.payments.models import PaymentAttempt
 from kessai.payments.plans import ActionRequest, Operation
 from kessai.payments.status import HandlingStatus, PaymentStatus, ReauthorizationLabel
-from kessai.providers.fake import declines as fake_declines
-from kessai.providers.gmo_pg import declines as gmo_pg_declines
+from kessai.providers.installed import PROVIDERS
 from kessai.shop.schemas import ShopSettings
 from kessai.shop.service import get_shop_settings
 from kessai.subscriptions.models import Subscription
@@ -97,11 +96,10 @@ PAID_STATUSES = frozenset(
 # Ended by an operator's 取消: nothing to retry.
 ENDED_STATUSES = frozenset({S.CANCELED, S.CANCEL_FAILED})
 
-# "Is this decline final?", one rule per connector, each in its provider's folder. A connector
-# without a rule has no final declines: its orders are retried until the window ends.
+# "Is this decline final?", one rule per connector, declared in its provider's folder. A
+# connector without a rule has no final declines: its orders are retried until the window ends.
 FINAL_DECLINE_RULES: dict[str, Callable[[str | None], bool]] = {
-    "fake": fake_declines.is_final_decline,
-    "gmo_pg": gmo_pg_declines.is_final_decline,
+    p.name: p.final_decline for p in PROVIDERS if p.final_decline is not None
 }
 
 

@@ -4,10 +4,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 
 from kessai import __version__
 from kessai.accounts import connection_tests  # registers each connector's 接続テスト
@@ -125,21 +125,20 @@ def create_app(services: Services | None = None) -> FastAPI:
 
 
 def mount_simulators(app: FastAPI, svc: Services) -> None:
-    """Sandbox only: the providers' simulators, on kessai's own (movable) clock."""
-    from kessai.providers.gmo_pg.simulator import SimulatorConfig, create_simulator
+    """Sandbox only: each declared provider's simulator at /sim/<path>, on kessai's own
+    (movable) clock."""
+    from kessai.providers.installed import PROVIDERS
+    from kessai.providers.kit import SimulatorContext
 
-    gmo_pg = create_simulator(SimulatorConfig(now=svc.clock.now))
-    app.state.gmo_pg_simulator = gmo_pg.state.simulator  # its SFTP side shares the members
-    app.mount("/sim/gmo-pg", gmo_pg)
-
-    @app.get("/sim/fake/3ds", include_in_schema=False)
-    async def fake_challenge() -> HTMLResponse:
-        # The simulated connector's 3-D Secure step: the customer "authenticates" here;
-        # the storefront then asks 決済照会 (reconcile) to finish the payment.
-        return HTMLResponse(
-            "<!doctype html><meta charset=utf-8><title>3Dセキュア (擬似)</title>"
-            "<p>本人認証が完了しました(擬似)。ショップの画面に戻ってください。</p>"
-        )
+    simulators: dict[str, Any] = {}
+    for provider in PROVIDERS:
+        if provider.simulator is not None and provider.sim_path:
+            simulators[provider.sim_path] = provider.simulator(SimulatorContext(svc.clock.now))
+            app.mount(f"/sim/{provider.sim_path}", simulators[provider.sim_path])
+    app.state.simulators = simulators
+    gmo_pg = simulators.get("gmo-pg")
+    if gmo_pg is not None:  # its SFTP side (自動洗替) shares the members
+        app.state.gmo_pg_simulator = gmo_pg.state.simulator
 
 
 async def start_sftp_simulator(app: FastAPI, svc: Services) -> "SftpSimulator | None":

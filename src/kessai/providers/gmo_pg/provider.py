@@ -1,0 +1,99 @@
+"""GMO PG (PGマルチペイメント, idPass) クレジットカード: what this folder declares.
+
+- connector.py: EntryTran/ExecTran/AlterTran/ChangeTran/SearchTrade, 会員・カード (members.py);
+  codec.py the CP932 wire format, http.py the transport, errors.py GMO's ErrInfo table.
+- sim/: the simulator of GMO's test environment (test cards in sim/config.py).
+- notification.py: 結果通知 (GMO does not sign it: the shop id is checked here, the
+  transaction is looked up at GMO by the inbox before anything moves).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from kessai.providers.gmo_pg import declines, notification
+from kessai.providers.gmo_pg.connector import GmoPgConnector
+from kessai.providers.gmo_pg.sim.config import (
+    TEST_SHOP_ID,
+    TEST_SHOP_PASS,
+    TEST_SITE_ID,
+    TEST_SITE_PASS,
+    SimulatorConfig,
+)
+from kessai.providers.kit import (
+    AsgiApp,
+    ConnectorContext,
+    Provider,
+    Sandbox,
+    SandboxInput,
+    SimulatorContext,
+)
+
+SUCCESS_CARD = "4111111111111111"
+SOFT_DECLINE_CARD = "4000000000000028"  # 42G020000 カード残高が不足している
+HARD_DECLINE_CARD = "4000000000000655"  # 42G650000 カード番号に誤りがある
+
+
+def connect(ctx: ConnectorContext) -> GmoPgConnector:
+    if ctx.store is None:
+        raise ValueError("GMO PG の接続には参照情報の保存先が必要です")
+    return GmoPgConnector(ctx.account_id, ctx.settings, ctx.store)
+
+
+def simulator(ctx: SimulatorContext) -> AsgiApp:
+    from kessai.providers.gmo_pg.sim import create_simulator
+
+    app: AsgiApp = create_simulator(SimulatorConfig(now=ctx.now))
+    return app
+
+
+def sandbox_settings(base_url: str) -> Mapping[str, Any]:
+    """An account on the simulator's public test shop and site."""
+    return {
+        "shop_id": TEST_SHOP_ID,
+        "shop_pass": TEST_SHOP_PASS,
+        "site_id": TEST_SITE_ID,
+        "site_pass": TEST_SITE_PASS,
+        "endpoint": base_url,
+    }
+
+
+async def token_for(base_url: str, source: Mapping[str, str]) -> Mapping[str, str]:
+    """A test card becomes a one-time token at the simulator's token endpoint, as the
+    browser's token.js would do it: the card number never reaches kessai."""
+    card = source.get("test_card")
+    if not card:
+        return source
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        reply = await client.post("/token", json={"cardno": card, "expire": "3012"})
+    tokens = reply.json()["tokenObject"]["token"]
+    return {k: v for k, v in source.items() if k != "test_card"} | {"token": tokens[0]}
+
+
+PROVIDER = Provider(
+    name="gmo_pg",
+    title="GMOペイメントゲートウェイ (クレジットカード)",
+    connect=connect,
+    provider_codes=frozenset({"gmo_pg"}),
+    method_types=frozenset({"credit_card", "credit_card_recurring"}),
+    integration="gmo_pg",
+    setting_aliases={"shop_password": "shop_pass", "site_password": "site_pass"},
+    final_decline=declines.is_final_decline,
+    simulator=simulator,
+    sim_path="gmo-pg",
+    simulator_help=(
+        "  idPass: /payment/<API>.idPass, トークン: /token\n"
+        f"  ショップID {TEST_SHOP_ID} / {TEST_SHOP_PASS}\n"
+        f"  サイトID {TEST_SITE_ID} / {TEST_SITE_PASS}"
+    ),
+    webhook=notification.verify,
+    webhook_ack="0",
+    sandbox=Sandbox(
+        succeed=SandboxInput(1000, {"test_card": SUCCESS_CARD}),
+        decline=SandboxInput(1000, {"test_card": SOFT_DECLINE_CARD}),
+        hard_decline=SandboxInput(1000, {"test_card": HARD_DECLINE_CARD}),
+        account_settings=sandbox_settings,
+        prepare=token_for,
+    ),
+)

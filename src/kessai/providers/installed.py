@@ -1,0 +1,36 @@
+"""Every provider kessai has, in one list: adding a provider folder adds one line here.
+
+Each entry is the `PROVIDER` of a folder's provider.py (see kessai.providers.kit). The
+registry, the simulators mounted in sandbox mode, `kessai simulate`, the webhook inbox and
+the conformance suite all read this list and nothing else.
+"""
+
+from kessai.providers.fake.provider import PROVIDER as FAKE
+from kessai.providers.gmo_pg.provider import PROVIDER as GMO_PG
+from kessai.providers.kit import Provider
+
+PROVIDERS: tuple[Provider, ...] = (GMO_PG, FAKE)
+
+BY_NAME: dict[str, Provider] = {p.name: p for p in PROVIDERS}
+# Seed 001 integration → the provider whose connector reads its settings.
+BY_INTEGRATION: dict[str, Provider] = {p.integration: p for p in PROVIDERS if p.integration}
+BY_SIM_PATH: dict[str, Provider] = {p.sim_path: p for p in PROVIDERS if p.sim_path}
+
+
+# The connector of an account whose provider has none of its own yet (sandbox only).
+SIMULATED = FAKE.name
+
+
+def provider(name: str) -> Provider | None:
+    return BY_NAME.get(name)
+
+
+def is_simulated(connector: str | None) -> bool:
+    """Does this connector only pretend (the sandbox's simulated provider)?"""
+    found = BY_NAME.get(connector or "")
+    return found is not None and found.sandbox_only
+
+
+def title_of(connector: str) -> str:
+    found = BY_NAME.get(connector)
+    return found.title if found else connector

@@ -1,0 +1,133 @@
+"""What a provider declares about itself: the `PROVIDER` of its folder's provider.py.
+
+A provider is one folder, src/kessai/providers/<name>/, holding its codec, connector, error
+table, simulator and a small provider.py with one `Provider(...)`. Everything outside the
+folder learns about it from that declaration, found through the one list in
+kessai.providers.installed: the registry builds connectors with `connect`, `kessai serve`
+mounts `simulator` at /sim/<sim_path> in sandbox mode, `kessai simulate <name>` serves it
+alone, the webhook inbox runs `webhook`, the 再オーソリ batch asks `final_decline`, and the
+conformance suite (tests/providers/conformance) runs every declaration against its simulator
+with its `sandbox` inputs.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from kessai.providers.store import ReferenceStore
+
+# An ASGI application (starlette's type, spelled out to keep this module free of it).
+AsgiApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """What a connector is built from: one account, its decrypted settings (the account
+    integration's fields, renamed by `setting_aliases`) and its reference store."""
+
+    account_id: int
+    settings: Mapping[str, Any]
+    store: ReferenceStore | None
+
+
+@dataclass(frozen=True)
+class SimulatorContext:
+    """What a simulator is built from. `now` is kessai's (sandbox) clock when mounted."""
+
+    now: Callable[[], datetime] | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One inbound webhook as it arrived: raw body and headers, nothing parsed yet."""
+
+    body: bytes
+    headers: Mapping[str, str]  # lower-case names
+    client_host: str | None = None
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A notification the provider's verifier accepted, in kessai's words.
+
+    `event_id` is the provider's own id of the event (unique per provider), `reference` our
+    reference of the transaction it is about, `event` what happened in the provider's words.
+    """
+
+    event_id: str
+    reference: str | None
+    event: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Forged(Exception):
+    """The verifier refused the notification (bad signature, unknown shop …)."""
+
+
+class WebhookVerifier(Protocol):
+    """Checks one notification with the account's decrypted settings; raises Forged.
+
+    Providers that do not sign (GMO's 結果通知) check what they can here (the shop id); the
+    inbox then looks the transaction up at the provider before anything moves."""
+
+    def __call__(self, note: Notification, settings: Mapping[str, Any]) -> Verified: ...
+
+
+@dataclass(frozen=True)
+class SandboxInput:
+    """A payment the provider's test environment answers in a known way: an amount and a
+    payment source (a test card's token, a stored card …). `prepare` turns the source into
+    what the connector takes, given the simulator's base URL (GMO: a token from /token)."""
+
+    amount: int
+    source: Mapping[str, str] = field(default_factory=dict)
+
+
+# Builds a connector's payment source from a sandbox input against a running simulator.
+SourcePreparer = Callable[[str, Mapping[str, str]], Awaitable[Mapping[str, str]]]
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The provider's test inputs, as its real test environment documents them.
+
+    `succeed`, `decline` (soft: a retry later may pass) and `hard_decline` (no retry can
+    pass) are what the conformance suite charges with; `account_settings` make an account
+    talk to the simulator at a base URL."""
+
+    succeed: SandboxInput
+    decline: SandboxInput
+    hard_decline: SandboxInput
+    account_settings: Callable[[str], Mapping[str, Any]]
+    prepare: SourcePreparer | None = None
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str  # the connector's name, stored in provider_accounts.connector
+    title: str  # for people: 「GMOペイメントゲートウェイ (クレジットカード)」
+    connect: Callable[[ConnectorContext], object]
+    # Seed 003: the provider codes and method types this connector serves (empty: any).
+    provider_codes: frozenset[str] = frozenset()
+    method_types: frozenset[str] = frozenset()
+    # Seed 001: the account integration whose settings the connector reads.
+    integration: str | None = None
+    # Where the connector names a setting differently from the seed-001 schema.
+    setting_aliases: Mapping[str, str] = field(default_factory=dict)
+    sandbox_only: bool = False  # simulated: never offered in production
+    needs_store: bool = True  # the connector remembers references (ReferenceStore)
+    # "Is this decline final?" from the provider's own error table (再オーソリ stops).
+    final_decline: Callable[[str | None], bool] | None = None
+    simulator: Callable[[SimulatorContext], AsgiApp] | None = None
+    sim_path: str | None = None  # mounted at /sim/<sim_path> in sandbox mode
+    simulator_help: str = ""  # what `kessai simulate` tells the person who starts it
+    webhook: WebhookVerifier | None = None
+    # The answer the provider expects once a notification is stored (GMO: "0").
+    webhook_ack: str = "OK"
+    sandbox: Sandbox | None = None
+
+    def serves(self, provider_code: str, method_type: str) -> bool:
+        return (not self.provider_codes or provider_code in self.provider_codes) and (
+            not self.method_types or method_type in self.method_types
+        )
