@@ -536,10 +536,10 @@ class PaymentEngine:
             view,
         )
         if outcome.kind is c.OutcomeKind.NOT_SENT:
-            raise ProviderUnavailable(
-                result.message,
-                detail={"attempt_id": claimed.attempt_id, "provider_message": outcome.message},
-            )
+            detail = {"attempt_id": claimed.attempt_id, "provider_message": outcome.message}
+            if outcome.code == UNSUPPORTED:  # nothing was sent, and nothing ever will be
+                raise Conflict(outcome.message or result.message, code=UNSUPPORTED, detail=detail)
+            raise ProviderUnavailable(result.message, detail=detail)
         return result
 
     async def _invoke(self, claimed: "_Claimed", req: ActionRequest) -> c.Outcome:
@@ -584,7 +584,7 @@ class PaymentEngine:
                     txn, plan.amount, captured=claimed.facts.order.captured_at is not None
                 )
         except _Unsupported as exc:
-            return c.Outcome(c.OutcomeKind.NOT_SENT, code="unsupported", message=str(exc))
+            return c.Outcome(c.OutcomeKind.NOT_SENT, code=UNSUPPORTED, message=str(exc))
         except Exception as exc:  # the call may have reached the provider: unknown, never lost
             log.warning("provider call failed: %s", type(exc).__name__)
             return c.Outcome(c.OutcomeKind.UNKNOWN, message=f"{type(exc).__name__}: {exc}")
@@ -878,6 +878,10 @@ def _payment(attempt_id: int, operation: str, outcome: c.Outcome) -> dict[str, A
         "outcome": outcome.kind.value,
         "provider_code": outcome.code,
     }
+
+
+# The code of an operation the connector does not declare (refused before any call).
+UNSUPPORTED = "operation_unsupported"
 
 
 def _unsupported(facts: OrderFacts, what: str) -> _Unsupported:

@@ -77,30 +77,41 @@ class WebhookVerifier(Protocol):
 @dataclass(frozen=True)
 class SandboxInput:
     """A payment the provider's test environment answers in a known way: an amount and a
-    payment source (a test card's token, a stored card …). `prepare` turns the source into
-    what the connector takes, given the simulator's base URL (GMO: a token from /token)."""
+    payment source (a test card, a stored card …), and for a decline the provider's code."""
 
     amount: int
     source: Mapping[str, str] = field(default_factory=dict)
+    code: str | None = None
 
 
-# Builds a connector's payment source from a sandbox input against a running simulator.
+# Turns a sandbox source into what the connector takes, given the simulator's base URL
+# (GMO: a test card becomes a one-time token at the simulator's /token, as token.js does).
 SourcePreparer = Callable[[str, Mapping[str, str]], Awaitable[Mapping[str, str]]]
 
 
 @dataclass(frozen=True)
 class Sandbox:
-    """The provider's test inputs, as its real test environment documents them.
+    """The provider's test environment, as its real one documents it, and how the
+    conformance suite drives it.
 
-    `succeed`, `decline` (soft: a retry later may pass) and `hard_decline` (no retry can
-    pass) are what the conformance suite charges with; `account_settings` make an account
-    talk to the simulator at a base URL."""
+    - `method`: the seed-003 (provider code, method type) the suite charges with;
+    - `succeed`, `decline` (soft: a later try may pass), `hard_decline` (no retry can pass);
+    - `account_settings(base_url)`: an account's settings (seed-001 names; secrets are sealed
+      as usual) that talk to the simulator at base_url;
+    - `fault_calls`: the simulator call each operation makes (authorize → "ExecTran"), for
+      the simulator base's fault switches; None when the connector talks to no server and
+      takes faults as its own scenarios (options scenario=unknown / not_sent: the fake);
+    - `charges(simulator_app, connector)`: how many payments the provider has taken.
+    """
 
+    method: tuple[str, str]
     succeed: SandboxInput
     decline: SandboxInput
     hard_decline: SandboxInput
     account_settings: Callable[[str], Mapping[str, Any]]
+    charges: Callable[[Any, Any], int]
     prepare: SourcePreparer | None = None
+    fault_calls: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ are its scenarios, picked by test amounts (connector.TEST_AMOUNTS) or `scenario`
 "simulator" is the one page a customer visits, the 3-D Secure step (sim.py).
 """
 
+from kessai.providers.contract import ProviderState
 from kessai.providers.fake import declines
-from kessai.providers.fake.connector import FakeConnector
+from kessai.providers.fake.connector import DECLINE_CODE, HARD_CODE, FakeConnector
 from kessai.providers.fake.sim import create_simulator
 from kessai.providers.kit import ConnectorContext, Provider, Sandbox, SandboxInput
 
@@ -16,6 +17,15 @@ NAME = "fake"
 
 def connect(ctx: ConnectorContext) -> FakeConnector:
     return FakeConnector(ctx.account_id, ctx.settings, ctx.store)
+
+
+def charges(_simulator_app: object, connector: object) -> int:
+    """Payments its ledger holds as taken (authorized or captured, cancelled later or not)."""
+    assert isinstance(connector, FakeConnector)
+    return sum(1 for e in connector.ledger.values() if e.state in _CHARGED)
+
+
+_CHARGED = (ProviderState.AUTHORIZED, ProviderState.CAPTURED, ProviderState.CANCELED)
 
 
 PROVIDER = Provider(
@@ -28,9 +38,11 @@ PROVIDER = Provider(
     simulator=create_simulator,
     sim_path="fake",
     sandbox=Sandbox(
+        method=("gmo_pg", "credit_card"),  # it plays any provider; the suite uses a card
         succeed=SandboxInput(1000),
-        decline=SandboxInput(9001),
-        hard_decline=SandboxInput(9005),
+        decline=SandboxInput(9001, code=DECLINE_CODE),
+        hard_decline=SandboxInput(9005, code=HARD_CODE),
         account_settings=lambda _base_url: {},
+        charges=charges,
     ),
 )

@@ -49,14 +49,24 @@ def simulator(ctx: SimulatorContext) -> AsgiApp:
 
 
 def sandbox_settings(base_url: str) -> Mapping[str, Any]:
-    """An account on the simulator's public test shop and site."""
+    """An account on the simulator's public test shop and site (seed-001 field names;
+    `endpoint` is the connector's own setting beyond the schema)."""
     return {
         "shop_id": TEST_SHOP_ID,
-        "shop_pass": TEST_SHOP_PASS,
+        "shop_password": TEST_SHOP_PASS,
         "site_id": TEST_SITE_ID,
-        "site_pass": TEST_SITE_PASS,
+        "site_password": TEST_SITE_PASS,
         "endpoint": base_url,
     }
+
+
+def charges(simulator_app: Any, _connector: object) -> int:
+    """Transactions the simulator has charged (ExecTran went through), cancelled or not."""
+    state = simulator_app.state.simulator.state
+    return sum(1 for t in state.transactions.values() if t.status not in _NOT_CHARGED)
+
+
+_NOT_CHARGED = ("UNPROCESSED", "AUTHENTICATED")
 
 
 async def token_for(base_url: str, source: Mapping[str, str]) -> Mapping[str, str]:
@@ -90,10 +100,19 @@ PROVIDER = Provider(
     webhook=notification.verify,
     webhook_ack="0",
     sandbox=Sandbox(
+        method=("gmo_pg", "credit_card"),
         succeed=SandboxInput(1000, {"test_card": SUCCESS_CARD}),
-        decline=SandboxInput(1000, {"test_card": SOFT_DECLINE_CARD}),
-        hard_decline=SandboxInput(1000, {"test_card": HARD_DECLINE_CARD}),
+        decline=SandboxInput(1000, {"test_card": SOFT_DECLINE_CARD}, code="42G020000"),
+        hard_decline=SandboxInput(1000, {"test_card": HARD_DECLINE_CARD}, code="42G650000"),
         account_settings=sandbox_settings,
+        charges=charges,
         prepare=token_for,
+        fault_calls={
+            "authorize": "ExecTran",
+            "capture": "AlterTran",
+            "cancel": "AlterTran",
+            "change_amount": "ChangeTran",
+            "lookup": "SearchTrade",
+        },
     ),
 )

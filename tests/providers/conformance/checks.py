@@ -1,0 +1,255 @@
+"""What the payment core relies on from every connector, one check per promise.
+
+Each check takes a Harness (tests/providers/conformance/harness.py) and fails with an
+AssertionError naming the broken promise. test_conformance.py runs them for every declared
+provider; test_the_suite.py shows they fail for connectors that break them.
+"""
+
+import json
+import logging
+
+import pytest
+from sqlalchemy import text
+
+from kessai.all_models import Base
+from kessai.core.db import transaction
+from kessai.core.errors import Conflict, IllegalTransition, ProviderUnavailable
+from kessai.payments.engine import UNSUPPORTED
+from kessai.payments.models import PaymentAttempt
+from kessai.payments.status import PaymentStatus
+from kessai.providers import contract as c
+from tests.providers.conformance.harness import Harness
+
+AUTHORIZED, CAPTURED, CANCELED = (
+    PaymentStatus.AUTHORIZED,
+    PaymentStatus.CAPTURED,
+    PaymentStatus.CANCELED,
+)
+
+
+async def _lookup(h: Harness, order_id: int) -> c.Lookup:
+    conn = h.services.registry.connector_for(h.account)
+    assert isinstance(conn, c.Reconciler)
+    return await conn.lookup(await h.reference(order_id))
+
+
+def _declares(h: Harness, protocol: type) -> bool:
+    return isinstance(h.real_connector(), protocol)
+
+
+# --- the operations it declares --------------------------------------------------------------
+
+
+async def check_authorize_capture_lookup(h: Harness) -> None:
+    order = await h.order(h.sandbox.succeed)
+    result = await h.run(order, "authorize")
+    assert result.outcome == "succeeded", result
+    assert await h.status(order) == AUTHORIZED
+    if _declares(h, c.Reconciler):
+        found = await _lookup(h, order)
+        assert (found.state, found.amount) == (c.ProviderState.AUTHORIZED, h.sandbox.succeed.amount)
+    if not _declares(h, c.Capturer):
+        pytest.skip(f"{h.provider.name} declares no capture")
+    result = await h.run(order, "capture")
+    assert result.outcome == "succeeded", result
+    assert await h.status(order) == CAPTURED
+    if _declares(h, c.Reconciler):
+        assert (await _lookup(h, order)).state is c.ProviderState.CAPTURED
+    assert h.charges() == 1
+
+
+async def check_cancel(h: Harness) -> None:
+    if not _declares(h, c.Canceller):
+        pytest.skip(f"{h.provider.name} declares no cancel")
+    order = await h.order(h.sandbox.succeed)
+    assert (await h.run(order, "authorize")).outcome == "succeeded"
+    result = await h.run(order, "cancel")
+    assert result.outcome == "succeeded", result
+    assert await h.status(order) == CANCELED
+    if _declares(h, c.Reconciler):
+        assert (await _lookup(h, order)).state is c.ProviderState.CANCELED
+
+
+async def check_change_amount(h: Harness) -> None:
+    if not _declares(h, c.AmountChanger):
+        pytest.skip(f"{h.provider.name} declares no amount change")
+    order = await h.order(h.sandbox.succeed)
+    assert (await h.run(order, "authorize")).outcome == "succeeded"
+    smaller = h.sandbox.succeed.amount - 100
+    result = await h.run(order, "change-amount", amount=smaller, tax=0)
+    assert result.outcome == "succeeded", result
+    if _declares(h, c.Reconciler):
+        assert (await _lookup(h, order)).amount == smaller
+    assert h.charges() == 1
+
+
+class _AuthorizeOnly:
+    """The declared connector narrowed to authorize and lookup."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    async def authorize(self, request: c.AuthorizeRequest) -> c.Outcome:
+        assert isinstance(self.inner, c.Authorizer)
+        return await self.inner.authorize(request)
+
+    async def lookup(self, reference: str) -> c.Lookup:
+        assert isinstance(self.inner, c.Reconciler)
+        return await self.inner.lookup(reference)
+
+
+async def check_undeclared_operation_is_refused_before_any_call(h: Harness) -> None:
+    """capture, cancel and change_amount on a connector that declares none of them."""
+    await h.use(_AuthorizeOnly)
+    order = await h.order(h.sandbox.succeed)
+    assert (await h.run(order, "authorize")).outcome == "succeeded"
+    before = len(await h.history(order))
+    for action, kw in (("capture", {}), ("cancel", {}), ("change-amount", {"amount": 900})):
+        with pytest.raises(Conflict) as refused:
+            await h.run(order, action, **kw)
+        assert refused.value.code == UNSUPPORTED
+        assert "対応していません" in refused.value.message
+        assert await h.status(order) == AUTHORIZED
+    history = (await h.history(order))[before:]
+    assert [(a.outcome, a.provider_code) for a in history] == [("not_sent", UNSUPPORTED)] * 3
+    assert h.charges() == 1
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+
+async def check_lost_answer_is_settled_by_lookup_and_never_charged_twice(h: Harness) -> None:
+    """A timeout after sending: unknown; the same request again is answered by a lookup with
+    our own reference, and the provider holds one charge."""
+    order = await h.order(h.sandbox.succeed)
+    await h.lose_next_answer("authorize")
+    first = await h.run(order, "authorize")
+    assert first.outcome == "unknown", first
+    again = await h.run(order, "authorize")
+    assert h.charges() == 1, "charged twice"
+    assert again.outcome == "succeeded", again
+    assert await h.status(order) == AUTHORIZED
+    history = await h.history(order)
+    ours = {a.reference for a in history if a.operation.startswith("authorize")}
+    assert len(ours) == 1, f"authorized again under a new reference: {sorted(ours)}"
+    assert [a.reference for a in history if a.operation == "lookup"] == list(ours)
+    # And once more, later: refused by the status table, still one charge.
+    with pytest.raises(IllegalTransition):
+        await h.run(order, "authorize")
+    assert h.charges() == 1, "charged twice"
+
+
+async def check_connection_refused_is_not_sent(h: Harness) -> None:
+    order = await h.order(h.sandbox.succeed)
+    async with h.connection_refused():
+        with pytest.raises(ProviderUnavailable):
+            await h.run(order, "authorize")
+    assert [a.outcome for a in await h.history(order)] == ["not_sent"]
+    assert await h.status(order) == PaymentStatus.PENDING
+    assert h.charges() == 0
+    assert (await h.run(order, "authorize")).outcome == "succeeded"
+    assert h.charges() == 1
+
+
+# --- declines --------------------------------------------------------------------------------
+
+
+async def _declined(h: Harness, order: int) -> PaymentAttempt:
+    result = await h.run(order, "authorize")
+    assert result.outcome == "declined", result
+    (attempt,) = [a for a in await h.history(order) if a.outcome == "declined"]
+    return attempt
+
+
+async def check_declines_reach_history_verbatim_and_are_hard_or_soft(h: Harness) -> None:
+    rule = h.provider.final_decline
+    assert rule is not None, "a provider declares which of its declines are final"
+    soft = await _declined(h, await h.order(h.sandbox.decline))
+    hard = await _declined(h, await h.order(h.sandbox.hard_decline))
+    assert (soft.provider_code, hard.provider_code) == (
+        h.sandbox.decline.code,
+        h.sandbox.hard_decline.code,
+    )
+    assert soft.provider_message
+    assert hard.provider_message
+    assert (rule(soft.provider_code), rule(hard.provider_code)) == (False, True)
+    assert h.charges() == 0
+
+
+# --- write-ahead and secrets -----------------------------------------------------------------
+
+
+class _Watching:
+    """Checks, as the call starts, that the attempt is already committed (read on a
+    connection of its own)."""
+
+    def __init__(self, inner: object, h: Harness) -> None:
+        self.inner, self.h = inner, h
+        self.seen: list[str] = []
+
+    async def authorize(self, request: c.AuthorizeRequest) -> c.Outcome:
+        async with transaction(self.h.services.sessions) as s:
+            rows = await s.execute(
+                text("SELECT outcome FROM payment_attempts WHERE reference = :r"),
+                {"r": request.reference},
+            )
+            self.seen += [r[0] for r in rows]
+        assert isinstance(self.inner, c.Authorizer)
+        return await self.inner.authorize(request)
+
+    async def lookup(self, reference: str) -> c.Lookup:
+        assert isinstance(self.inner, c.Reconciler)
+        return await self.inner.lookup(reference)
+
+
+async def check_attempt_is_committed_before_the_call(h: Harness) -> None:
+    watching: list[_Watching] = []
+
+    def wrap(inner: object) -> _Watching:
+        watching.append(_Watching(inner, h))
+        return watching[-1]
+
+    await h.use(wrap)
+    order = await h.order(h.sandbox.succeed)
+    assert (await h.run(order, "authorize")).outcome == "succeeded"
+    assert watching
+    assert watching[-1].seen == ["sent"]
+
+
+async def _database_text(h: Harness) -> str:
+    dump = []
+    async with transaction(h.services.sessions) as s:
+        for table in Base.metadata.sorted_tables:
+            rows = (await s.execute(table.select())).all()
+            dump += [json.dumps([str(v) for v in row], ensure_ascii=False) for row in rows]
+    return "\n".join(dump)
+
+
+async def check_no_card_data_or_secret_in_logs_or_database(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for given in (h.sandbox.succeed, h.sandbox.decline):
+        order = await h.order(given)
+        await h.run(order, "authorize")
+    secret_fields = set(h.account.secrets)
+    settings = dict(h.sandbox.account_settings(h.sim_url))
+    secrets = [str(settings[k]) for k in secret_fields]
+    cards = [v for g in (h.sandbox.succeed, h.sandbox.decline) for v in g.source.values()]
+    cards = [v for v in cards if v.isdigit() and len(v) >= 12]  # card numbers
+    stored = await _database_text(h)
+    for value in [*secrets, *cards]:
+        assert value not in caplog.text, "in the logs"
+        assert value not in stored, "in the database"
+
+
+CHECKS = [
+    check_authorize_capture_lookup,
+    check_cancel,
+    check_change_amount,
+    check_undeclared_operation_is_refused_before_any_call,
+    check_lost_answer_is_settled_by_lookup_and_never_charged_twice,
+    check_connection_refused_is_not_sent,
+    check_declines_reach_history_verbatim_and_are_hard_or_soft,
+    check_attempt_is_committed_before_the_call,
+]

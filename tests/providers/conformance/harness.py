@@ -1,0 +1,224 @@
+"""One provider under test: kessai's services on a fresh SQLite database, the provider's own
+simulator served over real loopback HTTP, an account and a card method on it.
+
+Everything provider-specific comes from the provider's declaration (its provider.py): the
+account settings, the test inputs, the simulator and its fault switches, how charges are
+counted. Nothing here names a provider.
+"""
+
+import contextlib
+import shutil
+import socket
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kessai.accounts.integrations import integration, secret_keys
+from kessai.accounts.models import PaymentMethod, ProviderAccount
+from kessai.accounts.secrets import seal
+from kessai.core.db import transaction
+from kessai.core.settings import Env, Settings
+from kessai.orders.models import Order
+from kessai.payments.engine import ActionResult
+from kessai.payments.models import PaymentAttempt
+from kessai.providers.kit import Provider, Sandbox, SandboxInput, SimulatorContext
+from kessai.services import Services, build_services
+from tests.conftest import TEST_SECRET_KEY
+from tests.factories import SHIP, act, attempts, make_order
+from tests.loopback import serve
+
+# Wraps the connector the declaration built (to narrow or break it in the suite's own tests).
+Wrap = Callable[[object], object]
+
+
+@dataclass
+class Harness:
+    provider: Provider
+    services: Services
+    sim_url: str
+    sim_app: Any
+    account: ProviderAccount
+    method: PaymentMethod
+    wrap: Wrap | None = None
+    # The options of the next engine call (the fake takes its faults as scenarios).
+    next_options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sandbox(self) -> Sandbox:
+        assert self.provider.sandbox is not None
+        return self.provider.sandbox
+
+    # --- the connector -------------------------------------------------------------------
+    def real_connector(self) -> object:
+        """The connector exactly as the declaration builds it (under any wrapper)."""
+        built = self.services.registry.connector_for(self.account)
+        return getattr(built, "inner", built)
+
+    async def use(self, wrap: Wrap | None) -> None:
+        """Serve the account through `wrap(real connector)` from the next call on."""
+        self.wrap = wrap
+        await self.services.registry.forget(self.account.id)
+        declared = self.provider
+
+        def build(account_id: int, settings: Mapping[str, Any]) -> object:
+            from kessai.providers.kit import ConnectorContext
+            from kessai.providers.store import ReferenceStore
+
+            store = ReferenceStore(self.services.sessions, self.services.clock, account_id)
+            real = declared.connect(ConnectorContext(account_id, settings, store))
+            return real if wrap is None else wrap(real)
+
+        self.services.registry.register(declared.name, build)
+
+    def charges(self) -> int:
+        return self.sandbox.charges(self.sim_app, self.real_connector())
+
+    # --- faults --------------------------------------------------------------------------
+    async def lose_next_answer(self, operation: str) -> None:
+        """The provider acts on the next `operation`, and its answer never arrives."""
+        calls = self.sandbox.fault_calls
+        if calls is None:
+            self.next_options = {"scenario": "unknown"}
+            return
+        fault = {"count": 1, "api": calls[operation], "mode": "close", "commit": True}
+        async with httpx.AsyncClient(base_url=self.sim_url) as client:
+            reply = await client.post("/_control", json={"lose_response": fault})
+        assert reply.status_code == 200, reply.text
+
+    @contextlib.asynccontextmanager
+    async def connection_refused(self) -> AsyncIterator[None]:
+        """Within the block nothing listens where the account points (or the fake's
+        not_sent scenario): every call is refused before it is sent."""
+        if self.sandbox.fault_calls is None:
+            self.next_options = {"scenario": "not_sent"}
+            yield
+            self.next_options = {}
+            return
+        await self._point_at(_closed_port_url())
+        try:
+            yield
+        finally:
+            await self._point_at(self.sim_url)
+
+    async def _point_at(self, base_url: str) -> None:
+        settings = dict(self.account.settings)
+        settings.update(
+            {k: v for k, v in self.sandbox.account_settings(base_url).items() if k in settings}
+        )
+        async with transaction(self.services.sessions) as s:
+            row = await s.get(ProviderAccount, self.account.id)
+            assert row is not None
+            row.settings = settings
+        self.account.settings = settings
+        await self.use(self.wrap)
+
+    # --- payments ------------------------------------------------------------------------
+    async def order(self, given: SandboxInput) -> int:
+        source = dict(given.source)
+        if self.sandbox.prepare is not None:
+            source = dict(await self.sandbox.prepare(self.sim_url, source))
+        order_id = await make_order(self.services, self.method, amount=given.amount, tax=0)
+        async with transaction(self.services.sessions) as s:
+            row = await s.get(Order, order_id)
+            assert row is not None
+            row.payment_source = source
+        return order_id
+
+    async def run(self, order_id: int, action: str, **kw: Any) -> ActionResult:
+        if action == "capture":
+            kw = {**SHIP, **kw}
+        req = act(action, **kw)
+        if self.next_options:
+            req.options.update(self.next_options)
+            self.next_options = {}
+        return await self.services.payments.run(order_id, req)
+
+    async def status(self, order_id: int) -> str:
+        async with transaction(self.services.sessions) as s:
+            row = await s.get(Order, order_id)
+            assert row is not None
+            return row.payment_status
+
+    async def reference(self, order_id: int) -> str:
+        async with transaction(self.services.sessions) as s:
+            row = await s.get(Order, order_id)
+            assert row is not None
+            return row.provider_reference or row.number
+
+    async def history(self, order_id: int) -> list[PaymentAttempt]:
+        return await attempts(self.services, order_id)
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # closed again: connecting is refused
+
+
+@contextlib.asynccontextmanager
+async def harness_for(
+    provider: Provider, sqlite_template: Path, tmp: Path
+) -> AsyncIterator[Harness]:
+    sandbox = provider.sandbox
+    assert sandbox is not None, f"{provider.name} declares no sandbox"
+    path = tmp / "kessai.db"
+    shutil.copy(sqlite_template, path)
+    services = build_services(
+        Settings(
+            database_url=f"sqlite+aiosqlite:///{path}", env=Env.SANDBOX, secret_key=TEST_SECRET_KEY
+        )
+    )
+    sim_app = provider.simulator(SimulatorContext()) if provider.simulator else None
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            sim_url = await stack.enter_async_context(serve(sim_app)) if sim_app else ""
+            account, method = await _account_and_method(services, provider, sandbox, sim_url)
+            yield Harness(provider, services, sim_url, sim_app, account, method)
+    finally:
+        await services.close()
+
+
+async def _account_and_method(
+    services: Services, provider: Provider, sandbox: Sandbox, sim_url: str
+) -> tuple[ProviderAccount, PaymentMethod]:
+    values = dict(sandbox.account_settings(sim_url))
+    secret = set(secret_keys(integration(provider.integration))) if provider.integration else set()
+    code, method_type = sandbox.method
+    now = services.clock.now()
+    async with transaction(services.sessions) as s:
+        account = ProviderAccount(
+            provider=code,
+            integration=provider.integration,
+            name=f"{provider.title} (適合性テスト)",
+            connector=provider.name,
+            settings={k: v for k, v in values.items() if k not in secret},
+            secrets={},
+            created_at=now,
+            updated_at=now,
+        )
+        s.add(account)
+        await s.flush()
+        account.secrets = {
+            k: seal(services.keyring, account.id, k, str(v))
+            for k, v in values.items()
+            if k in secret
+        }
+        method = PaymentMethod(
+            code=f"conformance-{provider.name}",
+            name=f"{provider.title} テスト",
+            provider=code,
+            method_type=method_type,
+            account_id=account.id,
+            enabled=True,
+            cancel_api_link=True,
+            created_at=now,
+            updated_at=now,
+        )
+        s.add(method)
+        await s.flush()
+        s.expunge_all()
+    return account, method
