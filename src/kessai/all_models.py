@@ -8,6 +8,7 @@ from kessai.core.db import Base
 from kessai.core.models import AppSetting
 from kessai.customers.models import Customer, CustomerCard
 from kessai.history.models import ChangeRecord
+from kessai.inbox.models import InboundEvent
 from kessai.jobs.models import Job, JobChunk, JobItem, JobLog
 from kessai.notifications.models import MailTemplate, OutboxMail
 from kessai.orders.models import Order, OrderLabel
@@ -31,6 +32,7 @@ __all__ = [
     "CustomerCard",
     "Event",
     "IdempotencyRecord",
+    "InboundEvent",
     "Job",
     "JobChunk",
     "JobItem",

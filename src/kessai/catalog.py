@@ -28,6 +28,7 @@ from kessai.imports import (
     payment_statuses,  # noqa: F401
     shipments,  # noqa: F401
 )
+from kessai.inbox import kind as inbox_kind  # noqa: F401
 from kessai.jobs.schedules import Schedule, register_schedule
 from kessai.payments.bulk import kind  # noqa: F401
 from kessai.recurring import jobs as recurring

@@ -45,6 +45,7 @@ class Notification:
     body: bytes
     headers: Mapping[str, str]  # lower-case names
     client_host: str | None = None
+    received_at: datetime | None = None  # kessai's clock, for timestamp tolerance
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from kessai.accounts.endpoints import router as payment_methods_router
 from kessai.automation.endpoints import router as automation_router
 from kessai.customers.endpoints import router as customers_router
 from kessai.imports.endpoints import router as imports_router
+from kessai.inbox.endpoints import inbox as provider_notifications
+from kessai.inbox.endpoints import router as inbox_router
 from kessai.jobs.endpoints import router as jobs_router
 from kessai.jobs.schedules import run_scheduler
 from kessai.notifications.endpoints import router as mails_router
@@ -109,6 +111,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(mail_templates_router)
     app.include_router(automation_router)
     app.include_router(sandbox_router)  # answers 409 sandbox_only in production
+    app.include_router(inbox_router)
+    app.include_router(provider_notifications)  # /webhooks/<provider>/<account>: the providers post
     app.include_router(admin_router(svc))  # 管理画面 /admin
     if svc.settings.sandbox:
         mount_simulators(app, svc)

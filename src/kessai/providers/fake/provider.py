@@ -7,7 +7,7 @@ are its scenarios, picked by test amounts (connector.TEST_AMOUNTS) or `scenario`
 """
 
 from kessai.providers.contract import ProviderState
-from kessai.providers.fake import declines
+from kessai.providers.fake import declines, webhook
 from kessai.providers.fake.connector import DECLINE_CODE, HARD_CODE, FakeConnector
 from kessai.providers.fake.sim import create_simulator
 from kessai.providers.kit import ConnectorContext, Provider, Sandbox, SandboxInput
@@ -37,6 +37,7 @@ PROVIDER = Provider(
     final_decline=declines.is_final_decline,
     simulator=create_simulator,
     sim_path="fake",
+    webhook=webhook.verify,
     sandbox=Sandbox(
         method=("gmo_pg", "credit_card"),  # it plays any provider; the suite uses a card
         succeed=SandboxInput(1000),
