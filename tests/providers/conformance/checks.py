@@ -151,6 +151,21 @@ async def check_connection_refused_is_not_sent(h: Harness) -> None:
     assert h.charges() == 1
 
 
+async def check_server_error_is_settled_by_lookup(h: Harness) -> None:
+    """A 5xx from the provider's front says nothing about the payment: processed behind the
+    error page or not, the next try is settled by a lookup and each order is charged once."""
+    for charged, commit in enumerate((True, False), start=1):
+        order = await h.order(h.sandbox.succeed)
+        if not await h.server_error_on_next("authorize", commit=commit):
+            pytest.skip(f"{h.provider.name} talks to no server: its faults are its scenarios")
+        first = await h.run(order, "authorize")
+        assert first.outcome == "unknown", first
+        settled = await h.run(order, "authorize")
+        assert settled.outcome == "succeeded", settled
+        assert await h.status(order) == AUTHORIZED
+        assert h.charges() == charged, "charged twice"
+
+
 # --- declines --------------------------------------------------------------------------------
 
 
@@ -250,6 +265,7 @@ CHECKS = [
     check_undeclared_operation_is_refused_before_any_call,
     check_lost_answer_is_settled_by_lookup_and_never_charged_twice,
     check_connection_refused_is_not_sent,
+    check_server_error_is_settled_by_lookup,
     check_declines_reach_history_verbatim_and_are_hard_or_soft,
     check_attempt_is_committed_before_the_call,
 ]

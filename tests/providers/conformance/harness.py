@@ -88,6 +88,18 @@ class Harness:
             reply = await client.post("/_control", json={"lose_response": fault})
         assert reply.status_code == 200, reply.text
 
+    async def server_error_on_next(self, operation: str, *, commit: bool) -> bool:
+        """A 5xx from the provider's front on the next `operation` (processed behind it when
+        `commit`); False for a connector that talks to no server."""
+        calls = self.sandbox.fault_calls
+        if calls is None:
+            return False
+        fault = {"status": 503, "count": 1, "api": calls[operation], "commit": commit}
+        async with httpx.AsyncClient(base_url=self.sim_url) as client:
+            reply = await client.post("/_control", json={"server_error": fault})
+        assert reply.status_code == 200, reply.text
+        return True
+
     @contextlib.asynccontextmanager
     async def connection_refused(self) -> AsyncIterator[None]:
         """Within the block nothing listens where the account points (or the fake's

@@ -40,6 +40,8 @@ Fault modes (SimulatorConfig fields, or POST /_control with JSON; GET /_control 
   E92000001 (nothing done) for the next `count` calls, then with that probability;
 - "inject_error": {"info": "E91099999", "count": 1, "api": "ExecTran", "commit": false} —
   answer that ErrInfo; commit=true processes the call first (the outcome is hidden);
+- "server_error": {"status": 503, "count": 1, "api": null, "commit": false} — an HTTP 5xx
+  from GMO's front instead of an answer; commit=true processes the call behind it;
 - null switches a fault off. Also {"advance_seconds": 1800} moves the simulator's clock,
   {"reset": true} forgets every transaction, member and token, {"clear_calls": true}.
 Two calls for the same transaction at once (while the first waits out its latency) give
@@ -59,11 +61,10 @@ from kessai.providers.gmo_pg.sim.config import (
     TEST_SHOP_PASS,
     TEST_SITE_ID,
     TEST_SITE_PASS,
-    InjectError,
-    LoseResponse,
     RateLimit,
     SimulatorConfig,
 )
+from kessai.providers.simulator.faults import InjectError, LoseResponse, ServerError
 
 __all__ = [
     "CHALLENGE_CARD",
@@ -77,6 +78,7 @@ __all__ = [
     "LoseResponse",
     "RateLimit",
     "ResponseLost",
+    "ServerError",
     "Simulator",
     "SimulatorConfig",
     "create_simulator",

@@ -2,10 +2,9 @@
 
 import asyncio
 import json
-import random
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import URL
@@ -22,17 +21,12 @@ from starlette.types import Receive, Scope, Send
 
 from kessai.providers.gmo_pg import codec
 from kessai.providers.gmo_pg.sim import shop, site
-from kessai.providers.gmo_pg.sim.config import (
-    InjectError,
-    LoseResponse,
-    SimulatorConfig,
-    apply_faults,
-    faults_json,
-)
+from kessai.providers.gmo_pg.sim.config import SimulatorConfig, apply_faults, faults_json
 from kessai.providers.gmo_pg.sim.context import Ctx, Handler, Reply
 from kessai.providers.gmo_pg.sim.state import SimClock, State
 from kessai.providers.gmo_pg.sim.token import MULTIPAYMENT_JS, issue_tokens, parse_body
 from kessai.providers.gmo_pg.sim.validation import Refused, error_pairs
+from kessai.providers.simulator.faults import LoseResponse, RateLimiter, ServerError, take
 
 HANDLERS: dict[str, Handler] = {
     "EntryTran": shop.entry_tran,
@@ -57,20 +51,6 @@ HANDLERS: dict[str, Handler] = {
 _READ_ONLY = {"SearchTrade", "SearchTradeMulti", "SearchMember", "SearchCard", "SearchCardDetail"}
 
 
-_Fault = TypeVar("_Fault", LoseResponse, InjectError)
-
-
-def _take(fault: _Fault | None, api: str) -> _Fault | None:
-    """The fault if it applies to this call, counting it down."""
-    if fault is None or (fault.api and fault.api != api):
-        return None
-    if fault.count is not None:
-        if fault.count <= 0:
-            return None
-        fault.count -= 1
-    return fault
-
-
 class ResponseLost(ConnectionResetError):
     """Raised after the response headers went out: the connection drops, no body follows."""
 
@@ -81,30 +61,19 @@ class Simulator:
         self.clock = SimClock(config.now)
         self.state = State(self.clock, config.call_log_limit)
         self.sleep = config.sleep or asyncio.sleep
-        self._rng = random.Random(config.rate_limit.seed if config.rate_limit else 0)  # noqa: S311
+        self._limiter = RateLimiter()
+        self._limiter.reseed(config.rate_limit)
         self._in_flight: set[tuple[str, str]] = set()
 
     def set_faults(self, body: Mapping[str, Any]) -> None:
         apply_faults(self.config, dict(body))
-        if "rate_limit" in body and self.config.rate_limit:
-            self._rng = random.Random(self.config.rate_limit.seed)  # noqa: S311
-
-    # --- faults -------------------------------------------------------------------------
-    def _rate_limited(self, api: str) -> str | None:
-        limit = self.config.rate_limit
-        if limit is None or (limit.api and limit.api != api):
-            return None
-        if limit.count > 0:
-            limit.count -= 1
-            return limit.info
-        if limit.probability and self._rng.random() < limit.probability:
-            return limit.info
-        return None
+        if "rate_limit" in body:
+            self._limiter.reseed(self.config.rate_limit)
 
     # --- one idPass call ----------------------------------------------------------------
     async def call(
         self, api: str, params: Mapping[str, str], base_url: Callable[[], str]
-    ) -> tuple[Reply, LoseResponse | None]:
+    ) -> tuple[Reply, LoseResponse | ServerError | None]:
         """Answer one call; the second value says the answer must be lost on the way back."""
         key = (api, params.get("AccessID") or params.get("OrderID") or "")
         guarded = api not in _READ_ONLY and bool(key[1])
@@ -123,15 +92,19 @@ class Simulator:
 
     def _answer(
         self, api: str, params: Mapping[str, str], base_url: Callable[[], str]
-    ) -> tuple[Reply, LoseResponse | None]:
+    ) -> tuple[Reply, LoseResponse | ServerError | None]:
         order_id = params.get("OrderID", "")
-        limited = self._rate_limited(api)
+        limited = self._limiter.limited(self.config.rate_limit, api)
         if limited:
             self.state.log_call(api, order_id, "rate_limited", limited)
             return error_pairs([limited]), None
-        lose = _take(self.config.lose_response, api)
-        inject = _take(self.config.inject_error, api)
-        if lose and not lose.commit:
+        server = take(self.config.server_error, api)
+        if server and not server.commit:
+            self.state.log_call(api, order_id, "server_error", str(server.status))
+            return [], server
+        lose = server or take(self.config.lose_response, api)
+        inject = take(self.config.inject_error, api)
+        if isinstance(lose, LoseResponse) and not lose.commit:
             self.state.log_call(api, order_id, "lost")
             return [], lose
         if inject and not inject.commit:
@@ -150,7 +123,9 @@ class Simulator:
             reply, result, err_info = error_pairs(refused.infos), "error", "|".join(refused.infos)
         if inject:  # acted on it; the client is told something else
             reply, result, err_info = error_pairs([inject.info]), "injected", inject.info
-        if lose:
+        if isinstance(lose, ServerError):
+            result = "server_error"
+        elif lose:
             result = "lost"
         self.state.log_call(api, ctx.order_id or order_id, result, err_info)
         return reply, lose
@@ -194,6 +169,12 @@ class IdPassEndpoint:
         else:
             params = codec.decode_request(body)
             reply, lose = await self.sim.call(api, params, lambda: _base_url(scope))
+        if isinstance(lose, ServerError):
+            page = b"<html><body>Service Temporarily Unavailable</body></html>"
+            html = [(b"content-type", b"text/html"), (b"content-length", str(len(page)).encode())]
+            await send({"type": "http.response.start", "status": lose.status, "headers": html})
+            await send({"type": "http.response.body", "body": page})
+            return
         payload = codec.encode_response(reply)
         headers = [
             (b"content-type", codec.RESPONSE_CONTENT_TYPE.encode()),

@@ -1,0 +1,10 @@
+"""The simulator base every provider's simulator stands on.
+
+- faults.py: the fault switches every simulator has (latency, a response lost after or before
+  the provider acted, the provider's rate-limit answer, an injected error code, a 5xx from the
+  provider's front), set with POST /_control and shown by GET /_control;
+- store.py: a simulator's records in kessai's own database (simulator_records), so a restart
+  keeps them as a real provider would; card data is never among them.
+
+Connection refused needs no switch: point the account at a port where nothing listens.
+"""
