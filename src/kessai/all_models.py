@@ -13,6 +13,7 @@ from kessai.jobs.models import Job, JobChunk, JobItem, JobLog
 from kessai.notifications.models import MailTemplate, OutboxMail
 from kessai.orders.models import Order, OrderLabel
 from kessai.payments.models import PaymentAttempt
+from kessai.providers.simulator.store import SimulatorRecord
 from kessai.providers.store import ProviderReference
 from kessai.recurring.models import RecurringBatch, RecurringLine
 from kessai.subscriptions.models import Subscription
@@ -47,6 +48,7 @@ __all__ = [
     "ProviderReference",
     "RecurringBatch",
     "RecurringLine",
+    "SimulatorRecord",
     "Subscription",
     "UpdaterResultLine",
     "UpdaterRun",

@@ -233,9 +233,12 @@ def simulate(
     host: Host = "127.0.0.1",
     port: Port = 8101,
 ) -> None:
-    """決済代行会社のシミュレーターを単独で起動する (サンドボックスでは /sim/<名前> にもある)."""
+    """決済代行会社のシミュレーターを単独で起動する (サンドボックスでは /sim/<名前> にもある).
+
+    取引・会員は KESSAI_DATABASE_URL のデータベースに保存され、再起動後も残る."""
     import uvicorn
 
+    from kessai.core.db import create_engine, session_factory
     from kessai.providers.installed import PROVIDERS
     from kessai.providers.kit import SimulatorContext
 
@@ -248,7 +251,10 @@ def simulate(
     typer.echo(f"{chosen.title} シミュレーター: http://{host}:{port}/")
     if chosen.simulator_help:
         typer.echo(chosen.simulator_help)
-    uvicorn.run(chosen.simulator(SimulatorContext()), host=host, port=port, log_level="warning")
+    settings = _settings()
+    sessions = session_factory(create_engine(settings.database_url))
+    app = chosen.simulator(SimulatorContext(sessions=sessions))
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 admin_app = typer.Typer(help="管理画面のユーザー", no_args_is_help=True)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from kessai.providers.store import ReferenceStore
 
 # An ASGI application (starlette's type, spelled out to keep this module free of it).
@@ -33,9 +35,11 @@ class ConnectorContext:
 
 @dataclass(frozen=True)
 class SimulatorContext:
-    """What a simulator is built from. `now` is kessai's (sandbox) clock when mounted."""
+    """What a simulator is built from: kessai's (sandbox) clock when mounted, and kessai's
+    database, where the simulator base's store keeps its records across restarts."""
 
     now: Callable[[], datetime] | None = None
+    sessions: async_sessionmaker[AsyncSession] | None = None
 
 
 @dataclass(frozen=True)

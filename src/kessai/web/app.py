@@ -137,7 +137,9 @@ def mount_simulators(app: FastAPI, svc: Services) -> None:
     simulators: dict[str, Any] = {}
     for provider in PROVIDERS:
         if provider.simulator is not None and provider.sim_path:
-            simulators[provider.sim_path] = provider.simulator(SimulatorContext(svc.clock.now))
+            simulators[provider.sim_path] = provider.simulator(
+                SimulatorContext(svc.clock.now, svc.sessions)
+            )
             app.mount(f"/sim/{provider.sim_path}", simulators[provider.sim_path])
     app.state.simulators = simulators
     gmo_pg = simulators.get("gmo-pg")
@@ -155,6 +157,7 @@ async def start_sftp_simulator(app: FastAPI, svc: Services) -> "SftpSimulator | 
         return None
     try:
         root = sandbox_root(svc.settings)
+        await simulator.ready()  # the members it kept in the database, before SFTP reads them
         return await start_sftp_simulator(simulator.state, root, port=port)
     except OSError as exc:  # the port is taken: the rest of the sandbox still works
         logging.getLogger("kessai.sim").warning("GMO PG SFTP simulator not started: %s", exc)

@@ -184,7 +184,8 @@ async def harness_for(
             database_url=f"sqlite+aiosqlite:///{path}", env=Env.SANDBOX, secret_key=TEST_SECRET_KEY
         )
     )
-    sim_app = provider.simulator(SimulatorContext()) if provider.simulator else None
+    context = SimulatorContext(sessions=services.sessions)  # its records in the same database
+    sim_app = provider.simulator(context) if provider.simulator else None
     try:
         async with contextlib.AsyncExitStack() as stack:
             sim_url = await stack.enter_async_context(serve(sim_app)) if sim_app else ""

@@ -42,9 +42,11 @@ def connect(ctx: ConnectorContext) -> GmoPgConnector:
 
 
 def simulator(ctx: SimulatorContext) -> AsgiApp:
-    from kessai.providers.gmo_pg.sim import create_simulator
+    from kessai.providers.gmo_pg.sim import create_simulator, records
+    from kessai.providers.simulator.store import SimulatorStore
 
-    app: AsgiApp = create_simulator(SimulatorConfig(now=ctx.now))
+    store = None if ctx.sessions is None else SimulatorStore(ctx.sessions, records.SIMULATOR)
+    app: AsgiApp = create_simulator(SimulatorConfig(now=ctx.now, store=store))
     return app
 
 

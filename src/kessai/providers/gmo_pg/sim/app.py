@@ -20,10 +20,10 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from kessai.providers.gmo_pg import codec
-from kessai.providers.gmo_pg.sim import shop, site
+from kessai.providers.gmo_pg.sim import records, shop, site
 from kessai.providers.gmo_pg.sim.config import SimulatorConfig, apply_faults, faults_json
 from kessai.providers.gmo_pg.sim.context import Ctx, Handler, Reply
-from kessai.providers.gmo_pg.sim.state import SimClock, State
+from kessai.providers.gmo_pg.sim.state import SimClock, State, Transaction
 from kessai.providers.gmo_pg.sim.token import MULTIPAYMENT_JS, issue_tokens, parse_body
 from kessai.providers.gmo_pg.sim.validation import Refused, error_pairs
 from kessai.providers.simulator.faults import LoseResponse, RateLimiter, ServerError, take
@@ -64,6 +64,35 @@ class Simulator:
         self._limiter = RateLimiter()
         self._limiter.reseed(config.rate_limit)
         self._in_flight: set[tuple[str, str]] = set()
+        self.store = config.store
+        self._loaded = self.store is None
+        self._loading = asyncio.Lock()
+
+    async def ready(self) -> None:
+        """With a store: read back what an earlier run of the simulator held, once."""
+        if self._loaded:
+            return
+        async with self._loading:
+            if not self._loaded and self.store is not None:
+                records.restore(self.state, await self.store.load())
+                self._loaded = True
+
+    async def save(self, params: Mapping[str, str], tran: Transaction | None = None) -> None:
+        """Write what a call changed (its transaction and member) to the store."""
+        if self.store is None:
+            return
+        if tran is None:
+            tran = self.state.by_access_id.get(params.get("AccessID", "")) or (
+                self.state.transactions.get((params.get("ShopID", ""), params.get("OrderID", "")))
+            )
+        member = params.get("MemberID")
+        members = [(params.get("SiteID", ""), member)] if member else []
+        await records.save(self.store, self.state, [tran] if tran else [], members)
+
+    async def reset(self) -> None:
+        self.state.reset()
+        if self.store is not None:
+            await self.store.clear()
 
     def set_faults(self, body: Mapping[str, Any]) -> None:
         apply_faults(self.config, dict(body))
@@ -75,6 +104,7 @@ class Simulator:
         self, api: str, params: Mapping[str, str], base_url: Callable[[], str]
     ) -> tuple[Reply, LoseResponse | ServerError | None]:
         """Answer one call; the second value says the answer must be lost on the way back."""
+        await self.ready()
         key = (api, params.get("AccessID") or params.get("OrderID") or "")
         guarded = api not in _READ_ONLY and bool(key[1])
         if guarded and key in self._in_flight:
@@ -86,7 +116,10 @@ class Simulator:
         try:
             if self.config.latency_seconds > 0:
                 await self.sleep(self.config.latency_seconds)
-            return self._answer(api, params, base_url)
+            answer = self._answer(api, params, base_url)
+            if api not in _READ_ONLY:
+                await self.save(params)
+            return answer
         finally:
             self._in_flight.discard(key)
 
@@ -202,7 +235,10 @@ def create_simulator(config: SimulatorConfig | None = None) -> Starlette:
         base = sim.config.public_url or _base_url(request.scope)
         ctx = Ctx(sim.config, sim.state, lambda: base)
         passed = request.query_params.get("result", "Y").upper() != "N"
+        await sim.ready()
         tran = shop.challenge_done(ctx, request.query_params.get("tds2TransID", ""), passed)
+        if tran is not None:
+            await sim.save({}, tran)
         if tran is None:
             return HTMLResponse("<p>この認証は見つからないか、既に終了しています。</p>", 404)
         if not tran.tds2_ret_url:
@@ -235,7 +271,7 @@ def create_simulator(config: SimulatorConfig | None = None) -> Starlette:
                 if body.get("advance_seconds"):
                     sim.clock.offset += timedelta(seconds=float(body["advance_seconds"]))
                 if body.get("reset"):
-                    sim.state.reset()
+                    await sim.reset()
                 if body.get("clear_calls"):
                     sim.state.calls.clear()
             except (ValueError, TypeError) as exc:

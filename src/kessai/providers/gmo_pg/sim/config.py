@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from kessai.providers.simulator import faults
 from kessai.providers.simulator.faults import InjectError, LoseResponse, ServerError
+from kessai.providers.simulator.store import SimulatorStore
 
 TEST_SHOP_ID = "tshop00000001"
 TEST_SHOP_PASS = "tshoppass"  # noqa: S105 - the public test shop
@@ -56,6 +57,8 @@ class SimulatorConfig:
     sleep: Callable[[float], Awaitable[None]] | None = None  # default asyncio.sleep
     public_url: str | None = None  # base of RedirectUrl; default: the request's own base URL
     call_log_limit: int = 100_000
+    # Where its transactions and members outlive a restart (kessai's database); None: memory.
+    store: SimulatorStore | None = None
 
 
 def faults_json(config: SimulatorConfig) -> dict[str, Any]:
