@@ -15,11 +15,11 @@ from kessai.core.db import transaction
 from kessai.inbox.models import InboundEvent
 from kessai.jobs.models import Job, JobLog
 from kessai.providers import contract as c
-from kessai.providers.fake.webhook import sign
 from kessai.providers.gmo_pg import codec
 from kessai.providers.gmo_pg.sim.config import TEST_SHOP_ID
 from kessai.providers.installed import BY_NAME
 from kessai.providers.vault import ProviderUnreachable
+from kessai.webhooks.signing import sign
 from tests.providers.conformance.harness import Harness, harness_for
 from tests.web.conftest import client_for, new_key
 

@@ -16,9 +16,11 @@ each retry); an operator can replay any event.
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.accounts.secrets import connector_settings
@@ -163,7 +165,7 @@ async def replay(services: "Services", event_id: int, actor: str) -> tuple[Inbou
     return event, job_id
 
 
-async def _plan_run(s: Any, event: InboundEvent, actor: str, now: Any) -> int:
+async def _plan_run(s: AsyncSession, event: InboundEvent, actor: str, now: datetime) -> int:
     event.runs += 1
     job_id = await jobs_repo.insert_job(
         s,
@@ -215,7 +217,7 @@ async def process(services: "Services", event_id: int) -> ItemResult:
     return ItemResult(str(event_id), item, message, row)
 
 
-async def _order_of(s: Any, event: InboundEvent) -> Order | None:
+async def _order_of(s: AsyncSession, event: InboundEvent) -> Order | None:
     """The order the event is about: our reference is its provider_reference or number."""
     if not event.reference:
         return None
