@@ -4,8 +4,8 @@ The simulator base's store: each simulator's records (GMO PG's transactions and 
 kessai's own database, so a restarted simulator holds what the provider would. No card
 number is ever among them (first six and last four digits only).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 20:00:00.000000
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import kessai.core.db
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,8 +3,8 @@
 The webhook inbox: one row per provider notification, unique by (provider, the provider's
 event id), so a notification sent twice is stored and acted on once.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06 19:45:00.000000
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import kessai.core.db
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
