@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from typing import Annotated, NoReturn
 
 import typer
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from kessai.core.errors import ConfigurationError, KessaiError
 from kessai.core.settings import Settings
@@ -65,26 +65,14 @@ def _friendly(settings: Settings) -> Iterator[None]:
 async def _preflight(settings: Settings) -> None:
     """Refuse to serve a database that is not at the newest schema, and in production one
     whose accounts use a connector this process does not have (the simulator)."""
-    from alembic.script import ScriptDirectory
-
     from kessai.accounts.models import ProviderAccount
     from kessai.core.db import transaction
-    from kessai.core.migrate import alembic_config
+    from kessai.ops.readiness import code_head, database_revisions
     from kessai.services import build_services
 
-    head = ScriptDirectory.from_config(alembic_config(settings.database_url)).get_current_head()
     services = build_services(settings)
     try:
-        async with services.engine.connect() as conn:
-            try:
-                current = set(
-                    (await conn.execute(text("SELECT version_num FROM alembic_version")))
-                    .scalars()
-                    .all()
-                )
-            except DBAPIError:  # no alembic_version table: never upgraded
-                current = set()
-        if head not in current:
+        if code_head(settings) not in await database_revisions(services.engine):
             raise ConfigurationError(
                 "データベースが最新のスキーマではありません。"
                 "先に `kessai db upgrade` を実行してください"
@@ -174,6 +162,31 @@ def scheduler(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(beat())
+
+
+@app.command()
+def doctor() -> None:
+    """設定と接続を確認し、直し方を表示する (/readyz と同じ確認)."""
+    from kessai.ops.readiness import Check, run_checks, settings_error_check
+
+    typer.echo("kessai doctor: 設定と接続の確認 / checking settings and connections\n")
+    checks: list[Check]
+    try:
+        settings = Settings.from_env()
+    except (KessaiError, ValueError) as exc:
+        checks = [settings_error_check(exc)]
+    else:
+        checks = asyncio.run(run_checks(settings))
+    for check in checks:
+        typer.echo(f"[{'OK' if check.ok else 'NG'}] {check.title_ja} / {check.title_en}")
+        typer.echo(f"     {check.detail_ja}\n     {check.detail_en}")
+        if not check.ok:
+            typer.echo(f"     対処: {check.fix_ja}\n     Fix: {check.fix_en}")
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        typer.echo(f"\n{len(failed)}件の問題があります / {len(failed)} problem(s) found")
+        raise typer.Exit(1)
+    typer.echo("\nすべて正常です / all checks passed")
 
 
 @db_app.command("upgrade")

@@ -22,6 +22,7 @@ from kessai.jobs.endpoints import router as jobs_router
 from kessai.jobs.schedules import run_scheduler
 from kessai.notifications.endpoints import router as mails_router
 from kessai.notifications.template_endpoints import router as mail_templates_router
+from kessai.ops.endpoints import router as ops_router
 from kessai.orders.endpoints import router as orders_router
 from kessai.payments.bulk.endpoints import router as bulk_router
 from kessai.payments.endpoints import router as payments_router
@@ -110,6 +111,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(webhooks_router)
     app.include_router(mail_templates_router)
     app.include_router(automation_router)
+    app.include_router(ops_router)  # /readyz
     app.include_router(sandbox_router)  # answers 409 sandbox_only in production
     app.include_router(inbox_router)
     app.include_router(provider_notifications)  # /webhooks/<provider>/<account>: the providers post

@@ -1,0 +1,1 @@
+"""Operations: readiness, metrics, request ids and access logs, upgrades."""
