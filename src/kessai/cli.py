@@ -109,12 +109,16 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """APIサーバーを起動する (サンドボックスでは擬似決済も有効)."""
     import uvicorn
 
+    from kessai.core.logging import configure
     from kessai.web.app import create_app
 
     settings = _settings()
     with _friendly(settings):
         asyncio.run(_preflight(settings))
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    configure(settings.log_level)
+    # kessai's own access line (kessai.ops.requestlog) instead of uvicorn's, which would
+    # print query strings; uvicorn's other lines go through kessai's JSON logging.
+    uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()
@@ -146,12 +150,14 @@ def scheduler(
     interval: Annotated[float, typer.Option(help="確認の間隔(秒)")] = 15.0,
 ) -> None:
     """定期実行(毎日の定期受注決済・再オーソリ、毎月の洗替)を時刻どおりにジョブとして登録する."""
+    from kessai.core.logging import configure
     from kessai.jobs.schedules import run_scheduler
     from kessai.services import build_services
 
     settings = _settings()
     with _friendly(settings):
         asyncio.run(_preflight(settings))
+    configure(settings.log_level)
 
     async def beat() -> None:
         services = build_services(settings)

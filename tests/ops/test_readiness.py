@@ -12,8 +12,8 @@ from kessai.accounts.models import ProviderAccount
 from kessai.cli import app
 from kessai.core.crypto import SecretBox, generate_key
 from kessai.core.db import transaction
-from kessai.services import Services, build_services
 from kessai.core.settings import Env, Settings
+from kessai.services import Services, build_services
 from kessai.web.app import create_app
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import make_method

@@ -4,6 +4,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from kessai.core.errors import ConfigurationError
@@ -14,6 +15,9 @@ class Env(StrEnum):
     PRODUCTION = "production"
 
 
+# /metrics answers only on loopback unless KESSAI_METRICS_ALLOW says otherwise.
+DEFAULT_METRICS_ALLOW = (ip_network("127.0.0.0/8"), ip_network("::1/128"))
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/kessai.db"
 # Sandbox only: the master key generated on first use when none is configured.
 DEFAULT_SANDBOX_SECRET_KEY_FILE = Path("var/secret.key")
@@ -53,6 +57,11 @@ class Settings:
     smtp_url: str | None = None
     # Sandbox: the port of the GMO PG simulator's SFTP server (自動洗替); 0 starts none.
     sim_sftp_port: int = 8122
+    log_level: str = "INFO"  # KESSAI_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR
+    # Who may read /metrics: client addresses (KESSAI_METRICS_ALLOW, CIDRs) and, when set,
+    # a bearer token (KESSAI_METRICS_TOKEN) as well.
+    metrics_allow: tuple[IPv4Network | IPv6Network, ...] = DEFAULT_METRICS_ALLOW
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def sandbox(self) -> bool:
@@ -72,6 +81,11 @@ class Settings:
             raise ConfigurationError(
                 f"KESSAI_ENV は sandbox か production を指定してください (指定値: {raw_env})"
             ) from None
+        log_level = e.get("KESSAI_LOG_LEVEL", "").strip().upper() or "INFO"
+        if log_level not in LOG_LEVELS:
+            raise ConfigurationError(
+                f"KESSAI_LOG_LEVEL は {'・'.join(LOG_LEVELS)} のいずれかです (指定値: {log_level})"
+            )
         return cls(
             database_url=normalize_database_url(e.get("KESSAI_DATABASE_URL", DEFAULT_DATABASE_URL)),
             env=env,
@@ -87,7 +101,22 @@ class Settings:
             db_pool_size=int(e["KESSAI_DB_POOL_SIZE"]) if e.get("KESSAI_DB_POOL_SIZE") else None,
             smtp_url=e.get("KESSAI_SMTP_URL", "").strip() or None,
             sim_sftp_port=int(e.get("KESSAI_SIM_SFTP_PORT", "8122") or 0),
+            log_level=log_level,
+            metrics_allow=_networks(e.get("KESSAI_METRICS_ALLOW", "")),
+            metrics_token=e.get("KESSAI_METRICS_TOKEN", "").strip() or None,
         )
+
+
+def _networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    if not raw.strip():
+        return DEFAULT_METRICS_ALLOW
+    try:
+        return tuple(ip_network(part, strict=False) for part in re.split(r"[\s,]+", raw) if part)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"KESSAI_METRICS_ALLOW はアドレスかネットワーク (例: 10.0.0.0/8) をカンマ区切りで"
+            f"指定してください ({exc})"
+        ) from None
 
 
 def _optional_path(raw: str) -> Path | None:

@@ -131,8 +131,9 @@ async def record_items(
     await s.execute(stmt, rows)
 
 
-async def finish_chunk(s: AsyncSession, job_id: int, seq: int, now: datetime) -> None:
-    """Mark the chunk done, refresh the job's counts and, after the last chunk, its status.
+async def finish_chunk(s: AsyncSession, job_id: int, seq: int, now: datetime) -> str | None:
+    """Mark the chunk done, refresh the job's counts and, after the last chunk, its status
+    (returned then, to the one finisher).
 
     The job row is locked first so two chunks finishing at once cannot both miss being
     the last one.
@@ -143,10 +144,11 @@ async def finish_chunk(s: AsyncSession, job_id: int, seq: int, now: datetime) ->
         .where(JobChunk.job_id == job_id, JobChunk.seq == seq)
         .values(status=ChunkStatus.DONE.value, done_at=now)
     )
-    await refresh(s, job, now)
+    return await refresh(s, job, now)
 
 
-async def refresh(s: AsyncSession, job: Job, now: datetime) -> None:
+async def refresh(s: AsyncSession, job: Job, now: datetime) -> str | None:
+    """Recount the job's items; set its final status once no chunk is pending (returned)."""
     counts = dict(
         (
             await s.execute(
@@ -175,6 +177,7 @@ async def refresh(s: AsyncSession, job: Job, now: datetime) -> None:
         values["finished_at"] = now
         await emit(s, [_finished(job, values, now)])
     await s.execute(update(Job).where(Job.id == job.id).values(**values))
+    return values.get("status")
 
 
 def _finished(job: Job, values: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -7,10 +7,13 @@ Messages are sent only after the transaction that wrote what they point at commi
 """
 
 import logging
+from collections import Counter
 from typing import TYPE_CHECKING
 
+from kessai.core import metrics
 from kessai.core.db import transaction
 from kessai.core.errors import KessaiError
+from kessai.core.logging import bound
 from kessai.jobs import repository as repo
 from kessai.jobs.kinds import ItemResult, kind_of
 from kessai.jobs.status import ChunkStatus, ItemStatus
@@ -26,6 +29,11 @@ MAX_CHUNK_RUNS = 4
 
 
 async def plan_job(services: "Services", job_id: int) -> None:
+    with bound(job_id=job_id):  # on every log line of the planning
+        await _plan_job(services, job_id)
+
+
+async def _plan_job(services: "Services", job_id: int) -> None:
     now = services.clock.now()
     async with transaction(services.sessions) as s:
         job = await repo.get_job(s, job_id)
@@ -64,6 +72,11 @@ class RetryChunk(Exception):
 
 
 async def run_chunk(services: "Services", job_id: int, seq: int) -> None:
+    with bound(job_id=job_id):  # on every log line of the chunk, its payments' included
+        await _run_chunk(services, job_id, seq)
+
+
+async def _run_chunk(services: "Services", job_id: int, seq: int) -> None:
     async with transaction(services.sessions) as s:
         job = await repo.get_job(s, job_id)
         chunk = await repo.get_chunk(s, job_id, seq)
@@ -72,19 +85,22 @@ async def run_chunk(services: "Services", job_id: int, seq: int) -> None:
         await repo.count_run(s, chunk.id)
         kind = kind_of(job.kind)
         keys, first = list(chunk.keys), chunk.seq * kind.chunk_size
-        runs = chunk.runs + 1
+        runs, started = chunk.runs + 1, job.started_at
     try:
         results = await kind.run(services, job, keys)
+        outcome = "done"
     except Exception as exc:
         log.exception("job %s chunk %s failed (run %s)", job_id, seq, runs)
         reason = f"{type(exc).__name__}: {exc}"
         if runs < MAX_CHUNK_RUNS:
+            metrics.JOB_CHUNKS.labels(kind.kind, "retry").inc()
             await _log(services, job_id, "warning", f"一時的なエラーのため再実行します: {reason}")
             raise RetryChunk(reason) from exc
         # Out of tries: the chunk reports each of its items, so the job still ends and the
         # CSV says which items were not processed.
         message = f"処理中にエラーが発生しました: {reason}"
         results = [ItemResult(str(k), ItemStatus.FAILED, message) for k in keys]
+        outcome = "failed"
         await _log(services, job_id, "error", message)
     now = services.clock.now()
     async with transaction(services.sessions) as s:
@@ -92,7 +108,13 @@ async def run_chunk(services: "Services", job_id: int, seq: int) -> None:
         # chunks finishing together would deadlock upgrading to the lock finish_chunk takes.
         await repo.get_job(s, job_id, lock=True)
         await repo.record_items(s, job_id, first, results, now)
-        await repo.finish_chunk(s, job_id, seq, now)
+        finished = await repo.finish_chunk(s, job_id, seq, now)
+    # Counted once the chunk is recorded: a chunk run again after this returns above.
+    metrics.JOB_CHUNKS.labels(kind.kind, outcome).inc()
+    for status, n in Counter(r.status.value for r in results).items():
+        metrics.JOB_ITEMS.labels(kind.kind, status).inc(n)
+    if finished is not None and started is not None:
+        metrics.JOB_DURATION.labels(kind.kind, finished).observe((now - started).total_seconds())
 
 
 async def _log(services: "Services", job_id: int, level: str, message: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import dramatiq
 
+from kessai.core.logging import configure as configure_logging
 from kessai.core.settings import Settings
 from kessai.jobs.dispatch import make_broker
 from kessai.services import Services, build_services
@@ -18,6 +19,16 @@ CHUNK_TIME_LIMIT_MS = 30 * 60 * 1000
 
 settings = Settings.from_env()
 broker = make_broker(settings.broker_url)
+
+
+class JsonLogs(dramatiq.Middleware):
+    """Each worker process writes kessai's JSON lines (with job_id …) where dramatiq's go."""
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        configure_logging(settings.log_level, reuse=True)
+
+
+broker.add_middleware(JsonLogs())
 dramatiq.set_broker(broker)
 QUEUE = settings.broker_queue
 

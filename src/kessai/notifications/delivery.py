@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from kessai.core.db import transaction
+from kessai.core.metrics import MAIL_DELIVERIES
 from kessai.notifications import repository as repo
 from kessai.notifications import settings as mail_settings
 from kessai.notifications import smtp
@@ -60,6 +61,7 @@ async def deliver_pending(services: "Services", *, limit: int = BATCH) -> Delive
             await smtp.send(server, mail)
         except Exception as exc:  # any failure: the server did not take the mail
             failed += 1
+            MAIL_DELIVERIES.labels("failed").inc()
             at = services.clock.now()
             log.warning("mail %s not sent: %s", mail_id, type(exc).__name__)
             async with transaction(services.sessions) as s:
@@ -72,6 +74,7 @@ async def deliver_pending(services: "Services", *, limit: int = BATCH) -> Delive
                 )
             continue
         sent += 1
+        MAIL_DELIVERIES.labels("sent").inc()
         async with transaction(services.sessions) as s:
             await repo.mark_sent(s, mail_id, mail.attempts, services.clock.now())
     return Delivery(sent=sent, failed=failed)

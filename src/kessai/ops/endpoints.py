@@ -1,11 +1,23 @@
-"""/readyz (can this process serve?) beside /healthz (is it alive?)."""
+"""/readyz (can this process serve?) beside /healthz (is it alive?), and /metrics."""
 
-from fastapi import APIRouter, Request
+import hmac
+from ipaddress import IPv4Network, IPv6Network, ip_address
+
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from kessai.core import metrics
+from kessai.core.errors import KessaiError
+from kessai.ops import gauges
 from kessai.ops.readiness import run_checks
 
 router = APIRouter(tags=["運用"])
+
+
+class MetricsForbidden(KessaiError):
+    status_code = 403
+    code = "metrics_forbidden"
 
 
 @router.get(
@@ -22,3 +34,36 @@ async def readyz(request: Request) -> JSONResponse:
         status_code=200 if ready else 503,
         headers={"Cache-Control": "no-store"},
     )
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus のメトリクス (KESSAI_METRICS_ALLOW のアドレスと KESSAI_METRICS_TOKEN のみ)",
+    responses={403: {"description": "許可されていないアドレス、またはトークンの誤り"}},
+)
+async def prometheus_metrics(request: Request) -> Response:
+    services = request.app.state.services
+    _allowed(request, services.settings.metrics_allow, services.settings.metrics_token)
+    body = metrics.render(await gauges.read(services))
+    return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+
+def _allowed(
+    request: Request, networks: tuple[IPv4Network | IPv6Network, ...], token: str | None
+) -> None:
+    host = request.client.host if request.client else ""
+    try:
+        address = ip_address(host)
+    except ValueError:
+        address = None
+    if address is None or not any(address in net for net in networks):
+        raise MetricsForbidden(
+            "このアドレスからはメトリクスを読めません (KESSAI_METRICS_ALLOW で許可します)"
+        )
+    if token is None:
+        return
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise MetricsForbidden(
+            "メトリクスには Authorization: Bearer <KESSAI_METRICS_TOKEN> が必要です"
+        )

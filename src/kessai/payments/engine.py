@@ -23,6 +23,7 @@ one write-ahead transaction, and the settles of calls that answer together batch
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,10 +31,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kessai.core import metrics
 from kessai.core.batcher import Batcher
 from kessai.core.clock import Clock
 from kessai.core.db import engine_of, transaction
 from kessai.core.errors import Conflict, InProgress, KessaiError, ProviderUnavailable
+from kessai.core.logging import bound
 from kessai.core.settings import Settings
 from kessai.orders.models import Order
 from kessai.payments import repository as repo
@@ -107,6 +110,10 @@ class PaymentEngine:
 
     # ------------------------------------------------------------------ public
     async def run(self, order_id: int, req: ActionRequest) -> ActionResult:
+        with bound(order_id=order_id):  # on every log line of this action
+            return await self._run(order_id, req)
+
+    async def _run(self, order_id: int, req: ActionRequest) -> ActionResult:
         action = Action(req.action)
         settled: ActionResult | None = None
         for _ in range(MAX_ROUNDS):
@@ -544,10 +551,17 @@ class PaymentEngine:
 
     async def _invoke(self, claimed: "_Claimed", req: ActionRequest) -> c.Outcome:
         account = claimed.facts.account
-        if claimed.hot is None or account is None:
-            return await self._invoke_connector(claimed, req)
-        with known_reference(account.id, claimed.plan.reference, claimed.hot.stored):
-            return await self._invoke_connector(claimed, req)
+        provider = account.provider if account is not None else "none"
+        operation = claimed.plan.operation
+        started = time.perf_counter()
+        with bound(order_id=claimed.facts.order.id, provider=provider):
+            if claimed.hot is None or account is None:
+                outcome = await self._invoke_connector(claimed, req)
+            else:
+                with known_reference(account.id, claimed.plan.reference, claimed.hot.stored):
+                    outcome = await self._invoke_connector(claimed, req)
+            _observed(provider, operation, outcome.kind.value, started)
+        return outcome
 
     async def _invoke_connector(self, claimed: "_Claimed", req: ActionRequest) -> c.Outcome:
         plan, conn, txn = claimed.plan, claimed.connector, claimed.txn
@@ -741,11 +755,15 @@ class PaymentEngine:
                 code="lookup_unsupported",
             )
         now = self.clock.now()
-        try:
-            found: c.Lookup | None = await connector.lookup(reference)
-            error = None
-        except Exception as exc:  # unreachable: the order stays held, nothing is guessed
-            found, error = None, f"{type(exc).__name__}: {exc}"
+        provider = facts.account.provider if facts.account is not None else "none"
+        started = time.perf_counter()
+        with bound(order_id=facts.order.id, provider=provider):
+            try:
+                found: c.Lookup | None = await connector.lookup(reference)
+                error = None
+            except Exception as exc:  # unreachable: the order stays held, nothing is guessed
+                found, error = None, f"{type(exc).__name__}: {exc}"
+            _observed(provider, Operation.LOOKUP, "succeeded" if found else "not_sent", started)
         values = {
             "order_id": facts.order.id,
             "operation": Operation.LOOKUP,
@@ -822,6 +840,17 @@ class _Answer:
     settlement: Settlement
     completed: dict[str, Any]  # the attempt's completion
     now: datetime
+
+
+def _observed(provider: str, operation: str, outcome: str, started: float) -> None:
+    """A provider call's metrics, and its line when DEBUG is on."""
+    elapsed = time.perf_counter() - started
+    metrics.observe_provider_call(provider, operation, outcome, elapsed)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "provider call",
+            extra={"operation": operation, "outcome": outcome, "duration_ms": elapsed * 1000},
+        )
 
 
 def _view(claimed: "_Claimed", settled: Order | None) -> repo.Loaded | None:

@@ -23,6 +23,7 @@ from kessai.jobs.schedules import run_scheduler
 from kessai.notifications.endpoints import router as mails_router
 from kessai.notifications.template_endpoints import router as mail_templates_router
 from kessai.ops.endpoints import router as ops_router
+from kessai.ops.requestlog import RequestContext
 from kessai.orders.endpoints import router as orders_router
 from kessai.payments.bulk.endpoints import router as bulk_router
 from kessai.payments.endpoints import router as payments_router
@@ -96,6 +97,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.state.services = svc
     errors.install(app)
     app.add_middleware(FastPaymentActions, services=svc)
+    app.add_middleware(RequestContext)  # outermost: request id, access log, HTTP metrics
     app.include_router(provider_accounts_router)
     app.include_router(payment_methods_router)
     app.include_router(customers_router)

@@ -59,10 +59,12 @@ def test_the_scanner_finds_what_it_looks_for() -> None:
 
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    level = logging.getLogger().level
     kessai_logging.configure("DEBUG")
     caplog.set_level(logging.DEBUG)
     yield caplog
-    structlog.reset_defaults()
+    kessai_logging.reset()
+    logging.getLogger().setLevel(level)
 
 
 async def database_text(services: Services) -> str:
