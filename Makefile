@@ -1,19 +1,22 @@
 # kessai: two commands do all set-up on a fresh machine.
 #   make run   — venv, install, migrate ./var/kessai.db, demo data, serve http://127.0.0.1:8000 (sandbox)
 #   make test  — install what the tests need, lint, type-check, run the whole suite
+#   make lock  — after changing dependencies in pyproject.toml: write requirements/*.txt again
 # Both honour KESSAI_DATABASE_URL (e.g. postgresql://user@127.0.0.1:5432/kessai).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.runtime
+LOCK_DIR := requirements
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # bench/ arrives with the benchmarks; ruff fails on a path that does not exist.
-LINT_PATHS := src tests $(wildcard bench)
+LINT_PATHS := src tests requirements $(wildcard bench)
 export KESSAI_ENV ?= sandbox
 
-.PHONY: run test lint typecheck pytest install clean system-deps
+.PHONY: run test lint typecheck pytest install clean system-deps lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -22,11 +25,27 @@ $(BIN)/python:
 		|| { echo "venv を作れません: Debian/Ubuntu では python3-venv を入れてください" >&2; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+# Installs come from the lock files (requirements/*.txt, every package pinned with its
+# hashes): runtime.txt for `make run`, test.txt (runtime + test tools) for `make test`.
+# kessai itself is installed editable on top, without resolving anything again.
+$(RUNTIME_STAMP): pyproject.toml $(LOCK_DIR)/runtime.txt | $(BIN)/python
+	@$(PYTHON) $(LOCK_DIR)/lock.py check
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK_DIR)/runtime.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(RUNTIME_STAMP)
+
+$(STAMP): pyproject.toml $(LOCK_DIR)/test.txt | $(BIN)/python
+	@$(PYTHON) $(LOCK_DIR)/lock.py check
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK_DIR)/test.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP) $(RUNTIME_STAMP)
 
 install: $(STAMP)
+
+# After changing dependencies in pyproject.toml: writes both lock files again (uv, from the
+# test lock), then `make test` installs from them.
+lock: | $(BIN)/python
+	$(BIN)/python $(LOCK_DIR)/lock.py
 
 # What the tests need from the system: OpenSSH's sshd (a real SFTP server on loopback) and
 # Debian's chromium (Playwright drives it for the admin screens). Installed only when
@@ -44,7 +63,7 @@ system-deps:
 		else echo "not installed (need root and apt-get):$$missing" >&2; fi; \
 	fi
 
-run: install
+run: $(RUNTIME_STAMP)
 	@$(BIN)/kessai db upgrade
 	@$(BIN)/kessai demo --host $(HOST) --port $(PORT)
 	@$(BIN)/kessai serve --host $(HOST) --port $(PORT)
