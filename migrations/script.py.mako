@@ -17,6 +17,10 @@ revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+# Can the previous kessai keep serving while this runs (kessai.ops.upgrades)? True only for
+# additions it neither reads nor breaks: new tables, nullable columns or ones with a server
+# default, indexes. Renames, drops, new NOT NULL columns without a default: False, and say why.
+online_safe: bool = False
 
 
 def upgrade() -> None:

@@ -17,6 +17,9 @@ revision: str = '0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Safe to apply while the previous kessai serves (kessai.ops.upgrades): the first schema: nothing
+# older runs on it.
+online_safe: bool = True
 
 
 def upgrade() -> None:

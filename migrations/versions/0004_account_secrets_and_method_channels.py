@@ -17,6 +17,9 @@ revision: str = '0004'
 down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Safe to apply while the previous kessai serves (kessai.ops.upgrades): new columns, nullable or
+# with a server default: older code neither reads nor writes them.
+online_safe: bool = True
 
 
 def upgrade() -> None:

@@ -16,6 +16,9 @@ revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Safe to apply while the previous kessai serves (kessai.ops.upgrades): a new table; new nullable
+# columns; a unique constraint older code cannot break (it leaves subscription_cycle NULL).
+online_safe: bool = True
 
 
 def upgrade() -> None:

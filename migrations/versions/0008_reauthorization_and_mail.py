@@ -16,6 +16,9 @@ revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Safe to apply while the previous kessai serves (kessai.ops.upgrades): a new table; new columns,
+# nullable or with a server default.
+online_safe: bool = True
 
 
 def upgrade() -> None:

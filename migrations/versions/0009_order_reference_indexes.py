@@ -17,6 +17,9 @@ revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Safe to apply while the previous kessai serves (kessai.ops.upgrades): two indexes on orders; on
+# PostgreSQL writes to orders wait while they build (seconds per million orders).
+online_safe: bool = True
 
 
 def upgrade() -> None:

@@ -196,13 +196,38 @@ def doctor() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
-    """データベースを最新のスキーマにする."""
+def db_upgrade(
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="kessai をすべて停止済み: 稼働中には適用できないマイグレーションも適用する",
+        ),
+    ] = False,
+) -> None:
+    """データベースを最新のスキーマにする (稼働中でも安全なマイグレーションだけなら停止不要)."""
+    from kessai.core.db import create_engine
     from kessai.core.migrate import upgrade
+    from kessai.ops.readiness import database_revisions
+    from kessai.ops.upgrades import refuse_unsafe, steps
     from kessai.welcome import display_url
 
     settings = _settings()
+
+    async def current() -> set[str]:
+        engine = create_engine(settings.database_url)
+        try:
+            return await database_revisions(engine)
+        finally:
+            await engine.dispose()
+
     with _friendly(settings):
+        revisions = asyncio.run(current())
+        pending = steps(settings.database_url, revisions)
+        refuse_unsafe(pending, in_use=bool(revisions), offline=offline)
+        for step in pending:
+            when = "稼働中でも安全" if step.online_safe else "停止が必要"
+            typer.echo(f"適用: {step.revision} {step.title} ({when})")
         upgrade(settings.database_url)
     typer.echo(f"データベースを最新のスキーマにしました: {display_url(settings.database_url)}")
 
