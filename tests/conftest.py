@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -21,7 +22,7 @@ from sqlalchemy import text
 from kessai.all_models import Base
 from kessai.core.db import transaction
 from kessai.core.migrate import upgrade
-from kessai.core.settings import Env, Settings
+from kessai.core.settings import Env, Settings, normalize_database_url
 from kessai.providers.fake.connector import FakeConnector
 from kessai.providers.registry import ConnectorRegistry
 from kessai.services import Services, build_services
@@ -52,26 +53,35 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
+async def pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def new_pg_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database (postgresql://… as a user writes it), dropped after;
+    the test skips with the reason when the server is unreachable."""
     reason = _pg_reachable()
     if reason:
         pytest.skip(reason)
-    name = f"kessai_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
+    finally:
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
-    url = f"postgresql+asyncpg://{base.split('://', 1)[1]}/{name}"
-    upgrade(url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    with new_pg_database("kessai_test") as plain:
+        url = normalize_database_url(plain)
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

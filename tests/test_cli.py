@@ -3,12 +3,10 @@ SQLite always, PostgreSQL when the server is reachable."""
 
 import asyncio
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -25,21 +23,13 @@ from kessai.payments import capabilities as caps
 from kessai.services import build_services
 from kessai.web.app import create_app
 from kessai.welcome import display_url
-from tests.conftest import PG_ADMIN_DSN, _pg_reachable
+from tests.conftest import new_pg_database
 
 runner = CliRunner()
 
 
 def kessai(url: str, *args: str, env: str = "sandbox") -> Result:
     return runner.invoke(app, list(args), env={"KESSAI_DATABASE_URL": url, "KESSAI_ENV": env})
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture
@@ -53,15 +43,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'kessai.db'}"
         return
-    reason = _pg_reachable()
-    if reason:
-        pytest.skip(reason)
-    name = f"kessai_cli_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with new_pg_database("kessai_cli") as url:
+        yield url
 
 
 def settings_for(url: str) -> Settings:

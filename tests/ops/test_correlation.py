@@ -15,6 +15,7 @@ from kessai.jobs.kinds import KINDS, register
 from kessai.jobs.service import submit
 from kessai.services import Services
 from tests.jobs.toy_kinds import Squares
+from tests.ops.shop import new_order
 from tests.subscriptions.conftest import card_method
 from tests.web.conftest import client_for, new_key
 
@@ -45,11 +46,7 @@ async def test_a_requests_lines_carry_its_id_and_the_order(
     method = await card_method(services)
     key = await new_key(services)
     async with client_for(services, key) as api:
-        created = await api.post(
-            "/api/v1/orders",
-            json={"payment_method": method.code, "amount": 1000, "customer": {"name": "山田"}},
-        )
-        order_id = created.json()["id"]
+        order_id = await new_order(api, method.code, 1000)
         response = await api.post(
             f"/api/v1/orders/{order_id}/payment/authorize?api_key=sk-in-query",
             headers={"X-Request-ID": "shop-req-42", "Idempotency-Key": "idem-7c1f"},

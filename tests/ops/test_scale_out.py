@@ -15,12 +15,10 @@ import signal
 import socket
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import select, update
@@ -34,7 +32,7 @@ from kessai.orders.models import Order
 from kessai.providers.gmo_pg.simulator import SimulatorConfig, create_simulator
 from kessai.services import Services, build_services
 from kessai.web.app import create_app
-from tests.conftest import PG_ADMIN_DSN, TEST_SECRET_KEY, _pg_reachable
+from tests.conftest import TEST_SECRET_KEY, new_pg_database
 from tests.factories import make_method
 from tests.jobs.brokers import broker_url, delete_queue, kill_worker, queue_name
 from tests.loopback import serve
@@ -108,23 +106,8 @@ class Machine:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    reason = _pg_reachable()
-    if reason:
-        pytest.skip(reason)
-    name = f"kessai_scale_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with new_pg_database("kessai_scale") as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ version; a database filled at the first migration is upgraded to head and keeps 
 
 import asyncio
 import hashlib
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -24,7 +22,7 @@ from kessai.core.settings import Settings, normalize_database_url
 from kessai.ops.upgrades import Step, refuse_unsafe, steps
 from kessai.services import build_services
 from kessai.web.app import create_app
-from tests.conftest import PG_ADMIN_DSN, TEST_SECRET_KEY, _pg_reachable
+from tests.conftest import TEST_SECRET_KEY, new_pg_database
 
 runner = CliRunner()
 NOW = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
@@ -53,23 +51,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'kessai.db'}"
         return
-    reason = _pg_reachable()
-    if reason:
-        pytest.skip(reason)
-    name = f"kessai_upgrade_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with new_pg_database("kessai_upgrade") as url:
+        yield url
 
 
 ORDERS = [  # number, 決済状況, amount: what a shop holds after its first weeks
