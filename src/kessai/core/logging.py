@@ -13,6 +13,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
+from functools import lru_cache
 from typing import IO, Any
 
 import structlog
@@ -31,10 +32,15 @@ _SECRET_KEYS = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)  # the same few field names on every line
+def _secret_key(key: str) -> bool:
+    return key != "event" and _SECRET_KEYS.search(key) is not None
+
+
 def _scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     event.pop("color_message", None)  # uvicorn's terminal copy of the message
     for key, value in list(event.items()):
-        if key != "event" and _SECRET_KEYS.search(key):
+        if _secret_key(key):
             event[key] = "***"
         elif isinstance(value, str):
             event[key] = mask_pan(value)
