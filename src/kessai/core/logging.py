@@ -89,6 +89,7 @@ def configure(level: str = "INFO", *, stream: IO[str] | None = None, reuse: bool
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _scrub,  # here too: a handler other than ours sees the event as it leaves
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
