@@ -5,6 +5,8 @@ import importlib.util
 import re
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -84,3 +86,40 @@ def test_make_lock_writes_both_locks_again(tmp_path: Path) -> None:
     assert lock.stale(tmp_path) == []
     assert set(pins(tmp_path / "runtime.txt")) == set(pins(ROOT / "requirements" / "runtime.txt"))
     assert set(pins(tmp_path / "test.txt")) == set(pins(ROOT / "requirements" / "test.txt"))
+
+
+def test_a_fresh_clone_installs_the_runtime_lock_alone_for_make_run(tmp_path: Path) -> None:
+    """What `make run` installs on a fresh clone: the runtime lock and kessai, nothing else."""
+    if shutil.which("git") is None or shutil.which("make") is None:
+        pytest.skip("git and make are needed to clone and run the Makefile")
+    clone = tmp_path / "kessai"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)  # noqa: S603, S607
+    done = subprocess.run(  # noqa: S603
+        ["make", "-C", str(clone), ".venv/.runtime", f"PYTHON={sys.executable}"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "--require-hashes -r requirements/runtime.txt" in done.stdout
+    bin_dir = clone / ".venv" / "bin"
+    assert not (bin_dir / "pytest").exists()  # the test tools are make test's
+    installed = subprocess.run(  # noqa: S603
+        [str(bin_dir / "python"), "-m", "pip", "freeze", "--exclude-editable"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    frozen = {
+        line.split("==")[0].lower().replace("_", "-"): line.split("==")[1]
+        for line in installed.splitlines()
+        if "==" in line
+    }
+    locked = pins(ROOT / "requirements" / "runtime.txt")
+    # Exactly the lock's versions; the lock also holds other platforms' extras (colorama …).
+    assert frozen.items() <= locked.items()
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert names(project["dependencies"]) <= set(frozen)
+    assert subprocess.run([str(bin_dir / "kessai"), "--help"], check=False).returncode == 0  # noqa: S603
