@@ -144,7 +144,7 @@ class Shop:
             if method == "POST" and path == "/api/v1/orders":
                 self.answered[base] = self.answered.get(base, 0) + 1
             code = response.json().get("code") if response.status_code == 409 else None
-            if code in ("idempotency_in_progress", "in_progress", "conflict"):
+            if code is not None and code.endswith("in_progress"):
                 await asyncio.sleep(0.5)  # another process holds it until its lease ends
                 continue
             return response
