@@ -346,9 +346,12 @@ async def test_the_deploy_recipe_survives_losing_an_api_process_and_a_worker(
                         f"http://k/api/v1/orders/{order_id}/payment-history", headers=shop.headers
                     )
                 ).json()
-                operations = [h["operation"] for h in history]
-                assert operations.count("authorize") == 1, history
-                assert operations.count("capture") == 1, history
+                # One success at the provider each. A step retried after its process died
+                # adds a lookup, and a row that made no call ("local": done already) or
+                # one the lookup found never made.
+                done = [h["operation"] for h in history if h["outcome"] == "succeeded"]
+                assert done.count("authorize") == 1, history
+                assert done.count("capture") == 1, history
     finally:
         await services.close()
 
