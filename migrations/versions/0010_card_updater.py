@@ -21,6 +21,9 @@ revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Safe to apply while the previous kessai serves (kessai.ops.upgrades): new tables and a
+# nullable column (customers.deleted_at) the previous version neither reads nor writes.
+online_safe: bool = True
 
 
 def upgrade() -> None:

@@ -20,6 +20,9 @@ revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Safe to apply while the previous kessai serves (kessai.ops.upgrades): new tables only; changes
+# made by a previous-version process until it restarts write no event (and send no webhook).
+online_safe: bool = True
 
 
 def upgrade() -> None:
