@@ -168,3 +168,22 @@ async def test_metrics_access_is_restricted_by_configuration(
 def test_a_bad_allow_list_is_a_clear_error() -> None:
     with pytest.raises(Exception, match="KESSAI_METRICS_ALLOW"):
         Settings.from_env({"KESSAI_METRICS_ALLOW": "10.0.0.0/33"})
+
+
+async def test_webhook_deliveries_by_result(services: Services) -> None:
+    from tests.webhooks.receiver import receiver
+    from tests.webhooks.test_webhooks import add_endpoint, drain
+
+    method = await card_method(services)
+    before = await scrape(services)
+    async with receiver() as hooks, client_for(services, await new_key(services)) as api:
+        hooks.script["/gone"] = [410]
+        await add_endpoint(api, hooks.url())
+        await add_endpoint(api, hooks.url("/gone"))
+        await new_order(api, method.code, 1000)  # order.created, to both endpoints
+        await drain(services)
+    after = await scrape(services)
+    assert grown(before, after, "kessai_webhook_deliveries_total", result="delivered") == 1
+    assert grown(before, after, "kessai_webhook_deliveries_total", result="gone") == 1
+    assert value(after, "kessai_webhook_deliveries", status="succeeded") == 1
+    assert value(after, "kessai_webhook_deliveries", status="failed") == 1

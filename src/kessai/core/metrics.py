@@ -4,10 +4,11 @@ Counted in the process (a counter's increment, no database write):
   kessai_http_requests_total / kessai_http_request_duration_seconds   by route template
   kessai_provider_calls_total / kessai_provider_call_duration_seconds  by provider, operation
   kessai_job_chunks_total, kessai_job_items_total, kessai_job_duration_seconds  by job kind
-  kessai_mail_deliveries_total                                          by result
+  kessai_mail_deliveries_total, kessai_webhook_deliveries_total          by result
 kessai.ops.gauges reads from the database when /metrics is scraped (right whichever process did it):
   payments awaiting reconciliation, orders held, jobs by kind and status with their item
-  counts, chunks waiting, the mail outbox, this month's 洗替 results, the broker's queue.
+  counts, chunks waiting, the mail outbox, webhook deliveries, this month's 洗替 results,
+  the broker's queue.
 
 Several processes (API processes, `kessai worker`'s processes) share their counts through
 prometheus-client's multiprocess mode: set PROMETHEUS_MULTIPROC_DIR to one empty directory
@@ -69,6 +70,11 @@ JOB_DURATION = Histogram(
     "Time from a job's start to its end, by kind and final status",
     ["kind", "status"],
     buckets=JOB_BUCKETS,
+)
+WEBHOOK_DELIVERIES = Counter(
+    "kessai_webhook_deliveries_total",
+    "Webhook tries by result: delivered (2xx), gone (410: endpoint disabled), failed (else)",
+    ["result"],
 )
 MAIL_DELIVERIES = Counter(
     "kessai_mail_deliveries_total",

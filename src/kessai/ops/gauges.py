@@ -2,7 +2,8 @@
 
 These are states, not events, so any process can tell them: payments awaiting
 reconciliation and orders held, jobs by kind and status with their items, chunks
-waiting, the mail outbox, this month's 洗替 results (Asia/Tokyo), the broker's queue.
+waiting, the mail outbox, webhook deliveries, this month's 洗替 results (Asia/Tokyo), the
+broker's queue.
 A handful of GROUP BY counts; a scrape every 15 s costs the database little.
 """
 
@@ -22,6 +23,7 @@ from kessai.jobs.status import ChunkStatus
 from kessai.notifications.models import OutboxMail
 from kessai.orders.models import Order
 from kessai.payments.models import PaymentAttempt
+from kessai.webhooks.models import WebhookDelivery
 
 if TYPE_CHECKING:
     from kessai.services import Services
@@ -38,6 +40,7 @@ async def read(services: "Services") -> list[Metric]:
             ),
             *await _jobs(conn),
             await _mails(conn),
+            await _webhooks(conn),
             await _updater(conn, now),
         ]
     if services.settings.broker_url:
@@ -119,6 +122,18 @@ async def _mails(conn: AsyncConnection) -> Metric:
     for status, n in rows:
         outbox.add_metric([status], n)
     return outbox
+
+
+async def _webhooks(conn: AsyncConnection) -> Metric:
+    gauge = GaugeMetricFamily(
+        "kessai_webhook_deliveries", "Webhook deliveries by status", labels=["status"]
+    )
+    rows = await conn.execute(
+        select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
+    )
+    for status, n in rows:
+        gauge.add_metric([status], n)
+    return gauge
 
 
 async def _updater(conn: AsyncConnection, now: datetime) -> Metric:

@@ -21,6 +21,7 @@ import aiohttp
 
 from kessai.core.clock import utcnow
 from kessai.core.db import transaction
+from kessai.core.metrics import WEBHOOK_DELIVERIES
 from kessai.webhooks import repository as repo
 from kessai.webhooks import signing
 from kessai.webhooks.models import DeliveryStatus
@@ -169,6 +170,10 @@ async def pump(services: "Services", sender: Sender, *, limit: int = BATCH) -> R
     at = services.clock.now()
     async with transaction(services.sessions) as s:
         await record(s, list(zip(outgoing, answers, strict=True)), at, manual=False)
+    for answer in answers:  # counted once the tries are recorded
+        WEBHOOK_DELIVERIES.labels(
+            "delivered" if answer.ok else "gone" if answer.status_code == 410 else "failed"
+        ).inc()
     return Round(len(relayed.events), len(outgoing), sum(a.ok for a in answers))
 
 
