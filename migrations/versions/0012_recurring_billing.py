@@ -20,6 +20,9 @@ revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Safe to apply while the previous kessai serves (kessai.ops.upgrades): new tables and indexes;
+# the index it drops served no query of the previous version either.
+online_safe: bool = True
 
 
 def upgrade() -> None:

@@ -20,6 +20,8 @@ revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Safe to apply while the previous kessai serves (kessai.ops.upgrades): new tables only.
+online_safe: bool = True
 
 
 def upgrade() -> None:

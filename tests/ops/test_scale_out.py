@@ -216,6 +216,7 @@ async def test_the_deploy_recipe_survives_losing_an_api_process_and_a_worker(
         "KESSAI_SECRET_KEY": TEST_SECRET_KEY,
         "KESSAI_ATTEMPT_LEASE_SECONDS": "3",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "KESSAI_SIM_SFTP_PORT": "0",  # no sandbox SFTP simulator: two API processes, one port
     }
     machine = Machine(env, tmp_path)
     migrated = await asyncio.to_thread(
