@@ -102,7 +102,7 @@ SHIP = {"shipped_on": date(2026, 3, 2), "tracking_number": "4412-3456-7890"}
 async def view(services: Services, order_id: int) -> OrderOut:
     """The order as the API shows it."""
     async with transaction(services.sessions) as s:
-        return order_out(await get_order_view(s, order_id))
+        return order_out(await get_order_view(s, order_id), services.clock.now())
 
 
 async def attempts(services: Services, order_id: int) -> list[PaymentAttempt]:

@@ -96,10 +96,10 @@ async def test_search_all_from_the_list_uses_its_filters(
     ids = await authorized(services, method, 2)
     await services.payments.run(ids[0], act("capture"))
     await signed_in(client, services, Role.ADMIN)
-    page = await client.get("/admin/orders", params={"status": "authorized"})
+    page = await client.get("/admin/orders", params={"payment_status": "authorized"})
     assert "検索結果すべて(1件)を処理対象にする" in page.text
     form = await bulk_form(client)
-    data = {**form, "action": "force-cancel", "all_results": "1", "status": "authorized"}
+    data = {**form, "action": "force-cancel", "all_results": "1", "payment_status": "authorized"}
     r = await client.post("/admin/orders/bulk-payment-actions", data=data)
     job = await finished(services, int(r.headers["location"].rsplit("/", 1)[1]))
     assert (job.total, job.succeeded) == (1, 1)

@@ -141,7 +141,7 @@ async def test_bad_requests_are_refused_before_any_job(
         ({"action": "capture", "order_ids": [order_id], "search": {}}, "bulk_target_required"),
         ({"action": "capture", "order_ids": []}, "bulk_target_required"),
         ({"action": "capture", "search": {"payment_status": "未払い"}}, "unknown_payment_status"),
-        ({"action": "capture", "search": {"ordered_from": "2026/03/01"}}, "invalid_input"),
+        ({"action": "capture", "search": {"ordered_from": "2026/13/01"}}, "invalid_input"),
     ]
     for body, code in cases:
         r = await post(api, body)

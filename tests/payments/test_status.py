@@ -51,7 +51,7 @@ ISSUE_LABELS = {
 
 async def view(services, order_id):
     async with transaction(services.sessions) as s:
-        return order_out(await get_order_view(s, order_id))
+        return order_out(await get_order_view(s, order_id), services.clock.now())
 
 
 async def status_changes(services, order_id, field="payment_status"):

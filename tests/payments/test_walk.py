@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kessai.core.db import transaction
-from kessai.core.errors import IllegalTransition, KessaiError
+from kessai.core.errors import Conflict, IllegalTransition, InProgress, KessaiError
 from kessai.history.repository import list_changes
 from kessai.orders.present import order_out
 from kessai.orders.service import get_order_view
@@ -27,7 +27,7 @@ from kessai.payments.repository import list_attempts
 from kessai.payments.status import TRANSITIONS, PaymentStatus
 from kessai.providers.contract import ProviderState
 from kessai.providers.fake.connector import FakeConnector
-from tests.factories import act, make_method, make_order
+from tests.factories import act, make_method, make_order, view
 
 METHODS = {
     "card": {"provider": "gmo_pg", "method_type": "credit_card"},
@@ -127,7 +127,7 @@ async def check(services, method, order_id, raised):
     fake = services.registry.fake(method.account_id)
     assert fake.violations == []
     async with transaction(services.sessions) as s:
-        o = order_out(await get_order_view(s, order_id))
+        o = order_out(await get_order_view(s, order_id), services.clock.now())
         changes = await list_changes(s, "order", order_id)
         rows = await list_attempts(s, order_id)
 
@@ -182,11 +182,28 @@ async def test_random_walk_stays_in_the_table(
         prefix if authorized_first else []
     ) + steps:
         method, order_id = orders[which % len(orders)]
+        before = await view(services, order_id)
         raised = None
         try:
             await services.payments.run(order_id, request(action, scenario, amount, shipped))
         except KessaiError as exc:  # anything else is a crash and fails the walk
             raised = exc
         await check(services, method, order_id, raised)
+        # allowed_actions and the engine answer from the same rules: an action left out is
+        # refused before any call; one offered is not refused by a rule (a 金額変更 to
+        # another amount than the offer's probe may be, by 減額のみ可能).
+        if not before.needs_reconcile and action != "reconcile":
+            offered = action in before.allowed_actions
+            refused = isinstance(raised, Conflict) and not isinstance(raised, InProgress)
+            recapture = action == "capture" and before.payment_status in (
+                "captured",
+                "modify_failed",
+            )
+            if not offered and not recapture:  # a second 売上処理 only records the shipment
+                # Refused (a bad input may be named first, as for any action).
+                assert raised is not None, (action, before.payment_status)
+                assert not isinstance(raised, InProgress), (action, before.payment_status)
+            elif offered and action != "change-amount":
+                assert not refused, (action, before.payment_status, raised)
         if jump:
             services.clock.advance(timedelta(days=jump))

@@ -6,6 +6,9 @@ A card without any result yet (never sent to 洗替) has none.
 
 from enum import StrEnum
 
+from kessai.core.errors import InvalidInput
+from kessai.core.labels import by_code_or_label
+
 
 class UpdaterResult(StrEnum):
     VALID = "0"  # 有効性OK
@@ -30,6 +33,7 @@ UPDATER_RESULT_LABELS: dict[UpdaterResult, str] = {
     UpdaterResult.INPUT_ERROR: "入力データエラー",
 }
 NOT_CHECKED_LABEL = "未洗替"
+NOT_CHECKED = "none"  # the 洗替ステータス filter's value for cards never sent to 洗替
 
 
 def updater_label(raw: str | None) -> str:
@@ -38,3 +42,17 @@ def updater_label(raw: str | None) -> str:
 
 def blocks_charging(raw: str | None) -> bool:
     return raw is not None and UpdaterResult(raw).blocks_charging
+
+
+def parse_updater_filter(raw: str) -> str:
+    """洗替ステータス by code (1), label (有効性NG) or 'none' / 未洗替 for cards not yet checked."""
+    if raw in (NOT_CHECKED, NOT_CHECKED_LABEL):
+        return NOT_CHECKED
+    result = by_code_or_label(UpdaterResult, raw)
+    if result is not None:
+        return result.value
+    raise InvalidInput(
+        f"洗替ステータス「{raw}」はありません",
+        code="unknown_updater_result",
+        detail={"allowed": [r.value for r in UpdaterResult] + [NOT_CHECKED]},
+    )

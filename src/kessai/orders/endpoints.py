@@ -45,7 +45,9 @@ async def post_order(
             seen = await read_seen(s, order.id)
         services.payments.seen.put(seen)
         o = seen.loaded
-        return 201, order_out(OrderView(o.order, o.customer, o.method, o.account))
+        return 201, order_out(
+            OrderView(o.order, o.customer, o.method, o.account), services.clock.now()
+        )
 
     return await run_idempotent(request, services, principal, handler)
 
@@ -58,7 +60,7 @@ async def post_order(
 )
 async def get_order(order_id: OrderIdPath, services: ServicesDep, _: PrincipalDep) -> OrderOut:
     async with transaction(services.sessions) as s:
-        return order_out(await get_order_view(s, order_id))
+        return order_out(await get_order_view(s, order_id), services.clock.now())
 
 
 @router.get("", response_model=OrderPage, summary="受注を検索 (新しい順)")
@@ -72,6 +74,20 @@ async def list_orders(
     ordered_to: Annotated[str | None, Query(description=f"受注日時(まで): {MOMENT_HELP}")] = None,
     number: Annotated[str | None, Query(description="受注番号")] = None,
     payment_method: Annotated[str | None, Query(description="支払い方法コード")] = None,
+    handling_status: Annotated[
+        str | None, Query(max_length=40, description="対応状況: コード (shipped) または表示名")
+    ] = None,
+    subscription: Annotated[
+        bool | None, Query(description="定期: true は定期受注の受注のみ、false は通常の受注のみ")
+    ] = None,
+    updater_result: Annotated[
+        str | None,
+        Query(max_length=40, description="定期受注のカードの洗替ステータス: 0-3・表示名・none"),
+    ] = None,
+    label: Annotated[
+        str | None,
+        Query(max_length=40, description="再オーソリバッチのラベル (target / 再与信対象 …)"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> OrderPage:
@@ -83,7 +99,13 @@ async def list_orders(
         payment_method,
         limit,
         offset,
+        handling_status=handling_status,
+        subscription=subscription,
+        updater_result=updater_result,
+        label=label,
     )
     async with transaction(services.sessions) as s:
         views, total = await search_orders(s, q)
-    return OrderPage(items=[order_out(v) for v in views], total=total, limit=limit, offset=offset)
+    now = services.clock.now()
+    items = [order_out(v, now) for v in views]
+    return OrderPage(items=items, total=total, limit=limit, offset=offset)

@@ -1,11 +1,16 @@
 """受注 as the API shows it."""
 
+from datetime import datetime
+
 from kessai.orders.schemas import CustomerOut, OrderOut, PaymentMethodRef
-from kessai.orders.service import OrderView, allowed_actions, authorization_expires_at
+from kessai.orders.service import OrderView, authorization_expires_at
+from kessai.payments.decide import OrderFacts
+from kessai.payments.offers import allowed_actions
 from kessai.payments.status import HandlingStatus, PaymentStatus, ReauthorizationLabel
 
 
-def order_out(view: OrderView) -> OrderOut:
+def order_out(view: OrderView, now: datetime) -> OrderOut:
+    """The order; `allowed_actions` as of `now` (seed 003's windows depend on it)."""
     o, c, m = view.order, view.customer, view.method
     return OrderOut(
         id=o.id,
@@ -33,7 +38,7 @@ def order_out(view: OrderView) -> OrderOut:
         captured_at=o.captured_at,
         redirect_url=o.redirect_url,
         needs_reconcile=o.in_flight_attempt_id is not None,
-        allowed_actions=allowed_actions(view),
+        allowed_actions=allowed_actions(OrderFacts(o, m, view.account, now)),
         reauthorization_label=o.reauthorization_label,
         reauthorization_label_text=None
         if o.reauthorization_label is None

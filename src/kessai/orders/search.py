@@ -15,6 +15,8 @@ def search_moment(name: str, raw: str | None, *, end: bool) -> datetime | None:
     if raw is None or not raw.strip():
         return None
     raw = _SPACE_OFFSET.sub(r"\1+\2", raw.strip())
+    if len(raw) == 10:  # operators write dates as 2026/11/01
+        raw = raw.replace("/", "-")
     try:
         if len(raw) == 10:
             start = datetime.combine(date.fromisoformat(raw), time(0), TOKYO)

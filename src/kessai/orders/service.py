@@ -15,14 +15,16 @@ from kessai.core.carddata import looks_like_pan
 from kessai.core.clock import to_tokyo
 from kessai.core.errors import Conflict, InvalidInput, NotFound
 from kessai.core.labels import by_code_or_label
-from kessai.customers.models import Customer
+from kessai.customers.models import Customer, CustomerCard
 from kessai.customers.service import card_source
+from kessai.customers.updater import NOT_CHECKED, parse_updater_filter
 from kessai.orders.models import Order
 from kessai.orders.schemas import OrderCreate
 from kessai.payments import capabilities as caps
-from kessai.payments.decide import NO_LIVE_TRANSACTION, validate_amount
-from kessai.payments.status import Action, HandlingStatus, PaymentStatus, allows
+from kessai.payments.decide import validate_amount
+from kessai.payments.status import HandlingStatus, PaymentStatus, ReauthorizationLabel
 from kessai.providers import densan
+from kessai.subscriptions.models import Subscription
 from kessai.webhooks.events import emit, event_row, state_of
 
 # Compared with separators and case removed: card_no, cardNo and card-no are one key.
@@ -239,6 +241,10 @@ class OrderSearch:
     payment_method: str | None = None
     limit: int = 50
     offset: int = 0
+    handling_status: str | None = None  # 対応状況: code or label
+    subscription: bool | None = None  # 定期: True 定期受注の受注のみ, False 通常の受注のみ
+    updater_result: str | None = None  # the 定期受注's card's 洗替ステータス ("0"-"3", "none")
+    label: str | None = None  # 再オーソリバッチのラベル (ReauthorizationLabel code or label)
 
 
 def status_code(raw: str) -> PaymentStatus:
@@ -266,7 +272,52 @@ def search_conditions(q: OrderSearch) -> list[ColumnElement[bool]]:
         conds.append(Order.number == q.number)
     if q.payment_method:
         conds.append(PaymentMethod.code == q.payment_method)
+    if q.handling_status:
+        conds.append(Order.handling_status == handling_code(q.handling_status).value)
+    if q.subscription is not None:
+        sub = Order.subscription_id
+        conds.append(sub.is_not(None) if q.subscription else sub.is_(None))
+    if q.updater_result:
+        code = parse_updater_filter(q.updater_result)
+        card = (
+            CustomerCard.updater_result.is_(None)
+            if code == NOT_CHECKED
+            else CustomerCard.updater_result == code
+        )
+        conds.append(
+            Order.subscription_id.in_(
+                select(Subscription.id)
+                .join(CustomerCard, CustomerCard.id == Subscription.card_id)
+                .where(card)
+            )
+        )
+    if q.label:
+        conds.append(Order.reauthorization_label == label_code(q.label).value)
     return conds
+
+
+def handling_code(raw: str) -> HandlingStatus:
+    """A 対応状況 by its code (shipped) or label (発送済み)."""
+    found = by_code_or_label(HandlingStatus, raw)
+    if found is not None:
+        return found
+    raise InvalidInput(
+        f"対応状況「{raw}」は存在しません",
+        code="unknown_handling_status",
+        detail={"allowed": [s.value for s in HandlingStatus]},
+    )
+
+
+def label_code(raw: str) -> ReauthorizationLabel:
+    """A 再オーソリバッチ label by its code (target) or its words (再与信対象)."""
+    found = by_code_or_label(ReauthorizationLabel, raw)
+    if found is not None:
+        return found
+    raise InvalidInput(
+        f"ラベル「{raw}」は存在しません",
+        code="unknown_label",
+        detail={"allowed": [s.value for s in ReauthorizationLabel]},
+    )
 
 
 async def search_orders(session: AsyncSession, q: OrderSearch) -> tuple[Sequence[OrderView], int]:
@@ -284,27 +335,6 @@ async def search_orders(session: AsyncSession, q: OrderSearch) -> tuple[Sequence
         await session.execute(base.order_by(Order.id.desc()).limit(q.limit).offset(q.offset))
     ).all()
     return [OrderView(*r) for r in rows], int(total or 0)
-
-
-def allowed_actions(view: OrderView) -> list[str]:
-    """The actions worth offering now (the engine decides; this mirrors its first checks)."""
-    o = view.order
-    status = PaymentStatus(o.payment_status)
-    out = []
-    for action in Action:
-        if action is Action.RECONCILE:
-            ok = (
-                o.in_flight_attempt_id is not None
-                or status is PaymentStatus.CREDIT_CHECK_PENDING
-                or (status is PaymentStatus.PENDING and bool(o.redirect_url))
-            )
-        elif action is Action.CHANGE_AMOUNT and status in NO_LIVE_TRANSACTION:
-            ok = status is not PaymentStatus.CANCELED  # nothing at the provider: a local change
-        else:
-            ok = allows(status, action)
-        if ok:
-            out.append(action.value)
-    return out
 
 
 def authorization_expires_at(view: OrderView) -> datetime | None:

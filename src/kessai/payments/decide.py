@@ -22,7 +22,6 @@ from kessai.payments.status import (
     Action,
     Event,
     PaymentStatus,
-    allows,
     require_allowed,
 )
 from kessai.providers.contract import Shipment
@@ -383,8 +382,3 @@ def _change_amount(f: OrderFacts, req: ActionRequest) -> Plan:
         req.amount,
         new_tax=tax,
     )
-
-
-def action_allowed(f: OrderFacts, action: Action) -> bool:
-    """For screens: may this action be offered for the order now?"""
-    return allows(f.status, action)

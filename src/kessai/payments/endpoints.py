@@ -40,7 +40,8 @@ FIELD_LABELS = {
 }
 
 
-def _label(field: str, value: str | None) -> str | None:
+def change_value_label(field: str, value: str | None) -> str | None:
+    """A 変更履歴 value as operators read it (決済状況 and 対応状況 by their labels)."""
     if value is None:
         return None
     if field == "payment_status":
@@ -157,7 +158,7 @@ async def _result_out(services: Services, result: ActionResult) -> ActionResultO
         provider_code=result.provider_code,
         provider_message=result.provider_message,
         redirect_url=result.redirect_url,
-        order=order_out(view),
+        order=order_out(view, services.clock.now()),
     )
 
 
@@ -202,8 +203,8 @@ async def change_history(
             id=r.id,
             field=r.field,
             field_label=FIELD_LABELS.get(r.field, r.field),
-            before=_label(r.field, r.before),
-            after=_label(r.field, r.after),
+            before=change_value_label(r.field, r.before),
+            after=change_value_label(r.field, r.after),
             actor=r.actor,
             reason=r.reason,
             created_at=r.created_at,

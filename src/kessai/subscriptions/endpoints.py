@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from kessai.core.db import transaction
-from kessai.customers.updater import updater_label
+from kessai.customers.updater import parse_updater_filter, updater_label
 from kessai.orders.schemas import MAX_ID, CustomerOut, PaymentMethodRef
 from kessai.payments.status import PaymentStatus
 from kessai.subscriptions import repository as repo
@@ -26,7 +26,6 @@ from kessai.subscriptions.service import (
     create_subscription,
     cycle_of,
     get_subscription,
-    parse_updater_filter,
     search_subscriptions,
     update_subscription,
 )

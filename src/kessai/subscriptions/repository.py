@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.errors import NotFound
 from kessai.customers.models import Customer, CustomerCard
+from kessai.customers.updater import NOT_CHECKED
 from kessai.history import repository as history
 from kessai.history.repository import record_changes
 from kessai.orders.models import Order
@@ -36,7 +37,6 @@ TRACKED_FIELDS = (
     "next_ship_on",
     "next_delivery_on",
 )
-NOT_CHECKED = "none"  # the 洗替ステータス filter's value for cards never sent to 洗替
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kessai.accounts.models import PaymentMethod
 from kessai.core.clock import tokyo_date
 from kessai.core.errors import Conflict, InvalidInput
-from kessai.core.labels import by_code_or_label
 from kessai.customers.models import Customer, CustomerCard
-from kessai.customers.updater import NOT_CHECKED_LABEL, UpdaterResult
 from kessai.orders.service import find_method
 from kessai.payments import capabilities as caps
 from kessai.payments.decide import validate_amount
@@ -26,7 +24,7 @@ from kessai.subscriptions import cycles
 from kessai.subscriptions import repository as repo
 from kessai.subscriptions.cycles import Cycle, CycleKind
 from kessai.subscriptions.models import Subscription
-from kessai.subscriptions.repository import NOT_CHECKED, SubscriptionSearch, SubscriptionView
+from kessai.subscriptions.repository import SubscriptionSearch, SubscriptionView
 from kessai.subscriptions.schemas import CycleIn, SubscriptionCreate, SubscriptionPatch, item_dicts
 from kessai.subscriptions.status import SubscriptionStatus, parse_status, require_transition
 
@@ -191,20 +189,6 @@ def _duplicate(number: str) -> Conflict:
 
 async def get_subscription(s: AsyncSession, subscription_id: int) -> SubscriptionView:
     return await repo.get_view(s, subscription_id)
-
-
-def parse_updater_filter(raw: str) -> str:
-    """洗替ステータス by code (1), label (有効性NG) or 'none' / 未洗替 for cards not yet checked."""
-    if raw in (NOT_CHECKED, NOT_CHECKED_LABEL):
-        return NOT_CHECKED
-    result = by_code_or_label(UpdaterResult, raw)
-    if result is not None:
-        return result.value
-    raise InvalidInput(
-        f"洗替ステータス「{raw}」はありません",
-        code="unknown_updater_result",
-        detail={"allowed": [r.value for r in UpdaterResult] + [NOT_CHECKED]},
-    )
 
 
 async def search_subscriptions(

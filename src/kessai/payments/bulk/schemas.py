@@ -28,6 +28,14 @@ class OrderFilter(BaseModel):
     )
     number: Filter | None = Field(default=None, description="受注番号")
     payment_method: Filter | None = Field(default=None, description="支払い方法コード")
+    handling_status: Filter | None = Field(default=None, description="対応状況: コードまたは表示名")
+    subscription: bool | None = Field(
+        default=None, description="定期: true は定期受注の受注のみ、false は通常の受注のみ"
+    )
+    updater_result: Filter | None = Field(
+        default=None, description="定期受注のカードの洗替ステータス: 0-3・表示名・none"
+    )
+    label: Filter | None = Field(default=None, description="再オーソリバッチのラベル")
 
 
 class BulkActionIn(BaseModel):

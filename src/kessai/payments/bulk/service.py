@@ -13,11 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.accounts.models import PaymentMethod
 from kessai.core.errors import InvalidInput
+from kessai.customers.updater import parse_updater_filter
 from kessai.jobs import service as jobs
 from kessai.jobs.models import Job
 from kessai.orders.models import Order
 from kessai.orders.search import search_moment
-from kessai.orders.service import OrderSearch, search_conditions, status_code
+from kessai.orders.service import (
+    OrderSearch,
+    handling_code,
+    label_code,
+    search_conditions,
+    status_code,
+)
 from kessai.payments.bulk.actions import BulkAction, allowed_labels, parse_action
 from kessai.payments.bulk.schemas import MAX_SELECTED, OrderFilter
 
@@ -41,9 +48,9 @@ def bulk_action(raw: str) -> BulkAction:
     return found
 
 
-def search_params(f: OrderFilter) -> dict[str, str]:
+def search_params(f: OrderFilter) -> dict[str, Any]:
     """The search, checked and written as the job keeps it (times as ISO 8601)."""
-    out: dict[str, str] = {}
+    out: dict[str, Any] = {}
     if f.payment_status and f.payment_status.strip():
         out["payment_status"] = status_code(f.payment_status.strip()).value
     for name, end in (("ordered_from", False), ("ordered_to", True)):
@@ -56,10 +63,18 @@ def search_params(f: OrderFilter) -> dict[str, str]:
         raw = getattr(f, name)
         if raw and raw.strip():
             out[name] = raw.strip()
+    if f.handling_status and f.handling_status.strip():
+        out["handling_status"] = handling_code(f.handling_status.strip()).value
+    if f.subscription is not None:
+        out["subscription"] = f.subscription
+    if f.updater_result and f.updater_result.strip():
+        out["updater_result"] = parse_updater_filter(f.updater_result.strip())
+    if f.label and f.label.strip():
+        out["label"] = label_code(f.label.strip()).value
     return out
 
 
-async def matching_order_ids(s: AsyncSession, search: dict[str, str]) -> list[int]:
+async def matching_order_ids(s: AsyncSession, search: dict[str, Any]) -> list[int]:
     """Every order the search finds now, as GET /api/v1/orders would list it."""
     q = OrderSearch(
         payment_status=search.get("payment_status"),
@@ -67,6 +82,10 @@ async def matching_order_ids(s: AsyncSession, search: dict[str, str]) -> list[in
         ordered_to=_bound(search.get("ordered_to")),
         number=search.get("number"),
         payment_method=search.get("payment_method"),
+        handling_status=search.get("handling_status"),
+        subscription=search.get("subscription"),
+        updater_result=search.get("updater_result"),
+        label=search.get("label"),
     )
     query = (
         select(Order.id)

@@ -14,6 +14,7 @@ from kessai.web.admin.imports import add_import_routes
 from kessai.web.admin.jobs import add_job_routes
 from kessai.web.admin.login import add_login_routes
 from kessai.web.admin.mail import add_mail_routes
+from kessai.web.admin.order_detail import add_order_detail_routes
 from kessai.web.admin.orders import add_order_routes
 from kessai.web.admin.webhooks import add_webhook_routes
 
@@ -46,6 +47,7 @@ def admin_router(services: Services, *, throttle: LoginThrottle | None = None) -
 
     add_login_routes(router, ctx)
     add_order_routes(router, ctx)
+    add_order_detail_routes(router, ctx)
     add_account_routes(router, ctx)
     add_job_routes(router, ctx)
     add_import_routes(router, ctx)
