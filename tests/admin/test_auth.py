@@ -102,7 +102,7 @@ async def test_login_opens_the_admin_with_a_safe_cookie(
     page = await client.get("/admin/orders")
     assert page.status_code == 200
     assert "決済 花子" in page.text
-    assert "受注一覧" in page.text
+    assert "受注管理" in page.text
     assert "外部連携アカウント管理" in page.text
     assert page.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]

@@ -68,7 +68,7 @@ async def sign_in(page: Any, base_url: str, email: str) -> None:
     await page.get_by_label("メールアドレス").fill(email)
     await page.get_by_label("パスワード").fill(PASSWORD)
     await page.get_by_role("button", name="ログイン").click()
-    await playwright_api.expect(page.get_by_role("heading", name="受注一覧")).to_be_visible()
+    await playwright_api.expect(page.get_by_role("heading", name="受注管理")).to_be_visible()
 
 
 async def test_bulk_capture_from_the_list_and_its_csv(

@@ -37,7 +37,6 @@ from kessai.customers.updater import blocks_charging, updater_label
 from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.status import ItemStatus
 from kessai.notifications.delivery import deliver_pending
-from kessai.notifications.service import queue_for_all
 from kessai.notifications.templates import MailKind
 from kessai.orders.models import Order
 from kessai.payments.capabilities.reauthorization import (
@@ -50,6 +49,7 @@ from kessai.payments.status import HandlingStatus, PaymentStatus, Reauthorizatio
 from kessai.providers.installed import PROVIDERS
 from kessai.shop.schemas import ShopSettings
 from kessai.shop.service import get_shop_settings
+from kessai.subscriptions.change_request import queue_change_request
 from kessai.subscriptions.models import Subscription
 from kessai.subscriptions.service import cancel_unpaid, resume_after_payment
 from kessai.subscriptions.status import SubscriptionStatus
@@ -547,39 +547,19 @@ async def _queue_change_request(
     message: str | None = None,
 ) -> None:
     """決済方法変更のご案内 to the customer and the shop: once per order, however many tries."""
-    order = o.order
-    context = {
-        "customer_name": o.customer.name,
-        "customer_id": o.customer.id,
-        "customer_email": o.customer.email,
-        "order_id": order.id,
-        "order_number": order.number,
-        "ordered_on": _japanese_date(tokyo_date(order.ordered_at)),
-        "amount": order.amount,
-        "payment_method_name": o.method.name,
-        "payment_status_label": PaymentStatus(order.payment_status).label,
-        "subscription_id": order.subscription_id,
-        "tries": order.reauthorization_tries,
-        "provider_error": " ".join(p for p in (code, message) if p),
-        "deadline": _japanese_date(deadline(order.ordered_at)),
-        "card_change_allowed": shop.card_change_allowed,
-        "next_step": next_step,
-    }
-    await queue_for_all(
+    await queue_change_request(
         s,
-        kind=MailKind.PAYMENT_METHOD_CHANGE_REQUEST,
-        shop=shop,
-        customer_email=o.customer.email,
-        context=context,
+        shop,
+        o.order,
+        o.customer,
+        o.method,
+        next_step=next_step,
         now=now,
-        dedupe_key=f"{MailKind.PAYMENT_METHOD_CHANGE_REQUEST.value}:order:{order.id}",
-        order_id=order.id,
-        customer_id=o.customer.id,
+        code=code,
+        message=message,
+        deadline=deadline(o.order.ordered_at),
+        dedupe_key=f"{MailKind.PAYMENT_METHOD_CHANGE_REQUEST.value}:order:{o.order.id}",
     )
-
-
-def _japanese_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def _item(

@@ -54,6 +54,10 @@ class Permission(StrEnum):
     ORDERS_BULK_REAUTHORIZE = "orders.bulk_reauthorize"
     # 出荷CSVインポート (発送情報の登録; 同時の売上処理は orders.bulk_capture も要る)
     ORDERS_IMPORT_SHIPMENTS = "orders.import_shipments"
+    # 定期受注のステータス・次回発送予定日の変更
+    SUBSCRIPTIONS_EDIT = "subscriptions.edit"
+    # 顧客への決済方法変更のご案内の送信
+    CUSTOMERS_NOTIFY = "customers.notify"
     ACCOUNTS_VIEW = "accounts.view"
     # 外部連携アカウントの登録・変更: the keys to the shop's money, so 管理者 only.
     ACCOUNTS_EDIT = "accounts.edit"
@@ -73,6 +77,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORDERS_BULK_CANCEL,
             Permission.ORDERS_BULK_REAUTHORIZE,
             Permission.ORDERS_IMPORT_SHIPMENTS,
+            Permission.SUBSCRIPTIONS_EDIT,
+            Permission.CUSTOMERS_NOTIFY,
             Permission.ACCOUNTS_VIEW,
             Permission.ACCOUNTS_TEST,
         }

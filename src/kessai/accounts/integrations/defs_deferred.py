@@ -138,7 +138,7 @@ def np_codes(sp_help: str) -> tuple[FieldSpec, ...]:
             "端末ID",
             TEXT,
             "連携するシステムを特定するための端末IDを設定します。"
-            "設定する値は、ecforceカスタマーサポートへお問い合わせください。",
+            "設定する値は、決済代行会社から通知された内容を入力してください。",
             required=True,
         ),
     )

@@ -200,7 +200,7 @@ LINE_ID = IntegrationSpec(
     number=24,
     code="line_id",
     name="LINE ID",
-    description="LINEアカウントと連携したLINEログイン機能をecforceで使用する際に設定します。",
+    description="LINEアカウントと連携したLINEログイン機能をショップで使用する際に設定します。",
     provider=None,
     notes=("詳細は、LINE ID 連携をご確認ください。",),
 )
@@ -263,7 +263,7 @@ ONE_D_COLOR = IntegrationSpec(
     number=26,
     code="one_d_color",
     name="1d color",
-    description="弊社パーソナライズD2Cシステム「1d color」を連携利用する際に設定します。",
+    description="パーソナライズD2Cシステム「1d color」を連携利用する際に設定します。",
     provider=None,
     sections=(
         SectionSpec(

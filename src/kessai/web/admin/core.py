@@ -37,6 +37,7 @@ FLASHES = {
     "created": "外部連携アカウントを登録しました",
     "saved": "設定を保存しました",
     "logged_out": "ログアウトしました",
+    "mail_queued": "決済方法変更のご案内を送信しました",
     "action_succeeded": "処理が完了しました",
     "action_local": "決済状況を更新しました(決済サービスへの送信はありません)",
     "action_declined": (

@@ -115,10 +115,12 @@ def add_job_routes(router: APIRouter, ctx: AdminContext) -> None:
         request: Request,
         _: Annotated[Principal, view],
         page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+        status: Annotated[str, Query(max_length=20)] = "",
     ) -> Response:
+        shown = status if status in {j.value for j in JobStatus} else None
         async with transaction(ctx.services.sessions) as s:
             found = await repo.list_jobs(
-                s, kind=None, status=None, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+                s, kind=None, status=shown, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
             )
         rows = [JobRow.of(j) for j in found[:PAGE_SIZE]]
         return render(
@@ -130,6 +132,8 @@ def add_job_routes(router: APIRouter, ctx: AdminContext) -> None:
                 "page": page,
                 "more": len(found) > PAGE_SIZE,
                 "running": any(not r.finished for r in rows),
+                "status": shown,
+                "status_label": status_label(shown) if shown else "",
             },
         )
 

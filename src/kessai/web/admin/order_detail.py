@@ -89,6 +89,16 @@ def day(value: date | None) -> str:
     return "" if value is None else value.strftime("%Y/%m/%d")
 
 
+_ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def shown(raw: str | None) -> str:
+    """A 変更履歴 value as the screen writes it: dates YYYY/MM/DD, nothing as (なし)."""
+    if raw is None or raw == "":
+        return "(なし)"
+    return _ISO_DAY.sub(r"\1/\2/\3", raw)
+
+
 def source_of(actor: str) -> tuple[str, str]:
     """(from where, who) of an actor such as admin:hanako@example.jp or job:12."""
     prefix, _, rest = actor.partition(":")
@@ -247,8 +257,8 @@ def add_order_detail_routes(router: APIRouter, ctx: AdminContext) -> None:
                 {
                     "at": when(r.created_at),
                     "field": FIELD_LABELS.get(r.field, r.field),
-                    "before": change_value_label(r.field, r.before) or "(なし)",
-                    "after": change_value_label(r.field, r.after) or "(なし)",
+                    "before": shown(change_value_label(r.field, r.before)),
+                    "after": shown(change_value_label(r.field, r.after)),
                     "source": source,
                     "actor": actor,
                     "reason": r.reason or "",

@@ -3,6 +3,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -22,12 +23,19 @@ from kessai.payments.bulk import kind as _bulk_kind  # noqa: F401 - registers th
 from kessai.payments.bulk.actions import BULK_ACTIONS, parse_action, require_permitted
 from kessai.payments.bulk.schemas import OrderFilter
 from kessai.payments.bulk.service import bulk_params, submit_bulk
+from kessai.payments.deadlines import DeadlineKind, closing_soon
 from kessai.payments.status import HandlingStatus, PaymentStatus, ReauthorizationLabel
 from kessai.users.service import Permission, Principal
 from kessai.web.admin.core import AdminContext, read_form, redirect, render, set_cookie
 from kessai.web.admin.jobs import SUBMISSION_FIELD, dedupe_key, submission_token
 
 PAGE_SIZE = 100
+# ダッシュボード's lines that no search condition expresses: what they list.
+DUE = {
+    "reconcile": "決済結果不明(要照会)の受注",
+    "cancel": "取消期限が近い受注",
+    "authorization": "与信期限が近い受注",
+}
 MAX_PAGE = 10_000
 FIELDS_COOKIE = "kessai_admin_order_fields"
 
@@ -173,7 +181,20 @@ def add_order_routes(router: APIRouter, ctx: AdminContext) -> None:
         filters = read_filters(request.query_params)
         raw_page = request.query_params.get("page", "1")
         page = int(raw_page) if raw_page.isdigit() and 1 <= int(raw_page) <= MAX_PAGE else 1
-        conds = search_conditions(filters.search)
+        conds: list[Any] = list(search_conditions(filters.search))
+        raw_due = request.query_params.get("due", "")
+        due = raw_due if raw_due in DUE else None
+        raw_days = request.query_params.get("days", "")
+        days = int(raw_days) if raw_days.isdigit() and 1 <= int(raw_days) <= 60 else 7
+        async with transaction(ctx.services.sessions) as s:
+            if due == "reconcile":
+                conds.append(Order.in_flight_attempt_id.is_not(None))
+            elif due is not None:
+                kind = DeadlineKind(due)
+                closing = await closing_soon(
+                    s, ctx.services.clock.now(), timedelta(days=days), kind
+                )
+                conds.append(Order.id.in_([c.order_id for c in closing]))
         joined = (
             select(Order, PaymentMethod.name, Customer.name)
             .join(PaymentMethod, PaymentMethod.id == Order.payment_method_id)
@@ -218,7 +239,9 @@ def add_order_routes(router: APIRouter, ctx: AdminContext) -> None:
             )
             for order, method_name, customer in found
         ]
-        query = {k: v for k, v in filters.values.items() if v}
+        query: dict[str, Any] = {k: v for k, v in filters.values.items() if v}
+        if due is not None:
+            query.update(due=due, days=days)
         pages = max(1, -(-total // PAGE_SIZE))
         return render(
             request,
@@ -245,6 +268,7 @@ def add_order_routes(router: APIRouter, ctx: AdminContext) -> None:
                 ],
                 "submission_field": SUBMISSION_FIELD,
                 "submission": submission_token(),
+                "due": DUE[due].replace("近い", f"{days}日以内の") if due else "",
             },
         )
 

@@ -10,12 +10,15 @@ from kessai.users.service import LoginThrottle, Principal
 from kessai.web.admin.accounts import add_account_routes
 from kessai.web.admin.automation import add_automation_routes
 from kessai.web.admin.core import STATIC_DIR, AdminContext, AdminError, AdminRoute, redirect
+from kessai.web.admin.customers import add_customer_routes
+from kessai.web.admin.dashboard import add_dashboard_routes
 from kessai.web.admin.imports import add_import_routes
 from kessai.web.admin.jobs import add_job_routes
 from kessai.web.admin.login import add_login_routes
 from kessai.web.admin.mail import add_mail_routes
 from kessai.web.admin.order_detail import add_order_detail_routes
 from kessai.web.admin.orders import add_order_routes
+from kessai.web.admin.subscriptions import add_subscription_routes
 from kessai.web.admin.webhooks import add_webhook_routes
 
 # Served by name from a fixed list: no path from the request ever reaches the file system.
@@ -32,7 +35,7 @@ def admin_router(services: Services, *, throttle: LoginThrottle | None = None) -
 
     @router.get("", summary="管理画面")
     async def home(_: Annotated[Principal, Depends(ctx.require())]) -> Response:
-        return redirect("/admin/orders")
+        return redirect("/admin/dashboard")
 
     @router.get("/static/{name:path}", summary="静的ファイル")
     async def static(request: Request, name: Annotated[str, Path(max_length=100)]) -> Response:
@@ -48,6 +51,9 @@ def admin_router(services: Services, *, throttle: LoginThrottle | None = None) -
     add_login_routes(router, ctx)
     add_order_routes(router, ctx)
     add_order_detail_routes(router, ctx)
+    add_dashboard_routes(router, ctx)
+    add_subscription_routes(router, ctx)
+    add_customer_routes(router, ctx)
     add_account_routes(router, ctx)
     add_job_routes(router, ctx)
     add_import_routes(router, ctx)

@@ -1,0 +1,179 @@
+"""ダッシュボード: what needs a person today, each line a count that links to the list it
+counts (the same conditions, so the list shows exactly those)."""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import func, select
+
+from kessai.core.clock import TOKYO, to_tokyo
+from kessai.core.db import transaction
+from kessai.customers.models import CustomerCard
+from kessai.customers.updater import UpdaterResult
+from kessai.jobs.models import Job
+from kessai.jobs.status import JobStatus
+from kessai.orders.models import Order
+from kessai.payments.deadlines import DeadlineKind, closing_soon
+from kessai.payments.status import PaymentStatus
+from kessai.users.service import Permission, Principal
+from kessai.web.admin.core import AdminContext, render
+
+S = PaymentStatus
+# 決済状況 that a person must look at (seed 004), in the order the dashboard lists them.
+ATTENTION = (
+    (S.AUTHORIZE_FAILED, "顧客に新しいカードの登録か支払い方法の変更を促してください"),
+    (S.CREDIT_CHECK_FAILED, "顧客に別の支払い方法への変更を促してください"),
+    (S.CAPTURE_FAILED, "決済履歴と決済会社の管理画面を確認してください"),
+    (S.CANCEL_FAILED, "決済会社へ取消可否を確認し、必要なら強制取消処理を実施してください"),
+    (S.SHIPMENT_REPORT_FAILED, "発送完了日・配送伝票番号を確認して売上処理をやり直してください"),
+    (S.MODIFY_FAILED, "決済履歴のエラーを確認してください"),
+)
+# 出荷報告依頼中 longer than this is stuck (seed 004: the answer was lost on the way back).
+STUCK_AFTER = timedelta(days=1)
+DEFAULT_DAYS = 7
+FAILED_JOBS = (JobStatus.FAILED, JobStatus.PARTIALLY_FAILED)
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    count: int
+    href: str
+    note: str = ""
+
+
+def month_start(now: datetime) -> datetime:
+    t = to_tokyo(now)
+    return datetime.combine(t.date().replace(day=1), time(0), TOKYO)
+
+
+def add_dashboard_routes(router: APIRouter, ctx: AdminContext) -> None:
+    @router.get("/dashboard", summary="ダッシュボード")
+    async def dashboard(
+        request: Request,
+        _: Annotated[Principal, Depends(ctx.require(Permission.ORDERS_VIEW))],
+        days: Annotated[int, Query(ge=1, le=60)] = DEFAULT_DAYS,
+    ) -> Response:
+        now = ctx.services.clock.now()
+        within = timedelta(days=days)
+        async with transaction(ctx.services.sessions) as s:
+            by_status = dict(
+                (
+                    await s.execute(
+                        select(Order.payment_status, func.count())
+                        .where(Order.payment_status.in_([st.value for st, _ in ATTENTION]))
+                        .group_by(Order.payment_status)
+                    )
+                ).all()
+            )
+            unknown = await s.scalar(
+                select(func.count())
+                .select_from(Order)
+                .where(Order.in_flight_attempt_id.is_not(None))
+            )
+            stuck = await s.scalar(
+                select(func.count())
+                .select_from(Order)
+                .where(
+                    Order.payment_status == S.SHIPMENT_REPORT_REQUESTED.value,
+                    Order.updated_at < now - STUCK_AFTER,
+                )
+            )
+            cancel = await closing_soon(s, now, within, DeadlineKind.CANCEL)
+            authorization = await closing_soon(s, now, within, DeadlineKind.AUTHORIZATION)
+            jobs = dict(
+                (
+                    await s.execute(
+                        select(Job.status, func.count())
+                        .where(Job.status.in_([j.value for j in FAILED_JOBS]))
+                        .group_by(Job.status)
+                    )
+                ).all()
+            )
+            updater = dict(
+                (
+                    await s.execute(
+                        select(CustomerCard.updater_result, func.count())
+                        .where(
+                            CustomerCard.updater_checked_at >= month_start(now),
+                            CustomerCard.deleted_at.is_(None),
+                        )
+                        .group_by(CustomerCard.updater_result)
+                    )
+                ).all()
+            )
+        lines = [
+            Line(
+                st.label,
+                int(by_status.get(st.value, 0)),
+                f"/admin/orders?payment_status={st.value}",
+                note,
+            )
+            for st, note in ATTENTION
+        ]
+        lines.insert(
+            2,
+            Line(
+                "決済結果不明(要照会)",
+                int(unknown or 0),
+                "/admin/orders?due=reconcile",
+                "決済照会で決済会社の結果を確認してください",
+            ),
+        )
+        lines.insert(
+            3,
+            Line(
+                "出荷報告依頼中のまま1日以上",
+                int(stuck or 0),
+                f"/admin/orders?payment_status={S.SHIPMENT_REPORT_REQUESTED.value}",
+                "後払い決済会社の管理画面で出荷報告済みか確認し、済みなら強制売上処理を実施",
+            ),
+        )
+        deadlines = [
+            Line(
+                f"取消期限が{days}日以内",
+                len(cancel),
+                f"/admin/orders?due=cancel&days={days}",
+                "PayPay(決済日時から30日)、d払い(翌々月末20時)など、期限を過ぎると取消できません",
+            ),
+            Line(
+                f"与信期限が{days}日以内",
+                len(authorization),
+                f"/admin/orders?due=authorization&days={days}",
+                "期限を過ぎると売上処理できません(再オーソリが必要です)",
+            ),
+            *(
+                Line(
+                    f"{j.label}のジョブ",
+                    int(jobs.get(j.value, 0)),
+                    f"/admin/jobs?status={j.value}",
+                    "ジョブ詳細のログと結果CSVで失敗した受注を確認してください",
+                )
+                for j in FAILED_JOBS
+            ),
+        ]
+        month = to_tokyo(now)
+        updaters = [
+            Line(
+                r.label,
+                int(updater.get(r.value, 0)),
+                f"/admin/subscriptions?updater_result={r.value}",
+                "" if r is UpdaterResult.VALID else "支払い方法またはカード情報の変更が必要です",
+            )
+            for r in UpdaterResult
+        ]
+        return render(
+            request,
+            "dashboard.html",
+            {
+                "nav": "dashboard",
+                "lines": lines,
+                "deadlines": deadlines,
+                "updaters": updaters,
+                "month": f"{month.year}年{month.month}月",
+                "days": days,
+                "today": month.strftime("%Y/%m/%d"),
+            },
+        )

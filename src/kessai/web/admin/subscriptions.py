@@ -1,0 +1,244 @@
+"""定期受注管理: the search by ステータス and 洗替ステータス (seed 000: 有効性NG・照合エラー・
+入力データエラー are the ones to act on), one 定期受注 with its child orders, next dates and
+変更履歴, and its status and next shipping date changed from here."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+
+from kessai.core.db import transaction
+from kessai.core.errors import InvalidInput
+from kessai.customers.updater import (
+    NOT_CHECKED,
+    NOT_CHECKED_LABEL,
+    UpdaterResult,
+    parse_updater_filter,
+    updater_label,
+)
+from kessai.history.repository import list_changes
+from kessai.orders.schemas import MAX_ID
+from kessai.payments.status import PaymentStatus
+from kessai.subscriptions import repository as repo
+from kessai.subscriptions.schemas import SubscriptionPatch
+from kessai.subscriptions.service import update_subscription
+from kessai.subscriptions.status import TRANSITIONS, SubscriptionStatus, parse_status
+from kessai.users.service import Permission, Principal
+from kessai.web.admin.core import AdminContext, read_form, redirect, render
+from kessai.web.admin.order_detail import day, shown, source_of, when
+from kessai.web.admin.orders import label_of, yen
+
+PAGE_SIZE = 100
+MAX_PAGE = 10_000
+SubscriptionId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# Seed 000: the 洗替ステータス whose 定期受注 need a new card or another payment method.
+ACT_ON = (UpdaterResult.INVALID, UpdaterResult.MISMATCH, UpdaterResult.INPUT_ERROR)
+FIELD_LABELS = {
+    "status": "ステータス",
+    "next_ship_on": "次回発送予定日",
+    "next_delivery_on": "次回配送予定日",
+    "card_id": "登録カード",
+    "cycle_kind": "周期",
+    "cycle_interval": "周期(間隔)",
+    "cycle_day": "周期(日)",
+}
+
+
+def cycle_text(kind: str, interval: int, cycle_day: int | None) -> str:
+    unit = {"days": "日", "weeks": "週", "months": "ヶ月"}.get(kind, kind)
+    text = f"{interval}{unit}ごと"
+    return text + (f"({cycle_day}日)" if cycle_day else "")
+
+
+@dataclass(frozen=True)
+class SubscriptionRow:
+    id: int
+    number: str
+    customer_id: int
+    customer: str
+    method: str
+    card: str
+    updater: str
+    updater_code: str
+    status: str
+    status_label: str
+    next_ship_on: str
+    cycle: int
+    amount: str
+
+    @classmethod
+    def of(cls, v: repo.SubscriptionView) -> "SubscriptionRow":
+        sub, card = v.subscription, v.card
+        return cls(
+            id=sub.id,
+            number=sub.number,
+            customer_id=v.customer.id,
+            customer=v.customer.name,
+            method=v.method.name,
+            card=card.masked_number if card else "",
+            updater=updater_label(card.updater_result) if card else "",
+            updater_code=(card.updater_result or "none") if card else "",
+            status=sub.status,
+            status_label=label_of(SubscriptionStatus, sub.status),
+            next_ship_on=day(sub.next_ship_on),
+            cycle=sub.cycle,
+            amount=yen(sub.amount),
+        )
+
+
+def _date(raw: Any, label: str) -> date | None:
+    value = raw.strip() if isinstance(raw, str) else ""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.replace("/", "-"))
+    except ValueError:
+        raise InvalidInput(
+            f"{label}は YYYY/MM/DD で入力してください", code="invalid_date"
+        ) from None
+
+
+def _value(field: str, raw: str | None) -> str:
+    return shown(label_of(SubscriptionStatus, raw) if field == "status" and raw else raw)
+
+
+def add_subscription_routes(router: APIRouter, ctx: AdminContext) -> None:
+    @router.get("/subscriptions", summary="定期受注管理")
+    async def subscriptions(
+        request: Request,
+        _: Annotated[Principal, Depends(ctx.require(Permission.ORDERS_VIEW))],
+    ) -> Response:
+        params = request.query_params
+        errors: list[str] = []
+        status_raw = params.get("status", "")[:20]
+        updater_raw = params.get("updater_result", "")[:20]
+        status = None
+        updater = None
+        try:
+            status = parse_status(status_raw) if status_raw else None
+        except InvalidInput as exc:
+            errors.append(exc.message)
+        try:
+            updater = parse_updater_filter(updater_raw) if updater_raw else None
+        except InvalidInput as exc:
+            errors.append(exc.message)
+        raw_page = params.get("page", "1")
+        page = int(raw_page) if raw_page.isdigit() and 1 <= int(raw_page) <= MAX_PAGE else 1
+        async with transaction(ctx.services.sessions) as s:
+            views, total = await repo.search(
+                s,
+                repo.SubscriptionSearch(
+                    status=status,
+                    updater_result=updater,
+                    limit=PAGE_SIZE,
+                    offset=(page - 1) * PAGE_SIZE,
+                ),
+            )
+        query = {
+            k: v
+            for k, v in (
+                ("status", status.value if status else ""),
+                ("updater_result", updater or ""),
+            )
+            if v
+        }
+        return render(
+            request,
+            "subscriptions.html",
+            {
+                "nav": "subscriptions",
+                "rows": [SubscriptionRow.of(v) for v in views],
+                "total": total,
+                "errors": errors,
+                "status": query.get("status", ""),
+                "updater": query.get("updater_result", ""),
+                "statuses": [(s.value, s.label) for s in SubscriptionStatus],
+                "updaters": [(r.value, r.label) for r in UpdaterResult]
+                + [(NOT_CHECKED, NOT_CHECKED_LABEL)],
+                "act_on": [(r.value, r.label) for r in ACT_ON],
+                "query": query,
+                "page": page,
+                "pages": max(1, -(-total // PAGE_SIZE)),
+            },
+        )
+
+    @router.get("/subscriptions/{subscription_id}", summary="定期受注詳細")
+    async def subscription_detail(
+        request: Request,
+        subscription_id: SubscriptionId,
+        principal: Annotated[Principal, Depends(ctx.require(Permission.ORDERS_VIEW))],
+    ) -> Response:
+        async with transaction(ctx.services.sessions) as s:
+            view = await repo.get_view(s, subscription_id)
+            orders = await repo.child_orders(s, subscription_id)
+            changes = await list_changes(s, repo.ENTITY, subscription_id)
+        sub = view.subscription
+        current = SubscriptionStatus(sub.status)
+        history = []
+        for r in reversed(changes):
+            source, actor = source_of(r.actor)
+            history.append(
+                {
+                    "at": when(r.created_at),
+                    "field": FIELD_LABELS.get(r.field, r.field),
+                    "before": _value(r.field, r.before),
+                    "after": _value(r.field, r.after),
+                    "source": source,
+                    "actor": actor,
+                    "reason": r.reason or "",
+                }
+            )
+        return render(
+            request,
+            "subscription_detail.html",
+            {
+                "nav": "subscriptions",
+                "view": view,
+                "sub": sub,
+                "row": SubscriptionRow.of(view),
+                "cycle": cycle_text(sub.cycle_kind, sub.cycle_interval, sub.cycle_day),
+                "next_delivery_on": day(sub.next_delivery_on),
+                "blocked": view.card is not None
+                and view.card.updater_result in {r.value for r in ACT_ON},
+                "orders": [
+                    {
+                        "id": o.id,
+                        "number": o.number,
+                        "cycle": o.subscription_cycle,
+                        "ordered_at": when(o.ordered_at),
+                        "amount": yen(o.amount),
+                        "status": o.payment_status,
+                        "status_label": label_of(PaymentStatus, o.payment_status),
+                    }
+                    for o in orders
+                ],
+                "moves": [
+                    (t.value, t.label) for t in SubscriptionStatus if t in TRANSITIONS[current]
+                ],
+                "can_edit": principal.can(Permission.SUBSCRIPTIONS_EDIT),
+                "changes": history,
+            },
+        )
+
+    @router.post("/subscriptions/{subscription_id}", summary="定期受注を変更")
+    async def change_subscription(
+        request: Request,
+        subscription_id: SubscriptionId,
+        principal: Annotated[
+            Principal, Depends(ctx.require(Permission.SUBSCRIPTIONS_EDIT, csrf=True))
+        ],
+    ) -> Response:
+        form = await read_form(request)
+        raw_status = form.get("status")
+        reason = form.get("reason")
+        patch = SubscriptionPatch(
+            status=raw_status if isinstance(raw_status, str) and raw_status else None,
+            next_ship_on=_date(form.get("next_ship_on"), "次回発送予定日"),
+            reason=reason.strip()[:200] if isinstance(reason, str) and reason.strip() else None,
+        )
+        async with transaction(ctx.services.sessions) as s:
+            await update_subscription(
+                s, subscription_id, patch, ctx.services.clock.now(), principal.actor
+            )
+        return redirect(f"/admin/subscriptions/{subscription_id}", flash="saved")
