@@ -149,6 +149,8 @@ def mount_simulators(app: FastAPI, svc: Services) -> None:
     gmo_pg = simulators.get("gmo-pg")
     if gmo_pg is not None:  # its SFTP side (自動洗替) shares the members
         app.state.gmo_pg_simulator = gmo_pg.state.simulator
+        # 試験購入: the issuer's page waits for a person to click 認証する.
+        gmo_pg.state.simulator.config.challenge_page = True
 
 
 async def start_sftp_simulator(app: FastAPI, svc: Services) -> "SftpSimulator | None":

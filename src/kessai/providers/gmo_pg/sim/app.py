@@ -1,10 +1,12 @@
 """The ASGI app: idPass endpoints, the challenge page, the token endpoint, fault control."""
 
 import asyncio
+import html
 import json
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.datastructures import URL
@@ -222,6 +224,19 @@ class IdPassEndpoint:
         await send({"type": "http.response.body", "body": payload})
 
 
+def _challenge_form(trans_id: str) -> str:
+    """The issuer's page a customer sees (challenge_page=True): pass or fail on purpose."""
+    q = html.escape(urlencode({"tds2TransID": trans_id, "lang": "ja"}))
+    return (
+        '<!doctype html><html lang="ja"><meta charset="utf-8">'
+        "<title>3Dセキュア 本人認証(シミュレーター)</title>"
+        "<h1>3Dセキュア 本人認証</h1>"
+        "<p>カード発行会社の本人認証画面(GMO PG シミュレーター)です。</p>"
+        f'<p><a href="Tds2Challenge?{q}&amp;result=Y">認証する</a></p>'
+        f'<p><a href="Tds2Challenge?{q}&amp;result=N">認証しない</a></p></html>'
+    )
+
+
 def _json_error(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=400)
 
@@ -233,6 +248,8 @@ def create_simulator(config: SimulatorConfig | None = None) -> Starlette:
 
     async def challenge_page(request: Request) -> Response:
         base = sim.config.public_url or _base_url(request.scope)
+        if sim.config.challenge_page and "result" not in request.query_params:
+            return HTMLResponse(_challenge_form(request.query_params.get("tds2TransID", "")))
         ctx = Ctx(sim.config, sim.state, lambda: base)
         passed = request.query_params.get("result", "Y").upper() != "N"
         await sim.ready()

@@ -56,6 +56,8 @@ class SimulatorConfig:
     now: Callable[[], datetime] | None = None  # the simulator's clock (UTC); default system
     sleep: Callable[[float], Awaitable[None]] | None = None  # default asyncio.sleep
     public_url: str | None = None  # base of RedirectUrl; default: the request's own base URL
+    # True: GET on the challenge URL shows the issuer's page (認証する / 認証しない) first.
+    challenge_page: bool = False
     call_log_limit: int = 100_000
     # Where its transactions and members outlive a restart (kessai's database); None: memory.
     store: SimulatorStore | None = None
