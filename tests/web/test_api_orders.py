@@ -177,6 +177,13 @@ async def test_search_by_each_filter(services: Services, api: httpx.AsyncClient)
     assert await _numbers(api, ordered_from="2026-11-30") == ["S-3"]
     assert await _numbers(api, payment_status="pending", payment_method=seed["card"]) == ["S-1"]
     assert await _numbers(api, number="nothing") == []
+    # 対応状況, 定期 or not, 洗替ステータス and label, as the admin's search has them.
+    assert await _numbers(api, handling_status="注文確定") == ["S-2"]
+    assert await _numbers(api, handling_status="new") == ["S-3", "S-1"]
+    assert await _numbers(api, subscription="false") == ["S-3", "S-2", "S-1"]
+    assert await _numbers(api, subscription="true") == []
+    assert await _numbers(api, updater_result="有効性NG") == []
+    assert await _numbers(api, label="再与信対象") == []
 
 
 async def test_search_pages(services: Services, api: httpx.AsyncClient) -> None:
@@ -192,6 +199,10 @@ async def test_search_pages(services: Services, api: httpx.AsyncClient) -> None:
 
 BAD_FILTERS: list[tuple[dict[str, Any], str]] = [
     ({"payment_status": "paid"}, "unknown_payment_status"),
+    ({"handling_status": "done"}, "unknown_handling_status"),
+    ({"updater_result": "9"}, "unknown_updater_result"),
+    ({"label": "x"}, "unknown_label"),
+    ({"subscription": "maybe"}, "invalid_input"),
     ({"ordered_from": "yesterday"}, "invalid_input"),
     ({"ordered_from": "2026-11-01T10:00:00"}, "invalid_input"),  # no zone: ambiguous
     ({"limit": 0}, "invalid_input"),

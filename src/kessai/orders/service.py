@@ -14,7 +14,7 @@ from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.carddata import looks_like_pan
 from kessai.core.clock import to_tokyo
 from kessai.core.errors import Conflict, InvalidInput, NotFound
-from kessai.core.labels import by_code_or_label
+from kessai.core.labels import require_code_or_label
 from kessai.customers.models import Customer, CustomerCard
 from kessai.customers.service import card_source
 from kessai.customers.updater import NOT_CHECKED, parse_updater_filter
@@ -249,14 +249,7 @@ class OrderSearch:
 
 def status_code(raw: str) -> PaymentStatus:
     """A 決済状況 by its code (authorized) or by the label operators use (仮売上完了)."""
-    status = by_code_or_label(PaymentStatus, raw)
-    if status is not None:
-        return status
-    raise InvalidInput(
-        f"決済状況「{raw}」は存在しません",
-        code="unknown_payment_status",
-        detail={"allowed": [s.value for s in PaymentStatus]},
-    )
+    return require_code_or_label(PaymentStatus, raw, "決済状況", "unknown_payment_status")
 
 
 def search_conditions(q: OrderSearch) -> list[ColumnElement[bool]]:
@@ -298,26 +291,12 @@ def search_conditions(q: OrderSearch) -> list[ColumnElement[bool]]:
 
 def handling_code(raw: str) -> HandlingStatus:
     """A 対応状況 by its code (shipped) or label (発送済み)."""
-    found = by_code_or_label(HandlingStatus, raw)
-    if found is not None:
-        return found
-    raise InvalidInput(
-        f"対応状況「{raw}」は存在しません",
-        code="unknown_handling_status",
-        detail={"allowed": [s.value for s in HandlingStatus]},
-    )
+    return require_code_or_label(HandlingStatus, raw, "対応状況", "unknown_handling_status")
 
 
 def label_code(raw: str) -> ReauthorizationLabel:
     """A 再オーソリバッチ label by its code (target) or its words (再与信対象)."""
-    found = by_code_or_label(ReauthorizationLabel, raw)
-    if found is not None:
-        return found
-    raise InvalidInput(
-        f"ラベル「{raw}」は存在しません",
-        code="unknown_label",
-        detail={"allowed": [s.value for s in ReauthorizationLabel]},
-    )
+    return require_code_or_label(ReauthorizationLabel, raw, "ラベル", "unknown_label")
 
 
 async def search_orders(session: AsyncSession, q: OrderSearch) -> tuple[Sequence[OrderView], int]:

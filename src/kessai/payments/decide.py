@@ -5,6 +5,7 @@ Pure: reads the order as loaded, the clock's now, and returns a Local, Call or R
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.errors import Conflict, InvalidInput, RuleRefused
@@ -53,7 +54,7 @@ class OrderFacts:
     def status(self) -> PaymentStatus:
         return PaymentStatus(self.order.payment_status)
 
-    @property
+    @cached_property  # asked once per action; several times when offers are listed
     def row(self) -> caps.CapabilityRow:
         return caps.row(self.method.provider, self.method.method_type)
 
@@ -61,7 +62,7 @@ class OrderFacts:
     def kind(self) -> caps.MethodKind:
         return self.row.kind
 
-    @property
+    @cached_property
     def flags(self) -> caps.MethodFlags:
         m = self.method
         return caps.MethodFlags(

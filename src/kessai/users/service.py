@@ -214,10 +214,12 @@ class Principal:
     name: str
     role: Role
     csrf_token: str
+    # The role's permissions as the shop set them (users.roles); None: ROLE_PERMISSIONS.
+    granted: frozenset[Permission] | None = None
 
     @property
     def permissions(self) -> frozenset[Permission]:
-        return ROLE_PERMISSIONS[self.role]
+        return ROLE_PERMISSIONS[self.role] if self.granted is None else self.granted
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions

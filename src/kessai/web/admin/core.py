@@ -3,7 +3,7 @@ route class that turns errors into Japanese HTML pages (the REST API answers JSO
 
 import ipaddress
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 from kessai.core.db import transaction
 from kessai.core.errors import KessaiError
 from kessai.services import Services
+from kessai.users.roles import role_grants
 from kessai.users.service import LoginThrottle, Permission, Principal, load_session
 
 HERE = Path(__file__).parent
@@ -202,7 +203,11 @@ class AdminContext:
         if not token:
             return None
         async with transaction(self.services.sessions) as s:
-            return await load_session(s, token, self.services.clock.now())
+            principal = await load_session(s, token, self.services.clock.now())
+            if principal is None:
+                return None
+            grants = await role_grants(s)
+        return replace(principal, granted=grants[principal.role])
 
     def require(
         self, permission: Permission | None = None, *, csrf: bool = False

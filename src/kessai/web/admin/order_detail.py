@@ -7,7 +7,6 @@ will be sent to the provider, and needs its own permission.
 """
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated
@@ -31,6 +30,7 @@ from kessai.payments.repository import list_attempts
 from kessai.payments.status import Action, HandlingStatus, PaymentStatus, ReauthorizationLabel
 from kessai.subscriptions.models import Subscription
 from kessai.users.service import Permission, Principal
+from kessai.web.admin import inputs
 from kessai.web.admin.core import AdminContext, AdminError, read_form, redirect, render
 from kessai.web.admin.orders import label_of, yen
 
@@ -78,7 +78,6 @@ FLASH_BY_OUTCOME = {
     "unknown": "action_unknown",
     "not_sent": "action_not_sent",
 }
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def when(moment: datetime | None) -> str:
@@ -165,51 +164,19 @@ def parse_action(raw: str) -> Action:
     return action
 
 
-def _text(form: FormData, name: str, label: str, limit: int = 60) -> str | None:
-    raw = form.get(name)
-    value = unicodedata.normalize("NFKC", raw).strip() if isinstance(raw, str) else ""
-    if not value:
-        return None
-    if len(value) > limit or _CONTROL.search(value):
-        raise InvalidInput(f"{label}は{limit}文字以内で入力してください", code="invalid_input")
-    return value
-
-
-def _yen(form: FormData, name: str, label: str) -> int | None:
-    value = _text(form, name, label, 12)
-    if value is None:
-        return None
-    digits = value.replace(",", "").removesuffix("円")
-    if not digits.isdigit() or len(digits) > 9:
-        raise InvalidInput(f"{label}は0以上の整数(円)で入力してください", code="invalid_amount")
-    return int(digits)
-
-
-def _date(form: FormData, name: str, label: str) -> date | None:
-    value = _text(form, name, label, 10)
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.replace("/", "-"))
-    except ValueError:
-        raise InvalidInput(
-            f"{label}は YYYY/MM/DD で入力してください", code="invalid_date"
-        ) from None
-
-
 def action_request(action: Action, form: FormData, actor: str) -> ActionRequest:
     """The operator's form as the engine's request: only the fields the action takes."""
     if action is Action.CHANGE_AMOUNT:
-        amount = _yen(form, "amount", "変更後の合計金額")
+        amount = inputs.yen(form, "amount", "変更後の合計金額")
         if amount is None:
             raise InvalidInput("変更後の合計金額を入力してください", code="amount_required")
-        tax = _yen(form, "tax", "うち消費税")
+        tax = inputs.yen(form, "tax", "うち消費税")
         return ActionRequest(action=action.value, actor=actor, amount=amount, tax=tax)
     if action is Action.CAPTURE:
         shipment = ShipmentInput(
-            _date(form, "shipped_on", "発送完了日"),
-            _text(form, "tracking_number", "配送伝票番号"),
-            _text(form, "carrier", "配送業者"),
+            inputs.day(inputs.text(form, "shipped_on", "発送完了日", 10), "発送完了日"),
+            inputs.text(form, "tracking_number", "配送伝票番号", 60) or None,
+            inputs.text(form, "carrier", "配送業者", 60) or None,
         )
         return ActionRequest(action=action.value, actor=actor, shipment=shipment)
     return ActionRequest(action=action.value, actor=actor)

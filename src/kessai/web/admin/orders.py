@@ -26,6 +26,7 @@ from kessai.payments.bulk.service import bulk_params, submit_bulk
 from kessai.payments.deadlines import DeadlineKind, closing_soon
 from kessai.payments.status import HandlingStatus, PaymentStatus, ReauthorizationLabel
 from kessai.users.service import Permission, Principal
+from kessai.web.admin import inputs
 from kessai.web.admin.core import AdminContext, read_form, redirect, render, set_cookie
 from kessai.web.admin.jobs import SUBMISSION_FIELD, dedupe_key, submission_token
 
@@ -36,7 +37,6 @@ DUE = {
     "cancel": "取消期限が近い受注",
     "authorization": "与信期限が近い受注",
 }
-MAX_PAGE = 10_000
 FIELDS_COOKIE = "kessai_admin_order_fields"
 
 # 検索条件: key (the query parameter, as the API names it) and the operators' word.
@@ -179,8 +179,7 @@ def add_order_routes(router: APIRouter, ctx: AdminContext) -> None:
         principal: Annotated[Principal, Depends(ctx.require(Permission.ORDERS_VIEW))],
     ) -> Response:
         filters = read_filters(request.query_params)
-        raw_page = request.query_params.get("page", "1")
-        page = int(raw_page) if raw_page.isdigit() and 1 <= int(raw_page) <= MAX_PAGE else 1
+        page = inputs.page(request.query_params)
         conds: list[Any] = list(search_conditions(filters.search))
         raw_due = request.query_params.get("due", "")
         due = raw_due if raw_due in DUE else None

@@ -19,6 +19,7 @@ from kessai.web.admin.mail import add_mail_routes
 from kessai.web.admin.order_detail import add_order_detail_routes
 from kessai.web.admin.orders import add_order_routes
 from kessai.web.admin.sandbox_shop import add_sandbox_shop_routes
+from kessai.web.admin.settings import add_settings_routes
 from kessai.web.admin.subscriptions import add_subscription_routes
 from kessai.web.admin.webhooks import add_webhook_routes
 
@@ -57,6 +58,7 @@ def admin_router(services: Services, *, throttle: LoginThrottle | None = None) -
     add_subscription_routes(router, ctx)
     add_customer_routes(router, ctx)
     add_sandbox_shop_routes(router, ctx)
+    add_settings_routes(router, ctx)
     add_account_routes(router, ctx)
     add_job_routes(router, ctx)
     add_import_routes(router, ctx)

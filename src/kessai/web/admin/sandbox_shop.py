@@ -10,7 +10,7 @@ be tried the same way. Production answers 404 for all of it.
 """
 
 import secrets
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from kessai.payments.plans import ActionRequest
 from kessai.payments.status import Action, PaymentStatus
 from kessai.providers.fake.connector import Scenario
 from kessai.users.service import Permission, Principal
+from kessai.web.admin import inputs
 from kessai.web.admin.core import AdminContext, AdminError, read_form, redirect, render
 from kessai.web.admin.order_detail import FLASH_BY_OUTCOME
 from kessai.web.admin.orders import label_of, yen
@@ -50,14 +51,6 @@ def _require_sandbox(ctx: AdminContext) -> None:
 def _tokenized(account: ProviderAccount | None) -> bool:
     """Card payments through the real GMO PG connector: the browser fetches a token first."""
     return account is not None and account.connector == "gmo_pg"
-
-
-def _text(form: Any, name: str, limit: int) -> str:
-    raw = form.get(name)
-    value = raw.strip() if isinstance(raw, str) else ""
-    if len(value) > limit or any(ord(c) < 32 for c in value):
-        raise InvalidInput(f"{name} は{limit}文字以内で入力してください")
-    return value
 
 
 def add_sandbox_shop_routes(router: APIRouter, ctx: AdminContext) -> None:
@@ -111,15 +104,14 @@ def add_sandbox_shop_routes(router: APIRouter, ctx: AdminContext) -> None:
     ) -> Response:
         _require_sandbox(ctx)
         form = await read_form(request)
-        code = _text(form, "payment_method", 60)
-        amount_raw = _text(form, "amount", 9).replace(",", "")
-        if not amount_raw.isdigit():
+        code = inputs.text(form, "payment_method", "支払い方法", 60)
+        amount = inputs.yen(form, "amount", "金額")
+        if not amount:
             raise InvalidInput("金額は1円以上の整数で入力してください", code="invalid_amount")
-        amount = int(amount_raw)
-        name = _text(form, "customer_name", 100) or "試験 購入者"
-        email = _text(form, "customer_email", 254) or None
-        token = _text(form, "token", 200)
-        scenario = _text(form, "scenario", 40)
+        name = inputs.text(form, "customer_name", "お名前", 100) or "試験 購入者"
+        email = inputs.text(form, "customer_email", "メールアドレス") or None
+        token = inputs.text(form, "token", "トークン", 200)
+        scenario = inputs.text(form, "scenario", "シナリオ", 40)
         now = ctx.services.clock.now()
         number = f"SB{to_tokyo(now):%Y%m%d%H%M%S}{secrets.randbelow(10_000):04d}"
         async with transaction(ctx.services.sessions) as s:

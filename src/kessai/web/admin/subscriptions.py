@@ -3,8 +3,7 @@
 変更履歴, and its status and next shipping date changed from here."""
 
 from dataclasses import dataclass
-from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
@@ -25,12 +24,12 @@ from kessai.subscriptions.schemas import SubscriptionPatch
 from kessai.subscriptions.service import update_subscription
 from kessai.subscriptions.status import TRANSITIONS, SubscriptionStatus, parse_status
 from kessai.users.service import Permission, Principal
+from kessai.web.admin import inputs
 from kessai.web.admin.core import AdminContext, read_form, redirect, render
 from kessai.web.admin.order_detail import day, shown, source_of, when
 from kessai.web.admin.orders import label_of, yen
 
 PAGE_SIZE = 100
-MAX_PAGE = 10_000
 SubscriptionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 # Seed 000: the 洗替ステータス whose 定期受注 need a new card or another payment method.
 ACT_ON = (UpdaterResult.INVALID, UpdaterResult.MISMATCH, UpdaterResult.INPUT_ERROR)
@@ -87,18 +86,6 @@ class SubscriptionRow:
         )
 
 
-def _date(raw: Any, label: str) -> date | None:
-    value = raw.strip() if isinstance(raw, str) else ""
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value.replace("/", "-"))
-    except ValueError:
-        raise InvalidInput(
-            f"{label}は YYYY/MM/DD で入力してください", code="invalid_date"
-        ) from None
-
-
 def _value(field: str, raw: str | None) -> str:
     return shown(label_of(SubscriptionStatus, raw) if field == "status" and raw else raw)
 
@@ -123,8 +110,7 @@ def add_subscription_routes(router: APIRouter, ctx: AdminContext) -> None:
             updater = parse_updater_filter(updater_raw) if updater_raw else None
         except InvalidInput as exc:
             errors.append(exc.message)
-        raw_page = params.get("page", "1")
-        page = int(raw_page) if raw_page.isdigit() and 1 <= int(raw_page) <= MAX_PAGE else 1
+        page = inputs.page(params)
         async with transaction(ctx.services.sessions) as s:
             views, total = await repo.search(
                 s,
@@ -234,7 +220,9 @@ def add_subscription_routes(router: APIRouter, ctx: AdminContext) -> None:
         reason = form.get("reason")
         patch = SubscriptionPatch(
             status=raw_status if isinstance(raw_status, str) and raw_status else None,
-            next_ship_on=_date(form.get("next_ship_on"), "次回発送予定日"),
+            next_ship_on=inputs.day(
+                inputs.text(form, "next_ship_on", "次回発送予定日", 10), "次回発送予定日"
+            ),
             reason=reason.strip()[:200] if isinstance(reason, str) and reason.strip() else None,
         )
         async with transaction(ctx.services.sessions) as s:
