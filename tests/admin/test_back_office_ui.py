@@ -189,6 +189,16 @@ async def test_dashboard_lines_link_to_the_lists_they_count(
     services.clock.advance(timedelta(days=20))
     await services.payments.run(fresh, act("authorize"))
     services.clock.advance(timedelta(days=5))  # PAYPAY-1: 25 days, 30日 closes in 5 days
+    stuck = await make_order(services, card, number="STUCK-1")
+    fresh_report = await make_order(services, card, number="REPORT-1")
+    async with transaction(services.sessions) as s:
+        now = services.clock.now()
+        for order_id, at in ((stuck, now - timedelta(days=2)), (fresh_report, now)):
+            await s.execute(
+                update(Order)
+                .where(Order.id == order_id)
+                .values(payment_status="shipment_report_requested", updated_at=at)
+            )
     await add_user(services, "viewer@example.jp", role=Role.VIEWER)
     await login(client, "viewer@example.jp")
 
@@ -209,6 +219,10 @@ async def test_dashboard_lines_link_to_the_lists_they_count(
     assert "PAYPAY-1" in due.text
     assert "PAYPAY-2" not in due.text
     assert "検索結果すべて" not in due.text
+    assert by_label["出荷報告依頼中のまま1日以上 1件"] == "/admin/orders?due=stuck"
+    stuck_list = await client.get("/admin/orders", params={"due": "stuck"})
+    assert "STUCK-1" in stuck_list.text
+    assert "REPORT-1" not in stuck_list.text
     wider = await client.get("/admin/dashboard", params={"days": "30"})
     assert 'aria-label="取消期限が30日以内 2件"' in wider.text
     assert (await client.get("/admin/dashboard", params={"days": "0"})).status_code == 404

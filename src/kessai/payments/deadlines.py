@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
@@ -36,6 +36,8 @@ HELD = (S.AUTHORIZED, S.CREDIT_CHECK_PASSED, S.AWAITING_SHIPMENT_REPORT, S.CAPTU
 # No window of seed 003 is longer than this (PayPay オーソリ確定後 180日, 楽天ペイ 5ヵ月後の末日).
 LONGEST = timedelta(days=200)
 MAX_LISTED = 10_000
+# 出荷報告依頼中 longer than this is stuck (seed 004: the answer was lost on the way back).
+STUCK_AFTER = timedelta(days=1)
 
 
 class DeadlineKind(StrEnum):
@@ -101,3 +103,11 @@ async def closing_soon(
         if deadline is not None and now <= deadline <= now + within:
             found.append(Closing(order.id, kind, deadline))
     return sorted(found, key=lambda c: c.deadline)
+
+
+def stuck_in_shipment_report(now: datetime) -> list[ColumnElement[bool]]:
+    """出荷報告依頼中 for longer than STUCK_AFTER: the provider's answer never arrived."""
+    return [
+        Order.payment_status == S.SHIPMENT_REPORT_REQUESTED.value,
+        Order.updated_at < now - STUCK_AFTER,
+    ]

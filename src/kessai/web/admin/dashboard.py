@@ -15,7 +15,7 @@ from kessai.customers.updater import UpdaterResult
 from kessai.jobs.models import Job
 from kessai.jobs.status import JobStatus
 from kessai.orders.models import Order
-from kessai.payments.deadlines import DeadlineKind, closing_soon
+from kessai.payments.deadlines import DeadlineKind, closing_soon, stuck_in_shipment_report
 from kessai.payments.status import PaymentStatus
 from kessai.users.service import Permission, Principal
 from kessai.web.admin.core import AdminContext, render
@@ -30,8 +30,6 @@ ATTENTION = (
     (S.SHIPMENT_REPORT_FAILED, "発送完了日・配送伝票番号を確認して売上処理をやり直してください"),
     (S.MODIFY_FAILED, "決済履歴のエラーを確認してください"),
 )
-# 出荷報告依頼中 longer than this is stuck (seed 004: the answer was lost on the way back).
-STUCK_AFTER = timedelta(days=1)
 DEFAULT_DAYS = 7
 FAILED_JOBS = (JobStatus.FAILED, JobStatus.PARTIALLY_FAILED)
 
@@ -74,12 +72,7 @@ def add_dashboard_routes(router: APIRouter, ctx: AdminContext) -> None:
                 .where(Order.in_flight_attempt_id.is_not(None))
             )
             stuck = await s.scalar(
-                select(func.count())
-                .select_from(Order)
-                .where(
-                    Order.payment_status == S.SHIPMENT_REPORT_REQUESTED.value,
-                    Order.updated_at < now - STUCK_AFTER,
-                )
+                select(func.count()).select_from(Order).where(*stuck_in_shipment_report(now))
             )
             cancel = await closing_soon(s, now, within, DeadlineKind.CANCEL)
             authorization = await closing_soon(s, now, within, DeadlineKind.AUTHORIZATION)
@@ -127,7 +120,7 @@ def add_dashboard_routes(router: APIRouter, ctx: AdminContext) -> None:
             Line(
                 "出荷報告依頼中のまま1日以上",
                 int(stuck or 0),
-                f"/admin/orders?payment_status={S.SHIPMENT_REPORT_REQUESTED.value}",
+                "/admin/orders?due=stuck",
                 "後払い決済会社の管理画面で出荷報告済みか確認し、済みなら強制売上処理を実施",
             ),
         )

@@ -7,6 +7,7 @@ will be sent to the provider, and needs its own permission.
 """
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated
@@ -18,6 +19,7 @@ from starlette.datastructures import FormData
 from kessai.core.clock import to_tokyo
 from kessai.core.db import transaction
 from kessai.core.errors import InvalidInput, KessaiError, NotFound
+from kessai.history.models import ChangeRecord
 from kessai.history.repository import list_changes
 from kessai.orders.schemas import MAX_ID
 from kessai.orders.service import OrderView, authorization_expires_at, get_order_view
@@ -96,6 +98,34 @@ def shown(raw: str | None) -> str:
     if raw is None or raw == "":
         return "(なし)"
     return _ISO_DAY.sub(r"\1/\2/\3", raw)
+
+
+def order_value(field: str, raw: str | None) -> str:
+    return shown(change_value_label(field, raw))
+
+
+def history_rows(
+    changes: Sequence[ChangeRecord],
+    labels: Mapping[str, str],
+    value: Callable[[str, str | None], str],
+) -> list[dict[str, str]]:
+    """変更履歴 as the screens show it, newest first: when, what, before → after, who, from
+    where and why."""
+    rows = []
+    for r in reversed(changes):
+        source, actor = source_of(r.actor)
+        rows.append(
+            {
+                "at": when(r.created_at),
+                "field": labels.get(r.field, r.field),
+                "before": value(r.field, r.before),
+                "after": value(r.field, r.after),
+                "source": source,
+                "actor": actor,
+                "reason": r.reason or "",
+            }
+        )
+    return rows
 
 
 def source_of(actor: str) -> tuple[str, str]:
@@ -217,20 +247,7 @@ def add_order_detail_routes(router: APIRouter, ctx: AdminContext) -> None:
             buttons.append(
                 ActionButton(action.value, button_label(action), got.allowed, got.reason)
             )
-        history = []
-        for r in reversed(changes):
-            source, actor = source_of(r.actor)
-            history.append(
-                {
-                    "at": when(r.created_at),
-                    "field": FIELD_LABELS.get(r.field, r.field),
-                    "before": shown(change_value_label(r.field, r.before)),
-                    "after": shown(change_value_label(r.field, r.after)),
-                    "source": source,
-                    "actor": actor,
-                    "reason": r.reason or "",
-                }
-            )
+        history = history_rows(changes, FIELD_LABELS, order_value)
         o = view.order
         return render(
             request,

@@ -23,7 +23,7 @@ from kessai.payments.bulk import kind as _bulk_kind  # noqa: F401 - registers th
 from kessai.payments.bulk.actions import BULK_ACTIONS, parse_action, require_permitted
 from kessai.payments.bulk.schemas import OrderFilter
 from kessai.payments.bulk.service import bulk_params, submit_bulk
-from kessai.payments.deadlines import DeadlineKind, closing_soon
+from kessai.payments.deadlines import DeadlineKind, closing_soon, stuck_in_shipment_report
 from kessai.payments.status import HandlingStatus, PaymentStatus, ReauthorizationLabel
 from kessai.users.service import Permission, Principal
 from kessai.web.admin import inputs
@@ -34,6 +34,7 @@ PAGE_SIZE = 100
 # ダッシュボード's lines that no search condition expresses: what they list.
 DUE = {
     "reconcile": "決済結果不明(要照会)の受注",
+    "stuck": "出荷報告依頼中のまま1日以上の受注",
     "cancel": "取消期限が近い受注",
     "authorization": "与信期限が近い受注",
 }
@@ -188,6 +189,8 @@ def add_order_routes(router: APIRouter, ctx: AdminContext) -> None:
         async with transaction(ctx.services.sessions) as s:
             if due == "reconcile":
                 conds.append(Order.in_flight_attempt_id.is_not(None))
+            elif due == "stuck":
+                conds += stuck_in_shipment_report(ctx.services.clock.now())
             elif due is not None:
                 kind = DeadlineKind(due)
                 closing = await closing_soon(

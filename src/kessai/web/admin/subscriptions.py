@@ -26,7 +26,7 @@ from kessai.subscriptions.status import TRANSITIONS, SubscriptionStatus, parse_s
 from kessai.users.service import Permission, Principal
 from kessai.web.admin import inputs
 from kessai.web.admin.core import AdminContext, read_form, redirect, render
-from kessai.web.admin.order_detail import day, shown, source_of, when
+from kessai.web.admin.order_detail import day, history_rows, shown, when
 from kessai.web.admin.orders import label_of, yen
 
 PAGE_SIZE = 100
@@ -161,20 +161,7 @@ def add_subscription_routes(router: APIRouter, ctx: AdminContext) -> None:
             changes = await list_changes(s, repo.ENTITY, subscription_id)
         sub = view.subscription
         current = SubscriptionStatus(sub.status)
-        history = []
-        for r in reversed(changes):
-            source, actor = source_of(r.actor)
-            history.append(
-                {
-                    "at": when(r.created_at),
-                    "field": FIELD_LABELS.get(r.field, r.field),
-                    "before": _value(r.field, r.before),
-                    "after": _value(r.field, r.after),
-                    "source": source,
-                    "actor": actor,
-                    "reason": r.reason or "",
-                }
-            )
+        history = history_rows(changes, FIELD_LABELS, _value)
         return render(
             request,
             "subscription_detail.html",
