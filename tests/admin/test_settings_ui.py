@@ -10,7 +10,8 @@ from kessai.core.db import transaction
 from kessai.services import Services
 from kessai.shop.service import get_shop_settings
 from kessai.users.models import AdminUser
-from kessai.users.service import Role
+from kessai.users.roles import PERMISSION_LABELS
+from kessai.users.service import Permission, Role
 from tests.admin.conftest import PASSWORD, add_user, hidden, login
 from tests.factories import act, make_method, make_order
 
@@ -182,3 +183,7 @@ async def test_role_permissions_are_set_per_operation(
     assert forced.status_code == 303
     listing = await client.get(f"/admin/orders/{order_id}")
     assert "売上完了" in listing.text
+
+
+def test_every_permission_has_words_on_the_roles_screen() -> None:
+    assert set(PERMISSION_LABELS) == set(Permission)

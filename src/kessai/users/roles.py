@@ -37,9 +37,11 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.ACCOUNTS_EDIT: "外部連携アカウント・支払い方法・ショップ設定の変更(認証情報を含む)",
     Permission.ACCOUNTS_TEST: "外部連携アカウントの接続テスト",
     Permission.USERS_MANAGE: "ユーザー・権限の管理",
+    Permission.SETTINGS_EDIT: "自動化設定・メールテンプレート・メール設定・Webhookの変更",
 }
-# Only 管理者 may hold these: whoever holds them could give themselves anything else.
-ADMIN_ONLY = frozenset({Permission.USERS_MANAGE})
+# Only 管理者 may hold these: whoever holds them could give themselves anything else, or
+# change what happens to every order (自動化設定, Webhook).
+ADMIN_ONLY = frozenset({Permission.USERS_MANAGE, Permission.SETTINGS_EDIT})
 
 
 async def role_grants(session: AsyncSession) -> dict[Role, frozenset[Permission]]:
