@@ -1,6 +1,5 @@
 """What both imports do with a row: find its order, read a date, run it as a job item."""
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
@@ -82,20 +81,12 @@ async def run_rows(
     """Run a chunk of an import's rows (keys: their positions in the file), each recorded
     as soon as it is done so that the chunk run again does none of them twice."""
     rows: list[list[Any]] = job.params["rows"]
-    positions = [int(k) for k in keys]
-    done = await progress.recorded(services, job.id, (str(rows[p][0]) for p in positions))
-    slots = asyncio.Semaphore(concurrency)
+    items = [(int(k), str(rows[int(k)][0])) for k in keys]
 
-    async def item(position: int) -> ItemResult:
-        number, row = int(rows[position][0]), dict(rows[position][1])
-        if str(number) in done:
-            return done[str(number)]
-        async with slots:
-            result = await one(number, row)
-        await progress.record(services, job.id, position, result)
-        return result
+    async def item(position: int, number: str) -> ItemResult:
+        return await one(int(number), dict(rows[position][1]))
 
-    return list(await asyncio.gather(*(item(p) for p in positions)))
+    return await progress.run_items(services, job.id, items, item, concurrency)
 
 
 async def lookup(services: "Services", row: Mapping[str, str]) -> int | str:

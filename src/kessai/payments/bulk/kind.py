@@ -4,7 +4,6 @@ Keys are [position, order id]: the position is the row's place in the job's CSV,
 item recorded as soon as it is done lands where the runner would put it.
 """
 
-import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -47,32 +46,25 @@ class BulkPaymentAction:
 
     async def run(self, services: "Services", job: Job, keys: list[Any]) -> list[ItemResult]:
         bulk = BULK_ACTIONS[Action(job.params["action"])]
-        done = await progress.recorded(services, job.id, (str(k[1]) for k in keys))
-        slots = asyncio.Semaphore(self.concurrency)
 
-        async def one(seq: int, order_id: int) -> ItemResult:
-            key = str(order_id)
-            if key in done:  # this chunk ran before and got this far
-                return done[key]
+        async def one(seq: int, key: str) -> ItemResult:
             req = ActionRequest(action=bulk.action.value, actor=job.created_by)
-            async with slots:
-                applied = await run_waiting(services, order_id, req)
-            result = ItemResult(
+            applied = await run_waiting(services, int(key), req)
+            return ItemResult(
                 key,
                 applied.status,
                 applied.message,
                 {
-                    "order_id": order_id,
+                    "order_id": int(key),
                     "number": applied.before.number if applied.before else "",
                     "action": bulk.label,
                     "before": applied.before.label if applied.before else "",
                     "after": applied.after.label if applied.after else "",
                 },
             )
-            await progress.record(services, job.id, seq, result)
-            return result
 
-        return list(await asyncio.gather(*(one(int(seq), int(oid)) for seq, oid in keys)))
+        items = [(int(seq), str(int(order_id))) for seq, order_id in keys]
+        return await progress.run_items(services, job.id, items, one, self.concurrency)
 
 
 register(BulkPaymentAction())
