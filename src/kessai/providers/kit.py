@@ -132,6 +132,9 @@ class Provider:
     # Where the connector names a setting differently from the seed-001 schema.
     setting_aliases: Mapping[str, str] = field(default_factory=dict)
     sandbox_only: bool = False  # simulated: never offered in production
+    # The connector's own rules for an account's settings, run when the account is saved
+    # (ConfigurationError with detail["problems"] by setting); no network.
+    check_settings: Callable[[Mapping[str, Any]], object] | None = None
     needs_store: bool = True  # the connector remembers references (ReferenceStore)
     # "Is this decline final?" from the provider's own error table (再オーソリ stops).
     final_decline: Callable[[str | None], bool] | None = None

@@ -20,11 +20,15 @@ from kessai.providers.store import ReferenceStore
 # A factory takes the account's id and settings and returns a connector object that
 # implements some of the protocols of kessai.providers.contract.
 ConnectorFactory = Callable[[int, Mapping[str, Any]], object]
+# A connector's own rules for its settings, without building it (no network, no session):
+# raises ConfigurationError whose detail["problems"] maps each setting to what is wrong.
+SettingsCheck = Callable[[Mapping[str, Any]], object]
 
 
 class ConnectorRegistry:
     def __init__(self) -> None:
         self._factories: dict[str, ConnectorFactory] = {}
+        self._checks: dict[str, SettingsCheck] = {}
         self._built: dict[tuple[str, int], object] = {}
         # How an account's stored settings become a connector's (secrets decrypted);
         # build_services installs the real one, over the keyring.
@@ -37,8 +41,19 @@ class ConnectorRegistry:
             return self._built[key]
         return self.for_account(account.connector, account.id, self.settings_of(account))
 
-    def register(self, name: str, factory: ConnectorFactory) -> None:
+    def register(
+        self, name: str, factory: ConnectorFactory, check: SettingsCheck | None = None
+    ) -> None:
         self._factories[name] = factory
+        if check is not None:
+            self._checks[name] = check
+
+    def check_settings(self, connector: str, settings: Mapping[str, Any]) -> None:
+        """The connector's own rules (ConfigurationError), so that an account is never saved
+        with settings its connector would refuse on the first payment."""
+        check = self._checks.get(connector)
+        if check is not None:
+            check(settings)
 
     def names(self) -> list[str]:
         return sorted(self._factories)
@@ -101,7 +116,7 @@ def default_registry(
             continue
         if env is None and provider.needs_store:
             continue
-        registry.register(provider.name, _factory(provider, env))
+        registry.register(provider.name, _factory(provider, env), check=provider.check_settings)
     return registry
 
 

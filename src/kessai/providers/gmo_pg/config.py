@@ -58,10 +58,12 @@ class GmoPgConfig:
         """
         problems: list[str] = []
         fields_: list[str] = []
+        by_field: dict[str, str] = {}
 
         def bad(key: str, message: str) -> None:
             fields_.append(key)
             problems.append(message)
+            by_field[key] = f"{by_field[key]}、{message}" if key in by_field else message
 
         shop_id = _text(settings.get("shop_id"))
         if not shop_id:
@@ -127,7 +129,7 @@ class GmoPgConfig:
             raise ConfigurationError(
                 "GMO PGの設定に誤りがあります: " + "、".join(problems),
                 code="gmo_pg_settings_invalid",
-                detail={"fields": sorted(set(fields_))},
+                detail={"fields": sorted(set(fields_)), "problems": by_field},
             )
         return cls(
             shop_id=shop_id,

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from kessai.providers.gmo_pg import declines, notification
+from kessai.providers.gmo_pg.config import GmoPgConfig
 from kessai.providers.gmo_pg.connector import GmoPgConnector
 from kessai.providers.gmo_pg.sim.config import (
     TEST_SHOP_ID,
@@ -87,6 +88,7 @@ PROVIDER = Provider(
     name="gmo_pg",
     title="GMOペイメントゲートウェイ (クレジットカード)",
     connect=connect,
+    check_settings=GmoPgConfig.from_settings,
     provider_codes=frozenset({"gmo_pg"}),
     method_types=frozenset({"credit_card", "credit_card_recurring"}),
     integration="gmo_pg",
