@@ -133,8 +133,15 @@ async def test_a_chunk_that_crashes_reports_its_items_as_failed(
     async with transaction(services.sessions) as s:
         items = {i.key: i for i in await repo.items(s, job.id)}
         logs = await repo.logs(s, job.id)
-    assert "データベースに接続できません" in items["4"].message
+    # Told in words: the driver's message (SQL and parameters) stays in the server's log.
+    assert "データベースでエラーが発生しました" in items["4"].message
     assert any(log.level == "error" for log in logs)
+    async with client_for(services, await new_key(services)) as api:
+        shown = (await api.get(f"/api/v1/jobs/{job.id}")).text
+        csv = (await api.get(f"/api/v1/jobs/{job.id}/items.csv")).text
+    for text in (shown, csv, *(item.message for item in items.values())):
+        assert "SELECT" not in text
+        assert "no_such_table" not in text
 
 
 async def test_a_plan_that_crashes_fails_the_job_with_the_reason(

@@ -8,6 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import text
+
 from kessai.jobs.kinds import ItemResult
 from kessai.jobs.models import Job
 from kessai.jobs.status import ItemStatus
@@ -30,7 +32,11 @@ class Squares:
     async def run(self, services: Services, job: Job, keys: list[Any]) -> list[ItemResult]:
         if self.broken_chunk_with in keys and self.breaks > 0:
             self.breaks -= 1
-            raise RuntimeError("データベースに接続できません")
+            # A driver error, whose text holds the SQL statement and its parameters.
+            async with services.sessions() as s:
+                await s.execute(
+                    text("SELECT secret_column FROM no_such_table WHERE n = :n"), {"n": keys[0]}
+                )
         out = []
         for n in keys:
             self.ran[n] += 1

@@ -491,7 +491,7 @@ async def test_an_error_stays_with_its_order_and_the_next_run_finishes_it(
 
     assert job.status == JobStatus.PARTIALLY_FAILED.value
     assert items[broken].status == ItemStatus.FAILED.value
-    assert "database connection lost" in items[broken].message
+    assert "通信エラーが発生しました" in items[broken].message  # in words, never the raw text
     assert items[fine].message == "再与信完了"
     order = await order_of(services, broken)
     assert (order.payment_status, order.reauthorization_label) == ("authorized", "target")

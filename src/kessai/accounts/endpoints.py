@@ -5,12 +5,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from kessai.accounts import connection_tests  # noqa: F401 - registers the 接続テスト
 from kessai.accounts import methods as svc
 from kessai.accounts.integrations import Channel
 from kessai.core.db import transaction
+from kessai.core.inputs import Yen
 from kessai.history.repository import list_changes
 from kessai.orders.schemas import MAX_ID
 from kessai.payments import capabilities as caps
@@ -62,8 +63,8 @@ class PaymentMethodPatch(BaseModel):
     enabled: StrictBool | None = None
     channels: list[Channel] | None = None
     name: str | None = None
-    min_amount: StrictInt | None = None
-    max_amount: StrictInt | None = None
+    min_amount: Yen | None = None
+    max_amount: Yen | None = None
     cancel_api_link: StrictBool | None = Field(default=None, description="取消API連携フラグ")
     terminate_api_link: StrictBool | None = Field(default=None, description="解約API連携フラグ")
     capture_on_authorize: StrictBool | None = Field(
@@ -101,8 +102,8 @@ class PaymentMethodCreate(BaseModel):
     channels: list[Channel] | None = Field(
         default=None, description="利用可能な画面 (省略時はアカウントが対応するすべて)"
     )
-    min_amount: StrictInt = svc.MIN_AMOUNT
-    max_amount: StrictInt = svc.MAX_AMOUNT
+    min_amount: Yen = svc.MIN_AMOUNT
+    max_amount: Yen = svc.MAX_AMOUNT
     flags: Flags = Field(default_factory=dict, description="seed 003 のフラグ (名前: true/false)")
 
 

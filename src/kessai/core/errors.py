@@ -58,6 +58,22 @@ class Unauthorized(KessaiError):
     code = "unauthorized"
 
 
+def in_words(exc: BaseException) -> str:
+    """What an operator is told about a failure: kessai's own message, or the kind of failure
+    (a driver's message may hold SQL and its parameters: those go to the log only)."""
+    if isinstance(exc, KessaiError):
+        return exc.message
+    kind = type(exc)
+    names = {c.__module__.split(".", 1)[0] for c in kind.__mro__}
+    if names & {"sqlalchemy", "asyncpg", "sqlite3", "aiosqlite"}:
+        return "データベースでエラーが発生しました (接続の切断・タイムアウトなど)"
+    if issubclass(kind, TimeoutError):
+        return "時間内に応答がありませんでした"
+    if issubclass(kind, OSError):
+        return "通信エラーが発生しました"
+    return f"内部エラーが発生しました ({kind.__name__})"
+
+
 class ConfigurationError(KessaiError):
     status_code = 500
     code = "configuration_error"

@@ -21,7 +21,7 @@ from kessai.customers.service import (
     list_cards,
     register_card,
 )
-from kessai.web.deps import PrincipalDep, ServicesDep
+from kessai.web.deps import IdPath, PrincipalDep, ServicesDep
 from kessai.web.idempotency import run_idempotent
 
 router = APIRouter(prefix="/api/v1/customers", tags=["顧客"])
@@ -58,7 +58,7 @@ async def post_customer(
 
 @router.get("/{customer_id}", response_model=CustomerOut, summary="顧客を取得")
 async def get_customer_endpoint(
-    customer_id: int, services: ServicesDep, _: PrincipalDep
+    customer_id: IdPath, services: ServicesDep, _: PrincipalDep
 ) -> CustomerOut:
     async with transaction(services.sessions) as s:
         return _customer_out(await get_customer(s, customer_id))
@@ -71,7 +71,7 @@ async def get_customer_endpoint(
     summary="カードを登録 (カードトークンから。カード番号は受け付けません)",
 )
 async def post_card(
-    customer_id: int,
+    customer_id: IdPath,
     data: CardCreate,
     request: Request,
     services: ServicesDep,
@@ -85,7 +85,7 @@ async def post_card(
 
 
 @router.get("/{customer_id}/cards", response_model=list[CardOut], summary="登録カード一覧")
-async def get_cards(customer_id: int, services: ServicesDep, _: PrincipalDep) -> list[CardOut]:
+async def get_cards(customer_id: IdPath, services: ServicesDep, _: PrincipalDep) -> list[CardOut]:
     async with transaction(services.sessions) as s:
         await get_customer(s, customer_id)
         return [_card_out(card, code) for card, code in await list_cards(s, customer_id)]
@@ -93,7 +93,7 @@ async def get_cards(customer_id: int, services: ServicesDep, _: PrincipalDep) ->
 
 @router.delete("/{customer_id}/cards/{card_id}", status_code=204, summary="登録カードを削除")
 async def remove_card(
-    customer_id: int, card_id: int, services: ServicesDep, _: PrincipalDep
+    customer_id: IdPath, card_id: IdPath, services: ServicesDep, _: PrincipalDep
 ) -> Response:
     await delete_card(services, customer_id, card_id)
     return Response(status_code=204)
@@ -106,7 +106,7 @@ async def remove_card(
     responses={403: {"description": "クレジットカード変更が「許可しない」に設定されています"}},
 )
 async def change_card_endpoint(
-    customer_id: int,
+    customer_id: IdPath,
     data: CardChange,
     request: Request,
     services: ServicesDep,

@@ -5,6 +5,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from kessai.core.inputs import RowId
+
 
 class CustomerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -42,7 +44,7 @@ class CardChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    card_id: int | None = Field(
+    card_id: RowId | None = Field(
         default=None, description="変更前の登録カードID (省略時: 最後に登録したカード)"
     )
     payment_method: str | None = Field(

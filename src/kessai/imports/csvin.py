@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kessai.core.errors import InvalidInput
+from kessai.core.inputs import CONTROL_MESSAGE, find_control
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -130,6 +131,12 @@ def check_size(raw: bytes) -> None:
 def read_table(raw: bytes, spec: HeaderSpec, encoding: str = "auto") -> Table:
     check_size(raw)
     text, codec = decode(raw, encoding)
+    at = find_control(text)
+    if at >= 0:
+        line = text.count("\n", 0, at) + 1
+        raise InvalidInput(
+            f"{CONTROL_MESSAGE}: {line}行目", code="control_character", detail={"line": line}
+        )
     reader = csv.reader(io.StringIO(text, newline=""))
     keys: tuple[str, ...] | None = None
     rows: list[tuple[int, dict[str, str]]] = []

@@ -13,7 +13,7 @@ from kessai.jobs.kinds import kind_of
 from kessai.jobs.schemas import JobOut
 from kessai.jobs.status import JobStatus
 from kessai.orders.schemas import MAX_ID
-from kessai.web.deps import PrincipalDep, ServicesDep
+from kessai.web.deps import OffsetQuery, PrincipalDep, ServicesDep
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["ジョブ管理"])
 
@@ -27,7 +27,7 @@ async def list_jobs(
     kind: str | None = None,
     status: Annotated[str | None, Query(description="queued, running, succeeded, …")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> list[JobOut]:
     if status is not None and status not in {s.value for s in JobStatus}:
         raise InvalidInput(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from kessai.core import metrics
 from kessai.core.db import transaction
-from kessai.core.errors import KessaiError
+from kessai.core.errors import KessaiError, in_words
 from kessai.core.logging import bound
 from kessai.jobs import repository as repo
 from kessai.jobs.kinds import ItemResult, kind_of
@@ -52,7 +52,7 @@ async def _plan_job(services: "Services", job_id: int) -> None:
         return
     except Exception as exc:
         log.exception("job %s planning failed", job_id)
-        await _fail(services, job_id, f"対象の抽出に失敗しました: {type(exc).__name__}: {exc}")
+        await _fail(services, job_id, f"対象の抽出に失敗しました: {in_words(exc)}")
         return
     async with transaction(services.sessions) as s:
         job = await repo.get_job(s, job_id, lock=True)
@@ -91,7 +91,7 @@ async def _run_chunk(services: "Services", job_id: int, seq: int) -> None:
         outcome = "done"
     except Exception as exc:
         log.exception("job %s chunk %s failed (run %s)", job_id, seq, runs)
-        reason = f"{type(exc).__name__}: {exc}"
+        reason = in_words(exc)
         if runs < MAX_CHUNK_RUNS:
             metrics.JOB_CHUNKS.labels(kind.kind, "retry").inc()
             await _log(services, job_id, "warning", f"一時的なエラーのため再実行します: {reason}")

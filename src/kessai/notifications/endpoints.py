@@ -10,7 +10,7 @@ from kessai.notifications import repository as repo
 from kessai.notifications.delivery import Delivery, deliver_pending
 from kessai.notifications.models import MailStatus
 from kessai.notifications.schemas import MailOut
-from kessai.web.deps import PrincipalDep, ServicesDep
+from kessai.web.deps import IdQuery, OffsetQuery, PrincipalDep, ServicesDep
 
 router = APIRouter(prefix="/api/v1/mails", tags=["メール"])
 
@@ -20,10 +20,10 @@ async def list_mails(
     services: ServicesDep,
     _: PrincipalDep,
     status: Annotated[str | None, Query(description="pending, sending, sent")] = None,
-    order_id: int | None = None,
-    customer_id: int | None = None,
+    order_id: IdQuery = None,
+    customer_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> list[MailOut]:
     if status is not None and status not in {s.value for s in MailStatus}:
         raise InvalidInput(

@@ -6,11 +6,11 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from kessai.accounts.integrations.fields import Channel
+from kessai.core.inputs import MAX_ID, PositiveYen, RowId, Yen
+
+__all__ = ["MAX_ID", "RowId"]  # imported from here by the domains that name ids
 
 OrderNumber = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,20}$")]
-# Ids are 64-bit in every table: a larger number is refused as input, never sent to the DB.
-MAX_ID = 2**63 - 1
-RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class CustomerIn(BaseModel):
@@ -27,8 +27,8 @@ class OrderCreate(BaseModel):
     customer: CustomerIn | None = Field(default=None, description="新しい顧客")
     customer_id: RowId | None = Field(default=None, description="登録済みの顧客ID")
     payment_method: str = Field(description="支払い方法コード (GET /api/v1/payment-methods)")
-    amount: int = Field(gt=0, description="合計金額 (税込、円)。支払い方法の上限以内")
-    tax: int = Field(default=0, ge=0, description="うち消費税 (円)")
+    amount: PositiveYen = Field(description="合計金額 (税込、円)。支払い方法の上限以内")
+    tax: Yen = Field(default=0, description="うち消費税 (円)")
     ordered_at: AwareDatetime | None = Field(
         default=None, description="受注日時 (タイムゾーン付き、省略時は現在時刻)"
     )

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from kessai.core.inputs import PositiveYen, Yen
 from kessai.orders.schemas import OrderOut
 from kessai.providers.fake.connector import Scenario
 
@@ -23,8 +24,8 @@ class SandboxOptions(BaseModel):
 
 class PaymentActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: int | None = Field(default=None, gt=0, description="金額変更: 変更後の合計金額(税込)")
-    tax: int | None = Field(default=None, ge=0, description="金額変更: 変更後の消費税額")
+    amount: PositiveYen | None = Field(default=None, description="金額変更: 変更後の合計金額(税込)")
+    tax: Yen | None = Field(default=None, description="金額変更: 変更後の消費税額")
     shipped_on: date | None = Field(default=None, description="売上処理: 発送完了日")
     tracking_number: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = Field(
         default=None, description="売上処理: 配送伝票番号"

@@ -26,7 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.core.clock import to_tokyo, tokyo_date
 from kessai.core.db import transaction
-from kessai.core.errors import InProgress, InvalidInput, KessaiError, ProviderUnavailable
+from kessai.core.errors import (
+    InProgress,
+    InvalidInput,
+    KessaiError,
+    ProviderUnavailable,
+    in_words,
+)
 from kessai.customers.updater import UpdaterResult, blocks_charging, updater_label
 from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.status import ItemStatus
@@ -171,7 +177,7 @@ class BillingRun:
                     target,
                     state,
                     ItemStatus.FAILED,
-                    f"処理中にエラーが発生しました: {type(exc).__name__}: {exc}",
+                    f"処理中にエラーが発生しました: {in_words(exc)}",
                 )
 
         charged = await asyncio.gather(*(charge(t, st) for t, st in targets))

@@ -31,7 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.clock import TOKYO, to_tokyo, tokyo_date
 from kessai.core.db import read_transaction, transaction
-from kessai.core.errors import InProgress, KessaiError, ProviderUnavailable
+from kessai.core.errors import InProgress, KessaiError, ProviderUnavailable, in_words
 from kessai.customers.models import Customer, CustomerCard
 from kessai.customers.updater import blocks_charging, updater_label
 from kessai.jobs.kinds import ItemResult, register
@@ -257,7 +257,7 @@ async def _one(services: "Services", day: date, actor: str, order_id: int) -> It
         return ItemResult(
             str(order_id),
             ItemStatus.FAILED,
-            f"処理中にエラーが発生しました: {type(exc).__name__}: {exc}",
+            f"処理中にエラーが発生しました: {in_words(exc)}",
             {"order_id": order_id},
         )
 

@@ -3,8 +3,9 @@
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from kessai.core.inputs import MAX_YEN, PositiveYen, Yen
 from kessai.orders.schemas import CustomerOut, PaymentMethodRef, RowId
 from kessai.subscriptions.cycles import CycleKind
 
@@ -20,8 +21,8 @@ class ItemIn(BaseModel):
     sku: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = Field(
         default=None, description="商品コード (SKU)"
     )
-    quantity: int = Field(ge=1, le=999, description="数量")
-    unit_price: int = Field(ge=0, le=MAX_ITEM_PRICE, description="単価 (税込、円)")
+    quantity: StrictInt = Field(ge=1, le=999, description="数量")
+    unit_price: StrictInt = Field(ge=0, le=MAX_ITEM_PRICE, description="単価 (税込、円)")
 
 
 class CycleIn(BaseModel):
@@ -29,8 +30,10 @@ class CycleIn(BaseModel):
     kind: CycleKind = Field(
         description="days: N日ごと / months: Nヶ月ごと / day_of_month: Nヶ月ごとの指定日"
     )
-    interval: int = Field(default=1, description="間隔 (日ごと: 1〜365日、それ以外: 1〜12ヶ月)")
-    day: int | None = Field(
+    interval: StrictInt = Field(
+        default=1, description="間隔 (日ごと: 1〜365日、それ以外: 1〜12ヶ月)"
+    )
+    day: StrictInt | None = Field(
         default=None,
         description="日付 (1〜31、月末を超える日はその月の末日)。day_of_month では必須、"
         "months では省略時に次回発送予定日の日付",
@@ -48,10 +51,10 @@ class SubscriptionCreate(BaseModel):
         default=None, description="登録カードID (クレジットカードの支払い方法では必須)"
     )
     items: list[ItemIn] = Field(min_length=1, max_length=50, description="商品")
-    amount: int | None = Field(
-        default=None, gt=0, description="1回あたりの合計金額 (税込、円)。省略時は商品の合計"
+    amount: PositiveYen | None = Field(
+        default=None, le=MAX_YEN, description="1回あたりの合計金額 (税込、円)。省略時は商品の合計"
     )
-    tax: int = Field(default=0, ge=0, description="うち消費税 (円)")
+    tax: Yen = Field(default=0, description="うち消費税 (円)")
     cycle: CycleIn
     next_ship_on: date = Field(description="次回発送予定日")
     next_delivery_on: date | None = Field(default=None, description="次回配送予定日")

@@ -34,6 +34,7 @@ from kessai.subscriptions.endpoints import router as subscriptions_router
 from kessai.web import errors
 from kessai.web.admin import admin_router
 from kessai.web.fast_actions import FastPaymentActions
+from kessai.web.input_policy import InputPolicy
 from kessai.web.sandbox import router as sandbox_router
 from kessai.webhooks.delivery import Pump
 from kessai.webhooks.endpoints import router as webhooks_router
@@ -97,6 +98,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.state.services = svc
     errors.install(app)
     app.add_middleware(FastPaymentActions, services=svc)
+    app.add_middleware(InputPolicy)  # before any route reads the request
     app.add_middleware(RequestContext)  # outermost: request id, access log, HTTP metrics
     app.include_router(provider_accounts_router)
     app.include_router(payment_methods_router)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request, Security
+from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kessai.apikeys.service import Principal, authenticate_cached
@@ -47,3 +47,6 @@ async def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 OrderIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="受注ID")]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_ID, description="先頭から飛ばす件数")]

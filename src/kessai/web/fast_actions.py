@@ -24,6 +24,7 @@ from kessai.payments.endpoints import run_action
 from kessai.payments.schemas import PaymentActionIn
 from kessai.services import Services
 from kessai.web.errors import kessai_error_response
+from kessai.web.input_policy import replay as replay_messages
 
 # A decimal id without leading zeros (FastAPI would read "007" as 7: left to it).
 _PATH = re.compile(r"/api/v1/orders/([1-9][0-9]{0,18})/payment/([a-z-]+)")
@@ -57,7 +58,7 @@ class FastPaymentActions:
             await self.app(scope, receive, send)
             return
         received = await _read_body(receive)
-        replay = _replay(received, receive)
+        replay = replay_messages(received, receive)
         taken = await self._taken(headers, received)
         if taken is None:
             await self.app(scope, replay, send)
@@ -135,15 +136,3 @@ async def _read_body(receive: Receive) -> list[Message]:
         size += len(message.get("body", b""))
         if not message.get("more_body", False) or size > MAX_BODY:
             return messages
-
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    """A receive that gives `messages` again, then what the client sends next."""
-    pending = list(messages)
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replay

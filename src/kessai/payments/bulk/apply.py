@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from kessai.core.db import transaction
-from kessai.core.errors import InProgress, KessaiError
+from kessai.core.errors import InProgress, KessaiError, in_words
 from kessai.jobs.status import ItemStatus
 from kessai.orders.models import Order
 from kessai.payments.plans import ActionRequest
@@ -85,7 +85,7 @@ async def run_waiting(services: "Services", order_id: int, req: ActionRequest) -
         log.exception("bulk payment action on order %s failed", order_id)
         return Applied(
             ItemStatus.FAILED,
-            f"処理中にエラーが発生しました: {type(exc).__name__}",
+            f"処理中にエラーが発生しました: {in_words(exc)}",
             before,
             await order_state(services, order_id),
         )
