@@ -9,7 +9,7 @@ import pytest
 
 from kessai.accounts.models import ProviderAccount
 from kessai.core.db import transaction
-from kessai.core.services import Services
+from kessai.services import Services
 from tests.accounts.test_account_api import ACCOUNTS, GMO_PG, rows
 from tests.web.conftest import client_for, new_key
 

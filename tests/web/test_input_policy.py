@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kessai.core.services import Services
+from kessai.services import Services
 from tests.web.conftest import (
     act,
     authorized_order,
