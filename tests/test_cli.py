@@ -288,3 +288,26 @@ def test_worker_without_a_broker_says_what_to_set(sqlite_url: str) -> None:
     assert result.exit_code == 2
     assert "KESSAI_BROKER_URL が設定されていません" in result.output
     assert "kessai serve の中で実行されます" in result.output
+
+
+def test_apikey_list_and_revoke_take_effect_at_once(db_url: str) -> None:
+    created = kessai(upgraded(db_url), "apikey", "create", "till", "--scope", "storefront")
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip()
+    assert get_as(db_url, key, "/api/v1/payment-methods").status_code == 200
+    assert get_as(db_url, key, "/api/v1/jobs").status_code == 403  # storefront only
+
+    listed = kessai(db_url, "apikey", "list")
+    assert listed.exit_code == 0, listed.output
+    (row,) = [line.split("\t") for line in listed.stdout.splitlines()[1:]]
+    assert row[1:3] == ["till", "ストアフロント"]
+    assert row[5] != "-"  # last used: just now
+    assert key.split("_", 2)[2] not in listed.stdout
+
+    revoked = kessai(db_url, "apikey", "revoke", row[0])
+    assert revoked.exit_code == 0, revoked.output
+    assert get_as(db_url, key, "/api/v1/payment-methods").status_code == 401
+    assert kessai(db_url, "apikey", "revoke", "till").exit_code == 2  # none left to revoke
+    bad = kessai(db_url, "apikey", "create", "x", "--scope", "root")
+    assert bad.exit_code == 2
+    assert "storefront" in bad.stderr

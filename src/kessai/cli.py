@@ -1,4 +1,4 @@
-"""The kessai command: serve, worker, scheduler, db upgrade, apikey create, demo.
+"""The kessai command: serve, worker, scheduler, db upgrade, apikey create/list/revoke, demo.
 
 Errors a person can fix (bad settings, a database not yet upgraded, a bad name) end in one
 Japanese line on stderr and exit code 2, never a traceback.
@@ -6,13 +6,15 @@ Japanese line on stderr and exit code 2, never a traceback.
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from datetime import datetime
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.core.errors import ConfigurationError, KessaiError
 from kessai.core.settings import Settings
@@ -28,6 +30,7 @@ apikey_app = typer.Typer(help="APIキー", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
 
+T = TypeVar("T")
 Host = Annotated[str, typer.Option(help="待ち受けアドレス")]
 Port = Annotated[int, typer.Option(help="ポート")]
 
@@ -232,27 +235,82 @@ def db_upgrade(
     typer.echo(f"データベースを最新のスキーマにしました: {display_url(settings.database_url)}")
 
 
-@apikey_app.command("create")
-def apikey_create(name: Annotated[str, typer.Argument(help="キーの名前 (例: storefront)")]) -> None:
-    """APIキーを発行する。キーはこの一度しか表示されません (保存されるのはハッシュのみ)."""
-    from kessai.apikeys.service import create_key
-    from kessai.core.clock import utcnow
+def _run_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """work(session) in one transaction on the configured database."""
     from kessai.core.db import create_engine, session_factory, transaction
 
-    settings = _settings()
-
-    async def run() -> str:
+    async def run() -> T:
         engine = create_engine(settings.database_url)
         try:
             async with transaction(session_factory(engine)) as s:
-                return await create_key(s, name, utcnow())
+                return await work(s)
         finally:
             await engine.dispose()
 
     with _friendly(settings):
-        key = asyncio.run(run())
+        return asyncio.run(run())
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Argument(help="キーの名前 (例: storefront)")],
+    scope: Annotated[
+        str,
+        typer.Option(
+            help="権限: storefront (受注登録・オーソリ) / operator (すべての決済処理) / "
+            "admin (外部連携アカウント・設定・APIキー・サンドボックスの時計)"
+        ),
+    ] = "admin",
+) -> None:
+    """APIキーを発行する。キーはこの一度しか表示されません (保存されるのはハッシュのみ)."""
+    from kessai.apikeys.service import create_key, parse_scope
+    from kessai.core.clock import utcnow
+
+    settings = _settings()
+    with _friendly(settings):
+        chosen = parse_scope(scope)
+    key = _run_db(settings, lambda s: create_key(s, name, utcnow(), chosen))
     typer.echo(key)  # alone on stdout, so KEY=$(kessai apikey create NAME) works
     typer.echo("このキーは再表示できません。安全な場所に保管してください。", err=True)
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """APIキーの一覧: ID・名前・権限・発行・最終利用・失効の日時 (キー自体は表示されません)."""
+    from kessai.apikeys.scopes import Scope
+    from kessai.apikeys.service import list_keys
+    from kessai.core.clock import to_tokyo
+
+    def when(at: datetime | None) -> str:
+        return "-" if at is None else f"{to_tokyo(at):%Y-%m-%d %H:%M}"
+
+    keys = _run_db(_settings(), list_keys)
+    typer.echo("ID\t名前\t権限\tキー\t発行日時\t最終利用\t失効")
+    for k in keys:
+        typer.echo(
+            f"{k.id}\t{k.name}\t{Scope(k.scope).label}\tks_{k.prefix}_…\t{when(k.created_at)}"
+            f"\t{when(k.last_used_at)}\t{when(k.revoked_at)}"
+        )
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key: Annotated[str, typer.Argument(help="失効させるキーのID (kessai apikey list) または名前")],
+) -> None:
+    """APIキーを失効させる。すべてのプロセスで直ちに使えなくなります."""
+    from kessai.apikeys.service import revoke_key, revoke_key_id
+    from kessai.core.clock import utcnow
+
+    async def revoke(s: AsyncSession) -> int:
+        if key.isdigit():
+            found = await revoke_key_id(s, int(key), utcnow())
+            return 1 if found.revoked_at is not None else 0
+        return await revoke_key(s, key, utcnow())
+
+    count = _run_db(_settings(), revoke)
+    if count == 0:
+        _fail(f"有効なAPIキー「{key}」はありません")
+    typer.echo(f"APIキーを{count}件失効させました")
 
 
 @app.command()

@@ -15,8 +15,12 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(20), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
+    # apikeys.scopes.Scope: storefront, operator or admin (each includes the ones before).
+    scope: Mapped[str] = mapped_column(String(20), default="admin", server_default="admin")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Written at most once a minute (apikeys.service.LAST_USED_EVERY).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class IdempotencyRecord(Base):

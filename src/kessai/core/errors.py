@@ -58,6 +58,13 @@ class Unauthorized(KessaiError):
     code = "unauthorized"
 
 
+class Forbidden(KessaiError):
+    """Authenticated, but this key's scope does not reach the operation."""
+
+    status_code = 403
+    code = "forbidden"
+
+
 def in_words(exc: BaseException) -> str:
     """What an operator is told about a failure: kessai's own message, or the kind of failure
     (a driver's message may hold SQL and its parameters: those go to the log only)."""

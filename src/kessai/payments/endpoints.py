@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
+from kessai.apikeys.scopes import require_action
 from kessai.apikeys.service import Principal
 from kessai.core.db import read_transaction
 from kessai.core.errors import InvalidInput, NotFound
@@ -121,6 +122,7 @@ async def run_action(
     the request itself runs here, before the Idempotency-Key is taken and before the
     engine writes anything, so a refused request leaves no trace."""
     act = _action(action)
+    require_action(principal.scope, act.value)
     body = data or PaymentActionIn()
     _check_fields(act, body)
     if body.sandbox is not None and not services.settings.sandbox:

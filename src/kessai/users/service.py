@@ -65,6 +65,8 @@ class Permission(StrEnum):
     USERS_MANAGE = "users.manage"
     # 自動化設定・メールテンプレート・メール設定・Webhook: 管理者 only (they act on every order).
     SETTINGS_EDIT = "settings.edit"
+    # APIキーの発行・失効: a key may reach the shop's money, so 管理者 only.
+    API_KEYS_MANAGE = "api_keys.manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -13,6 +13,7 @@ from kessai import __version__
 from kessai.accounts import connection_tests  # registers each connector's 接続テスト
 from kessai.accounts.account_endpoints import router as provider_accounts_router
 from kessai.accounts.endpoints import router as payment_methods_router
+from kessai.apikeys.endpoints import router as api_keys_router
 from kessai.automation.endpoints import router as automation_router
 from kessai.customers.endpoints import router as customers_router
 from kessai.imports.endpoints import router as imports_router
@@ -50,13 +51,14 @@ DESCRIPTION = """
 kessai は日本のEC向け決済バックオフィスです。受注の決済状況(オーソリ → 売上 → 取消、金額変更、
 強制売上、再オーソリ)を決済代行会社ごとのルールどおりに進めます。
 
-認証: `Authorization: Bearer <APIキー>` (`kessai apikey create NAME` で発行)。
+認証: `Authorization: Bearer <APIキー>` (`kessai apikey create NAME --scope SCOPE` で発行)。
 すべての POST は `Idempotency-Key` ヘッダーに対応します: 同じキー・同じ内容なら24時間、
 最初の応答を再送します (ヘッダー `Idempotent-Replayed: true`)。同じキーで別の内容は
 422 `idempotency_key_reused`、処理中は 409 `idempotency_in_progress`。
 5xx の応答は保存されないため、同じキーで再試行できます。
 
-エラーは `{code, message, detail}` の JSON です: 401 APIキーなし・無効、404 受注・処理がない、
+エラーは `{code, message, detail}` の JSON です: 401 APIキーなし・無効、403 キーの権限
+(storefront / operator / admin) の外、404 受注・処理がない、
 409 決済状況 (`illegal_transition`) や決済サービスのルール (`rule_refused` など) で不可、
 422 入力の誤り、502 決済サービスに接続できなかった (送信されていない)。
 
@@ -116,6 +118,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(mail_templates_router)
     app.include_router(automation_router)
     app.include_router(ops_router)  # /readyz
+    app.include_router(api_keys_router)
     app.include_router(sandbox_router)  # answers 409 sandbox_only in production
     app.include_router(inbox_router)
     app.include_router(provider_notifications)  # /webhooks/<provider>/<account>: the providers post

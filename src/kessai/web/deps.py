@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from kessai.apikeys.service import Principal, authenticate_cached
+from kessai.apikeys import scopes
+from kessai.apikeys.service import Principal, authenticate
 from kessai.orders.schemas import MAX_ID
 from kessai.services import Services
 
@@ -28,20 +29,23 @@ _bearer = HTTPBearer(
 
 
 async def principal_for(request: Request) -> Principal:
-    """The caller's API key, or Unauthorized (checked keys are trusted for a few seconds:
-    apikeys.service.CACHE_SECONDS)."""
+    """The caller's API key (asked of the database on every request), or Unauthorized."""
     services = await get_services(request)
-    return await authenticate_cached(
-        services.sessions,
-        request.headers.get("authorization"),
-        scope=services.settings.database_url,
+    return await authenticate(
+        services.sessions, request.headers.get("authorization"), services.clock.now()
     )
 
 
 async def get_principal(
     request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 ) -> Principal:
-    return await principal_for(request)
+    """The caller, whose key's scope reaches the route (apikeys.scopes.NEEDED), or 401/403."""
+    principal = await principal_for(request)
+    route = request.scope.get("route")
+    need = scopes.needed(request.method, getattr(route, "path", request.url.path))
+    if need is not None:
+        scopes.require(principal.scope, need)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

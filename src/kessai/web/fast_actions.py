@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kessai.apikeys.service import Principal, authenticate_cached
+from kessai.apikeys.service import Principal, authenticate
 from kessai.core.errors import KessaiError
 from kessai.orders.schemas import MAX_ID
 from kessai.payments.endpoints import run_action
@@ -93,10 +93,10 @@ class FastPaymentActions:
             return None
         authorization = headers.get(b"authorization")
         try:
-            principal = await authenticate_cached(
+            principal = await authenticate(
                 self.services.sessions,
                 None if authorization is None else authorization.decode("latin-1"),
-                scope=self.services.settings.database_url,
+                self.services.clock.now(),
             )
         except KessaiError:
             return None

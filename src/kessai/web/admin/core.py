@@ -51,6 +51,7 @@ FLASHES = {
     "action_not_sent": (
         "決済サービスに接続できませんでした(送信されていません)。時間をおいて再度お試しください"
     ),
+    "revoked": "APIキーを失効させました",
 }
 
 SECURITY_HEADERS = {

@@ -8,6 +8,7 @@ from fastapi.responses import FileResponse
 from kessai.services import Services
 from kessai.users.service import LoginThrottle, Principal
 from kessai.web.admin.accounts import add_account_routes
+from kessai.web.admin.api_keys import add_api_key_routes
 from kessai.web.admin.automation import add_automation_routes
 from kessai.web.admin.core import STATIC_DIR, AdminContext, AdminError, AdminRoute, redirect
 from kessai.web.admin.customers import add_customer_routes
@@ -65,4 +66,5 @@ def admin_router(services: Services, *, throttle: LoginThrottle | None = None) -
     add_automation_routes(router, ctx)
     add_mail_routes(router, ctx)
     add_webhook_routes(router, ctx)
+    add_api_key_routes(router, ctx)
     return router
