@@ -212,8 +212,8 @@ def test_every_readme_tour_command_works(server: Server) -> None:
     # The unknown outcome was reconciled, then captured once: one capture reached the provider.
     lists = [json.loads(line) for line in out.splitlines() if line.startswith("[")]
     (unknown,) = [h for h in lists if any(e.get("operation") == "lookup" for e in h)]
-    assert [h["operation"] for h in unknown].count("capture") == 2
-    assert [h["outcome"] for h in unknown if h["operation"] == "capture"] == ["succeeded", "local"]
+    # 決済履歴: one row per provider call; the second capture changed nothing, so none.
+    assert [h["outcome"] for h in unknown if h["operation"] == "capture"] == ["succeeded"]
 
 
 def test_a_seeded_authorized_demo_order_can_be_captured(server: Server) -> None:

@@ -60,7 +60,25 @@ async def test_concurrent_captures_make_one_provider_capture(services, clients):
     assert [c.operation for c in fake.calls].count("lookup") == 0
     captures = [a for a in await attempts(services, order_id) if a.operation == "capture"]
     assert [a.outcome for a in captures].count("succeeded") == 1
+    # Seed 004: a repeated 売上処理 updates 発送完了日 and 発送回数 (a real change, recorded).
     assert all(a.outcome in ("succeeded", "local") for a in captures)
+
+
+async def test_twenty_concurrent_clicks_leave_one_history_row(services):
+    """The same capture clicked 20 times at once: one provider call, one 決済履歴 row; the
+    repeats changed nothing, so they add nothing."""
+    method = await make_method(services)
+    order_id = await make_order(services, method)
+    await services.payments.run(order_id, act("authorize"))
+    fake = services.registry.fake(method.account_id)
+    fake.latency = LATENCY
+
+    done, others = split(await gather(services, order_id, [act("capture")] * 20))
+
+    assert (len(done), len(others)) == (1, 19)
+    assert fake.captures() == 1
+    history = [(a.operation, a.outcome) for a in await attempts(services, order_id)]
+    assert history == [("authorize", "succeeded"), ("capture", "succeeded")]
 
 
 async def test_concurrent_deferred_shipment_reports_make_one_report(services):

@@ -2,7 +2,7 @@
 stops, what becomes of the 定期受注, and the 決済方法変更のご案内 it sends."""
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import update
 
@@ -24,6 +24,7 @@ from tests.factories import act, make_method, view
 from tests.reauthorization.conftest import (
     RUN_DAY,
     Provider,
+    at,
     card_method,
     failed_order,
     mails,
@@ -45,6 +46,26 @@ def test_every_payment_status_belongs_to_exactly_one_group():
 
 
 # ------------------------------------------------------------------ selection
+
+
+async def test_a_run_for_a_past_day_leaves_later_orders_alone(services: Services):
+    """The window is the 30 days up to the run's day, never after: with the clock moved
+    back, orders made after that day are neither selected nor retried."""
+    card = await card_method(services)
+    provider = Provider(services, card)
+    before_day = await failed_order(services, card, days_ago=5)
+    after_day = await failed_order(services, card, days_ago=1)
+    services.clock.set_now(at(RUN_DAY - timedelta(days=3)))
+    tries = provider.authorizations
+
+    job, items = await run_batch(services)
+
+    assert set(items) == {before_day}
+    assert job.status == JobStatus.SUCCEEDED.value
+    assert provider.authorizations == tries + 1
+    later = await order_of(services, after_day)
+    assert (later.payment_status, later.reauthorization_label) == ("authorize_failed", None)
+    assert (await order_of(services, before_day)).payment_status == "authorized"
 
 
 async def test_selects_failed_orders_of_the_last_30_days_only(services: Services):

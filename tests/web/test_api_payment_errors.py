@@ -184,11 +184,12 @@ async def test_rule_refusal_names_the_rule_and_sends_nothing(
     assert body["detail"]["rule"] in body["message"]
     got = (await api.get(f"/api/v1/orders/{order['id']}")).json()
     assert got == order  # still 仮売上完了: nothing moved
-    # The refusal is kept in 決済履歴 (by design) as a call that was never sent.
-    after = await snapshot(services, order["id"])
-    assert (after.order, after.changes) == (before.order, before.changes)
+    # 決済履歴 holds provider calls and real changes: a refusal that changed nothing adds
+    # no row (and never kessai's code as a provider's).
+    assert await snapshot(services, order["id"]) == before
     rows = (await api.get(f"/api/v1/orders/{order['id']}/payment-history")).json()
-    assert (rows[-1]["operation_label"], rows[-1]["outcome"]) == ("処理不可", "not_sent")
+    assert [r["operation"] for r in rows] == ["authorize"]
+    assert all(r["provider_code"] != "rule_refused" for r in rows)
     assert [c.operation for c in services.registry.fake(method.account_id).calls] == ["authorize"]
 
 

@@ -184,6 +184,7 @@ async def payment_history(
             provider_code=a.provider_code,
             provider_message=a.provider_message,
             provider_transaction_id=a.provider_transaction_id,
+            refusal_code=(a.request or {}).get("refusal_code"),
             note=a.note,
             actor=a.actor,
             created_at=a.created_at,

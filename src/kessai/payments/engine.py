@@ -81,7 +81,7 @@ FAILURE_EVENTS = frozenset(
 @dataclass(frozen=True)
 class ActionResult:
     order_id: int
-    outcome: str  # succeeded | declined | pending | unknown | local | not_sent
+    outcome: str  # succeeded | declined | pending | unknown | local | not_sent | refused
     message: str
     attempt_id: int | None = None
     provider_code: str | None = None
@@ -362,6 +362,10 @@ class PaymentEngine:
     ) -> ActionResult:
         values = {**self._values(facts, plan.event, plan.fields), **release}
         label = OPERATION_LABELS.get(plan.operation, plan.operation)
+        if all(getattr(facts.order, k) == v for k, v in values.items()):
+            # Nothing changes (a repeated click on an action already done): 決済履歴 keeps
+            # one row per provider call or real change, so the repeat adds none.
+            return ActionResult(facts.order.id, "local", f"{label}: {plan.note}", None)
         if not await repo.compare_and_set(
             s, facts.order, values, actor=req.actor, at=facts.now, reason=label
         ):
@@ -384,25 +388,27 @@ class PaymentEngine:
     async def _apply_refusal(
         self, s: AsyncSession, facts: OrderFacts, plan: Refuse, req: ActionRequest
     ) -> None:
-        """Record the refusal in 決済履歴; move to the failure status where the FAQ does."""
-        if plan.failure_event is not None:
-            values = self._values(facts, plan.failure_event, {})
-            await repo.compare_and_set(
-                s, facts.order, values, actor=req.actor, at=facts.now, reason=plan.error.message
-            )
+        """Move to the failure status where the FAQ does, and only then write 決済履歴: a
+        refusal that changes nothing is the caller's 409 and no history. kessai's own code
+        is kept apart from the provider's (outcome "refused", request.refusal_code)."""
+        if plan.failure_event is None:
+            return
+        values = self._values(facts, plan.failure_event, {})
+        await repo.compare_and_set(
+            s, facts.order, values, actor=req.actor, at=facts.now, reason=plan.error.message
+        )
         await repo.add_attempt(
             s,
             order_id=facts.order.id,
             operation=Operation.REFUSED,
             amount=facts.order.amount,
             reference=facts.order.provider_reference or facts.order.number,
-            outcome="not_sent",
-            provider_code=plan.error.code,
+            outcome="refused",
             note=plan.error.message,
             actor=req.actor,
             created_at=facts.now,
             completed_at=facts.now,
-            request={"action": req.action},
+            request={"action": req.action, "refusal_code": plan.error.code},
         )
 
     @staticmethod

@@ -75,6 +75,10 @@ class PaymentHistoryOut(BaseModel):
     provider_code: str | None
     provider_message: str | None
     provider_transaction_id: str | None
+    refusal_code: str | None = Field(
+        default=None,
+        description="kessai のルールで処理しなかった理由 (決済サービスのコードではありません)",
+    )
     note: str | None
     actor: str
     created_at: datetime

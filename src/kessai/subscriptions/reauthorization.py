@@ -149,7 +149,14 @@ def window_start(day: date) -> date:
 
 
 def in_window(ordered_at: datetime, day: date) -> bool:
-    return tokyo_date(ordered_at) >= window_start(day)
+    """Ordered in the 30 days up to the run's day: never after it (a run for a past day,
+    e.g. with the sandbox clock moved back, leaves later orders alone)."""
+    return window_start(day) <= tokyo_date(ordered_at) <= day
+
+
+def window_end(day: date) -> datetime:
+    """The first moment after the run's day (Asia/Tokyo), in UTC."""
+    return datetime.combine(day + timedelta(days=1), time(0), TOKYO).astimezone(UTC)
 
 
 def deadline(ordered_at: datetime) -> date:
@@ -206,10 +213,12 @@ class Reauthorization:
     async def plan(self, services: "Services", job: "Job") -> list[Any]:
         day = run_date(services, job)
         cutoff = datetime.combine(window_start(day), time(0), TOKYO).astimezone(UTC)
+        end = window_end(day)
         async with read_transaction(services.sessions) as s:
             rows = await s.scalars(
                 select(Order.id)
                 .where(
+                    Order.ordered_at < end,
                     or_(
                         Order.reauthorization_label.in_([label.value for label in OPEN_LABELS]),
                         and_(
@@ -221,7 +230,7 @@ class Reauthorization:
                             Order.ordered_at >= cutoff,
                             Order.handling_status != HandlingStatus.CANCELED.value,
                         ),
-                    )
+                    ),
                 )
                 .order_by(Order.id)
             )
@@ -305,6 +314,8 @@ async def _before_try(
     taken_up = label in OPEN_LABELS or (o.status in START_STATUSES and label in (None, L.COMPLETED))
     if not taken_up or o.status not in RETRY_STATUSES:
         return _item(o, ItemStatus.SKIPPED, "再オーソリの対象外です")
+    if tokyo_date(o.order.ordered_at) > day:
+        return _item(o, ItemStatus.SKIPPED, "実行日より後の受注のため対象外です")
     if not in_window(o.order.ordered_at, day):
         if label not in OPEN_LABELS:
             return _item(o, ItemStatus.SKIPPED, "受注日から30日を過ぎているため対象外です")
