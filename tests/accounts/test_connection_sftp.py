@@ -1,7 +1,6 @@
 """SFTP (GMO PG's SFTP 連携オプション): the client and the 接続テスト against a real OpenSSH sshd
 on loopback (tests/sftp_server.py)."""
 
-import logging
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -125,15 +124,36 @@ async def test_another_host_key_is_refused(services: Services, sftpd: SftpServer
     assert "Accepted publickey" not in sftpd.log()  # refused before logging in
 
 
-async def test_without_a_fingerprint_the_host_key_is_not_verified_and_says_so(
-    services: Services, sftpd: SftpServer, caplog: pytest.LogCaptureFixture
+async def test_an_unconfirmed_host_is_shown_its_fingerprint_and_sent_nothing(
+    services: Services, sftpd: SftpServer
 ) -> None:
-    settings = sftp_settings(sftpd, sftp_host_key_fingerprint=None)
-    with caplog.at_level(logging.WARNING, logger="kessai.providers.sftp"):
-        result = await check_gmo_pg_sftp(services, account(), settings)
-    assert result.ok is True
-    assert result.detail["host_key_verified"] is False
-    assert any("host key is not verified" in r.getMessage() for r in caplog.records)
+    """The first test of a server: its key's fingerprint for the operator to confirm; no user
+    name or password reaches a host that has not been confirmed."""
+    settings = sftp_settings(
+        sftpd,
+        sftp_host_key_fingerprint=None,
+        sftp_private_key=None,
+        sftp_password="Never-Sent-Pw-1",
+    )
+    result = await check_gmo_pg_sftp(services, account(), settings)
+    assert result.ok is False
+    assert result.detail["code"] == "sftp_host_key_unconfirmed"
+    assert result.detail["host_key_fingerprint"] == sftpd.host_key_fingerprint
+    assert sftpd.host_key_fingerprint in result.message
+    log = sftpd.log()
+    assert sftpd.username not in log  # no login was even tried
+    assert "password" not in log.lower()
+    # The client refuses too, whoever calls it (自動洗替's transfers): nothing is sent.
+    with pytest.raises(sftp.SftpHostKeyUnconfirmed):
+        async with sftp.connect(target(sftpd, host_key_fingerprint=None)):
+            pass
+    assert sftpd.username not in sftpd.log()
+
+    confirmed = {**settings, "sftp_host_key_fingerprint": result.detail["host_key_fingerprint"]}
+    (sftpd.log_path.parent / "authorized_keys").write_text("")  # the password alone logs in?
+    again = await check_gmo_pg_sftp(services, account(), confirmed)
+    assert again.detail.get("code") != "sftp_host_key_unconfirmed"
+    assert sftpd.username in sftpd.log()  # now, and only now, a login was tried
 
 
 async def test_no_server_means_not_connected(services: Services) -> None:

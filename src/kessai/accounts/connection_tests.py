@@ -9,9 +9,10 @@ when the credentials are right; a wrong ID or password gives GMO's E01 credentia
 shown verbatim. Then, when the account has SFTP settings (自動洗替・エポス連携), an SFTP login
 and a listing of the login directory.
 
-SFTP host key: the GMO PG schema has no host key field, so unless the settings carry
-`sftp_host_key_fingerprint` ("SHA256:…") the server's key is NOT verified (providers.sftp logs
-a warning). Optional settings beyond the schema: sftp_port (22), sftp_private_key.
+SFTP host key: pinned by 「SFTP ホスト鍵フィンガープリント」 (sftp_host_key_fingerprint). Until it
+is set nothing is sent to the server: the test fetches the server's key alone and shows its
+fingerprint for the operator to confirm and save (providers.sftp). Optional settings beyond
+the schema: sftp_private_key.
 """
 
 import logging
@@ -127,6 +128,9 @@ async def check_gmo_pg_sftp(
             return ConnectionResult(
                 False, "SFTPの接続先が設定されていません", {"reason": "not_configured"}
             )
+        if not target.host_key_fingerprint:
+            sftp.check_credentials(target)
+            return await _unconfirmed_host(target)
         async with sftp.connect(target) as session:
             entries = await session.listdir()
     except sftp.SftpError as exc:
@@ -136,8 +140,21 @@ async def check_gmo_pg_sftp(
         f"SFTPに接続できました(ファイル{len(entries)}件)",
         {
             "entries": len(entries),
-            "host_key_verified": target.host_key_fingerprint is not None,
+            "host_key_verified": True,
         },
+    )
+
+
+async def _unconfirmed_host(target: sftp.SftpTarget) -> ConnectionResult:
+    """The first test of a server: its host key's fingerprint, for the operator to compare
+    with the one the provider gives and save; nothing else was sent."""
+    fingerprint = await sftp.fetch_host_key(target)
+    return ConnectionResult(
+        False,
+        f"SFTPサーバのホスト鍵を確認してください: {fingerprint}。決済代行会社から案内された"
+        "フィンガープリントと一致する場合は「SFTP ホスト鍵フィンガープリント」に設定して保存し、"
+        "もう一度接続テストを実行してください(確認されるまでログイン情報は送信しません)",
+        {"code": sftp.SftpHostKeyUnconfirmed.code, "host_key_fingerprint": fingerprint},
     )
 
 

@@ -1,10 +1,12 @@
 """Engine, sessions and the column types shared by every table."""
 
 import asyncio
+import os
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from asyncpg import InterfaceError, PostgresConnectionError  # type: ignore[import-untyped]
@@ -68,7 +70,7 @@ def create_engine(
     if database_url.startswith("sqlite"):
         path = sqlite_path(database_url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(path)
         engine = create_async_engine(
             database_url,
             poolclass=NullPool if path is None else None,
@@ -87,6 +89,23 @@ def create_engine(
         max_overflow=max_overflow,
         pool_pre_ping=False,
     )
+
+
+def _private_file(path: Path) -> None:
+    """The SQLite file (orders, customers, sealed secrets) readable by its owner only: created
+    0600 before SQLite opens it (its -wal and -shm files take the same mode), and an older
+    file left readable by others is narrowed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            fd = os.open(each, os.O_RDWR | (os.O_CREAT if each == path else 0), 0o600)
+        except (FileNotFoundError, PermissionError):
+            continue  # not there (yet), or not ours to change: SQLite says what it finds
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

@@ -1,10 +1,11 @@
 """A small SFTP client over asyncssh: log in with a password or a private key, list a directory,
 read and write a file. GMO PG's 自動洗替 exchanges its files this way.
 
-Host key: when `host_key_fingerprint` ("SHA256:…", as `ssh-keygen -lf` prints it) is given the
-server must present that key, otherwise the connection is refused. Without it the host key is
-NOT verified (a warning is logged on every connection): the GMO PG account's schema has no
-field for it yet, and accepting a key on first use would silently trust whoever answers first.
+Host key: pinned. The server must present the key whose fingerprint (`host_key_fingerprint`,
+"SHA256:…" as `ssh-keygen -lf` prints it) the account names; without one nothing is sent at
+all (no login, no password): `fetch_host_key` asks the server for its key alone, so the 接続テスト
+can show it for the operator to confirm and save. Trusting whatever answers first would
+hand the password to whoever answers first.
 
 Nothing from the user's own ~/.ssh (config, keys, known_hosts) nor an ssh-agent is used: an
 account logs in with its own credentials only. Passwords and keys never reach a log.
@@ -50,6 +51,16 @@ class SftpHostKeyMismatch(SftpError):
 
 class SftpConfigError(SftpError):
     code = "sftp_config_invalid"
+
+
+class SftpHostKeyUnconfirmed(SftpError):
+    code = "sftp_host_key_unconfirmed"
+
+
+UNCONFIRMED = (
+    "SFTPサーバのホスト鍵が確認されていません。接続テストで表示されるフィンガープリントを"
+    "確認し、「SFTP ホスト鍵フィンガープリント」に設定してください"
+)
 
 
 @dataclass(frozen=True)
@@ -137,32 +148,55 @@ def _client_keys(target: SftpTarget) -> list[asyncssh.SSHKey] | None:
         ) from None
 
 
-def _connect_options(target: SftpTarget) -> dict[str, Any]:
+def check_credentials(target: SftpTarget) -> list[asyncssh.SSHKey] | None:
+    """The account's own credentials are usable (SftpConfigError otherwise), checked before
+    any connection; the client keys to log in with."""
     if not target.password and not target.private_key:
         raise SftpConfigError("SFTPのパスワードか秘密鍵を設定してください")
+    return _client_keys(target)
+
+
+def _connect_options(target: SftpTarget) -> dict[str, Any]:
+    client_keys = check_credentials(target)
     options: dict[str, Any] = {
         "port": target.port,
         "username": target.username,
         "password": target.password or None,
-        "client_keys": _client_keys(target),
+        "client_keys": client_keys,
         "agent_path": None,
         "config": [],
         "connect_timeout": target.connect_timeout_seconds,
         "login_timeout": target.connect_timeout_seconds,
         "keepalive_interval": 0,
     }
-    if target.host_key_fingerprint:
-        # An empty known-hosts list: every key goes to _HostKeyCheck.validate_host_public_key.
-        options["known_hosts"] = asyncssh.import_known_hosts("")
-        options["client_factory"] = lambda: _HostKeyCheck(target.host_key_fingerprint or "")
-    else:
-        log.warning(
-            "SFTP %s:%d: the host key is not verified (no host key fingerprint configured)",
+    if not target.host_key_fingerprint:
+        raise SftpHostKeyUnconfirmed(UNCONFIRMED)
+    # An empty known-hosts list: every key goes to _HostKeyCheck.validate_host_public_key.
+    options["known_hosts"] = asyncssh.import_known_hosts("")
+    options["client_factory"] = lambda: _HostKeyCheck(target.host_key_fingerprint or "")
+    return options
+
+
+async def fetch_host_key(target: SftpTarget) -> str:
+    """The server's host key fingerprint ("SHA256:…"), from the key exchange alone: no user
+    name, password or key is sent."""
+    where = f"{target.host}:{target.port}"
+    try:
+        key = await asyncssh.get_server_host_key(
             target.host,
             target.port,
+            config=[],
+            options=asyncssh.SSHClientConnectionOptions(
+                connect_timeout=target.connect_timeout_seconds
+            ),
         )
-        options["known_hosts"] = None
-    return options
+    except (OSError, TimeoutError, asyncssh.Error) as exc:
+        log.info("SFTP %s: no host key (%s)", where, type(exc).__name__)
+        raise SftpUnreachable("SFTPサーバに接続できませんでした", reason=str(exc)) from None
+    if key is None:
+        raise SftpUnreachable("SFTPサーバがホスト鍵を提示しませんでした")
+    fingerprint: str = key.get_fingerprint("sha256")
+    return fingerprint
 
 
 def _entry(item: asyncssh.SFTPName) -> SftpEntry:
