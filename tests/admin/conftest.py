@@ -1,9 +1,8 @@
-"""Fixtures for the admin UI: users of each role, a fake monotonic clock for the login
-throttle, and an httpx client on an app serving /admin."""
+"""Fixtures for the admin UI: users of each role and an httpx client on an app serving /admin
+(the login throttle counts in the database, on the services' clock)."""
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -11,25 +10,13 @@ from fastapi import FastAPI
 
 from kessai.core.db import transaction
 from kessai.services import Services
-from kessai.users.service import LoginThrottle, Role, create_user
+from kessai.users.service import Role, create_user
+from kessai.users.throttle import LoginThrottle
 from kessai.web import errors
 from kessai.web.admin import admin_router
 
 BASE_URL = "http://kessai.test"
 PASSWORD = "correct horse battery"
-
-
-@dataclass
-class FakeMonotonic:
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def ticks() -> FakeMonotonic:
-    return FakeMonotonic()
 
 
 def admin_app(services: Services, throttle: LoginThrottle | None = None) -> FastAPI:
@@ -51,8 +38,8 @@ async def add_user(
 
 
 @pytest.fixture
-async def client(services: Services, ticks: FakeMonotonic) -> AsyncIterator[httpx.AsyncClient]:
-    app = admin_app(services, LoginThrottle(now=ticks))
+async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    app = admin_app(services)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
         yield c

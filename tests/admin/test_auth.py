@@ -1,4 +1,5 @@
-"""Login, sessions, CSRF, the login throttle and role permissions of the admin UI, over HTTP."""
+"""Login, sessions, CSRF and role permissions of the admin UI, over HTTP (the login throttle:
+test_login_throttle.py)."""
 
 import logging
 from datetime import timedelta
@@ -15,7 +16,6 @@ from kessai.users.models import AdminSession, AdminUser
 from kessai.users.service import (
     ROLE_PERMISSIONS,
     SESSION_TTL,
-    LoginThrottle,
     Permission,
     Role,
     create_user,
@@ -23,7 +23,7 @@ from kessai.users.service import (
     hash_password,
     verify_password,
 )
-from tests.admin.conftest import PASSWORD, FakeMonotonic, add_user, csrf_of, hidden, login
+from tests.admin.conftest import PASSWORD, add_user, csrf_of, hidden, login
 
 EMAIL = "admin@example.jp"
 LOGIN_FAILED = "メールアドレスまたはパスワードが正しくありません"
@@ -122,42 +122,6 @@ async def test_wrong_password_and_unknown_email_get_the_same_answer(
         assert "kessai_admin_session=" not in response.headers.get("set-cookie", "")
     assert "wrong password 123" not in caplog.text
     assert (await client.get("/admin/orders")).status_code == 303
-
-
-async def test_five_failures_a_minute_make_the_email_wait(
-    client: httpx.AsyncClient, services: Services, ticks: FakeMonotonic
-) -> None:
-    await add_user(services, EMAIL)
-    await add_user(services, "other@example.jp")
-    for _ in range(5):
-        assert (await login(client, EMAIL, "guess guess guess")).status_code == 401
-        ticks.now += 5
-    refused = await login(client, EMAIL)  # even the right password waits
-    assert refused.status_code == 429
-    assert "待ってから" in refused.text
-    assert (await client.get("/admin/orders")).status_code == 303
-    # Another email is not held up by this one.
-    assert (await login(client, "other@example.jp")).status_code == 303
-
-    client.cookies.clear()
-    ticks.now += 60
-    assert (await login(client, EMAIL)).status_code == 303
-
-
-def test_throttle_counts_failures_in_the_window_only() -> None:
-    ticks = FakeMonotonic()
-    throttle = LoginThrottle(limit=5, window=60, now=ticks)
-    for _ in range(4):
-        throttle.failed("a@example.jp")
-        ticks.now += 20  # the oldest failures leave the window as new ones come
-    assert throttle.retry_after("A@example.jp ") is None
-    for _ in range(5):
-        throttle.failed("a@example.jp")
-    assert throttle.retry_after("a@example.jp") == 60
-    ticks.now += 30
-    assert throttle.retry_after("a@example.jp") == 30
-    throttle.succeeded("a@example.jp")
-    assert throttle.retry_after("a@example.jp") is None
 
 
 async def test_login_form_needs_its_csrf_token(

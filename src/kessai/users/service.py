@@ -8,9 +8,7 @@ only its SHA-256, with the CSRF token that every POST of that session must carry
 import hashlib
 import hmac
 import secrets
-import time
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -283,59 +281,3 @@ async def load_session(session: AsyncSession, token: str, now: datetime) -> Prin
 
 async def end_session(session: AsyncSession, token: str) -> None:
     await session.execute(delete(AdminSession).where(AdminSession.id == _token_id(token)))
-
-
-# --- login throttle ------------------------------------------------------------------------
-
-
-class LoginThrottle:
-    """At most `limit` failed logins per email within `window` seconds; then wait.
-
-    Kept in the web process's memory: enough against guessing through one server, and it
-    needs no write to the database for a request that is refused anyway.
-    """
-
-    def __init__(
-        self,
-        limit: int = 5,
-        window: float = 60.0,
-        now: Callable[[], float] = time.monotonic,
-        max_keys: int = 10_000,
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        self._now = now
-        self._max_keys = max_keys
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str) -> deque[float]:
-        now = self._now()
-        times = self._failures.get(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def retry_after(self, email: str) -> int | None:
-        """Seconds to wait before this email may try again, or None."""
-        times = self._recent(email.strip().lower())
-        if len(times) < self.limit:
-            return None
-        return max(1, int(times[-self.limit] + self.window - self._now() + 0.999))
-
-    def failed(self, email: str) -> None:
-        key = email.strip().lower()
-        times = self._recent(key)
-        times.append(self._now())
-        self._failures[key] = times
-        if len(self._failures) > self._max_keys:
-            self._prune()
-
-    def succeeded(self, email: str) -> None:
-        self._failures.pop(email.strip().lower(), None)
-
-    def _prune(self) -> None:
-        for key in list(self._failures):
-            if not self._recent(key):
-                del self._failures[key]
-        while len(self._failures) > self._max_keys:  # a flood of distinct emails
-            del self._failures[next(iter(self._failures))]

@@ -19,7 +19,8 @@ from kessai.core.db import transaction
 from kessai.core.errors import KessaiError
 from kessai.services import Services
 from kessai.users.roles import role_grants
-from kessai.users.service import LoginThrottle, Permission, Principal, load_session
+from kessai.users.service import Permission, Principal, load_session
+from kessai.users.throttle import LoginThrottle
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -52,6 +53,7 @@ FLASHES = {
         "決済サービスに接続できませんでした(送信されていません)。時間をおいて再度お試しください"
     ),
     "revoked": "APIキーを失効させました",
+    "lifted": "ログイン制限を解除しました",
 }
 
 SECURITY_HEADERS = {

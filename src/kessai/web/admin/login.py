@@ -84,7 +84,10 @@ def add_login_routes(router: APIRouter, ctx: AdminContext) -> None:
                 error="メールアドレスとパスワードを入力してください",
                 status=422,
             )
-        wait = ctx.throttle.retry_after(email)
+        address = request.client.host if request.client else "-"
+        now = ctx.services.clock.now()
+        async with transaction(ctx.services.sessions) as s:
+            wait = await ctx.throttle.retry_after(s, email, address, now)
         if wait is not None:
             return login_page(
                 request,
@@ -93,17 +96,17 @@ def add_login_routes(router: APIRouter, ctx: AdminContext) -> None:
                 error=f"ログインの失敗が続いたため、{wait}秒ほど待ってから再度お試しください",
                 status=429,
             )
-        now = ctx.services.clock.now()
         try:
             async with transaction(ctx.services.sessions) as s:
                 user = await authenticate(s, email, password, now)
                 token = await start_session(s, user, now)
+                await ctx.throttle.succeeded(s, email)
         except Unauthorized as exc:
-            ctx.throttle.failed(email)
+            async with transaction(ctx.services.sessions) as s:
+                await ctx.throttle.failed(s, email, address, now)
             return login_page(
                 request, next_url=next_url, email=email, error=exc.message, status=401
             )
-        ctx.throttle.succeeded(email)
         response = redirect(next_url)
         set_cookie(
             response,

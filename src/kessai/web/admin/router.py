@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import FileResponse
 
 from kessai.services import Services
-from kessai.users.service import LoginThrottle, Principal
+from kessai.users.service import Principal
+from kessai.users.throttle import LoginThrottle
 from kessai.web.admin.accounts import add_account_routes
 from kessai.web.admin.api_keys import add_api_key_routes
 from kessai.web.admin.automation import add_automation_routes
@@ -15,6 +16,7 @@ from kessai.web.admin.customers import add_customer_routes
 from kessai.web.admin.dashboard import add_dashboard_routes
 from kessai.web.admin.imports import add_import_routes
 from kessai.web.admin.jobs import add_job_routes
+from kessai.web.admin.lockouts import add_lockout_routes
 from kessai.web.admin.login import add_login_routes
 from kessai.web.admin.mail import add_mail_routes
 from kessai.web.admin.order_detail import add_order_detail_routes
@@ -67,4 +69,5 @@ def admin_router(services: Services, *, throttle: LoginThrottle | None = None) -
     add_mail_routes(router, ctx)
     add_webhook_routes(router, ctx)
     add_api_key_routes(router, ctx)
+    add_lockout_routes(router, ctx)
     return router
