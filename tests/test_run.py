@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +74,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     banner = kessai("demo", "--port", str(port), env=env)
     found = KEY.search(banner)
     assert found, banner
-    log = tmp_path / "serve.log"
+    with serving(env, port, tmp_path / "serve.log") as base:
+        yield Server(base, found.group(1), banner)
+
+
+@contextmanager
+def serving(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
+    """`kessai serve` on `port` as a subprocess, until it answers /healthz; its base URL."""
     with log.open("w") as out:
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "kessai.cli", "serve", "--port", str(port)],
@@ -98,7 +105,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                     f"kessai serve did not answer in {STARTUP_SECONDS} s:\n{log.read_text()}"
                 )
             time.sleep(0.1)
-        yield Server(base, found.group(1), banner)
+        yield base
     finally:
         proc.terminate()
         try:

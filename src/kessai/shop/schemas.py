@@ -3,9 +3,29 @@
 from datetime import date, time
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
 
 WEEKDAY_LABELS = ("月", "火", "水", "木", "金", "土", "日")
+# A time of day in Asia/Tokyo ("05:00" or "05:00:00"), with no offset: JSON Schema's
+# format "time" would demand one, so the document says what is sent.
+LocalTime = Annotated[
+    time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+            "examples": ["05:00"],
+        }
+    ),
+]
 ShopName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 
 
@@ -26,7 +46,7 @@ class ShopSettings(BaseModel):
     notification_email: EmailStr | None = Field(
         default=None, description="ショップ通知先メールアドレス (未設定ならショップへは送りません)"
     )
-    reauthorization_time: time = Field(
+    reauthorization_time: LocalTime = Field(
         default=time(5, 0), description="再オーソリバッチの実行時刻 (発送日の Asia/Tokyo)"
     )
     shipping_weekdays: list[int] = Field(
@@ -67,6 +87,6 @@ class ShopSettingsPatch(BaseModel):
     card_change_allowed: bool | None = None
     mail_from: EmailStr | None = None
     notification_email: EmailStr | None = None
-    reauthorization_time: time | None = None
+    reauthorization_time: LocalTime | None = None
     shipping_weekdays: list[int] | None = None
     non_shipping_dates: list[date] | None = None

@@ -32,7 +32,7 @@ from kessai.recurring.endpoints import router as recurring_router
 from kessai.services import Services, build_services
 from kessai.shop.endpoints import router as shop_router
 from kessai.subscriptions.endpoints import router as subscriptions_router
-from kessai.web import errors
+from kessai.web import errors, openapi
 from kessai.web.admin import admin_router
 from kessai.web.fast_actions import FastPaymentActions
 from kessai.web.input_policy import InputPolicy
@@ -99,6 +99,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.state.services = svc
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(FastPaymentActions, services=svc)
     app.add_middleware(InputPolicy)  # before any route reads the request
     app.add_middleware(RequestContext)  # outermost: request id, access log, HTTP metrics
