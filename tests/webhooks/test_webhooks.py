@@ -267,7 +267,7 @@ async def test_bad_endpoint_input_is_refused(api: httpx.AsyncClient) -> None:
             {"url": "https://example.jp/hook", "event_types": ["order.deleted"]},
             "unknown_event_type",
         ),
-        ({"url": "https://example.jp/hook", "description": "a\x00b"}, "invalid_text"),
+        ({"url": "https://example.jp/hook", "description": "a\x00b"}, "control_character"),
     ]
     for body, code in bad:
         r = await api.post("/api/v1/webhook-endpoints", json=body)

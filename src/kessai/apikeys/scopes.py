@@ -3,8 +3,11 @@
 - storefront: the shop's checkout — create 受注, オーソリ and 決済照会 (3-D Secure's end),
   顧客 and their cards, 定期受注 registration; read what it created.
 - operator: every payment action (売上・取消・金額変更・強制売上/取消・再オーソリ), search,
-  histories, 決済状況一括変更, CSV imports, jobs, mails, 定期受注 changes.
-- admin: 外部連携アカウント (secrets), 支払い方法管理, ショップ設定, API keys, the sandbox clock.
+  histories, 決済状況一括変更, CSV imports, jobs, mails, 定期受注 changes, events and
+  webhook deliveries.
+- admin: 外部連携アカウント (secrets), 支払い方法管理, ショップ設定, 自動化設定, mail
+  templates and メール設定, API keys, webhook endpoints (their signing secrets), the
+  sandbox clock.
 
 NEEDED is the one table of which route needs which scope; a route missing from it needs
 admin (a new route is closed until it is placed here; a test lists every route).
@@ -54,6 +57,7 @@ NEEDED: dict[tuple[str, str], Scope] = {
     ("GET", f"{V1}/orders/{{order_id}}/change-history"): OPS,
     ("GET", f"{V1}/subscriptions"): OPS,
     ("PATCH", f"{V1}/subscriptions/{{subscription_id}}"): OPS,
+    ("POST", f"{V1}/subscriptions/payment-method-change-mails"): OPS,
     ("POST", f"{V1}/orders/bulk-payment-actions"): OPS,
     ("POST", f"{V1}/imports/shipments"): OPS,
     ("POST", f"{V1}/imports/payment-statuses"): OPS,
@@ -64,6 +68,14 @@ NEEDED: dict[tuple[str, str], Scope] = {
     ("GET", f"{V1}/mails"): OPS,
     ("POST", f"{V1}/mails/deliver"): OPS,
     ("GET", f"{V1}/sandbox/clock"): OPS,
+    ("GET", f"{V1}/events"): OPS,
+    ("GET", f"{V1}/webhook-event-types"): OPS,
+    ("GET", f"{V1}/webhook-deliveries"): OPS,
+    ("GET", f"{V1}/webhook-deliveries/{{delivery_id}}"): OPS,
+    ("POST", f"{V1}/webhook-deliveries/{{delivery_id}}/redeliver"): OPS,
+    ("GET", f"{V1}/inbound-webhooks"): OPS,
+    ("GET", f"{V1}/inbound-webhooks/{{event_id}}"): OPS,
+    ("POST", f"{V1}/inbound-webhooks/{{event_id}}/replay"): OPS,
     ("GET", f"{V1}/integrations"): ADMIN,
     ("GET", f"{V1}/provider-accounts"): ADMIN,
     ("POST", f"{V1}/provider-accounts"): ADMIN,
@@ -76,6 +88,31 @@ NEEDED: dict[tuple[str, str], Scope] = {
     ("GET", f"{V1}/payment-methods/{{method_id}}/change-history"): ADMIN,
     ("PATCH", f"{V1}/shop/settings"): ADMIN,
     ("POST", f"{V1}/sandbox/clock"): ADMIN,
+    # 自動化設定, mail templates and メール設定 (SMTP credentials): the shop's settings.
+    ("GET", f"{V1}/mail-templates"): ADMIN,
+    ("POST", f"{V1}/mail-templates"): ADMIN,
+    ("GET", f"{V1}/mail-templates/{{code}}"): ADMIN,
+    ("PUT", f"{V1}/mail-templates/{{code}}"): ADMIN,
+    ("DELETE", f"{V1}/mail-templates/{{code}}"): ADMIN,
+    ("POST", f"{V1}/mail-templates/{{code}}/preview"): ADMIN,
+    ("GET", f"{V1}/mail-settings"): ADMIN,
+    ("PUT", f"{V1}/mail-settings"): ADMIN,
+    ("POST", f"{V1}/mail-settings/test"): ADMIN,
+    ("GET", f"{V1}/automation-rules/choices"): ADMIN,
+    ("GET", f"{V1}/automation-rules"): ADMIN,
+    ("POST", f"{V1}/automation-rules"): ADMIN,
+    ("PUT", f"{V1}/automation-rules/order"): ADMIN,
+    ("GET", f"{V1}/automation-rules/{{rule_id}}"): ADMIN,
+    ("PATCH", f"{V1}/automation-rules/{{rule_id}}"): ADMIN,
+    ("DELETE", f"{V1}/automation-rules/{{rule_id}}"): ADMIN,
+    ("GET", f"{V1}/automation-rules/{{rule_id}}/dry-run"): ADMIN,
+    # Webhook endpoints hold their signing secrets.
+    ("GET", f"{V1}/webhook-endpoints"): ADMIN,
+    ("POST", f"{V1}/webhook-endpoints"): ADMIN,
+    ("GET", f"{V1}/webhook-endpoints/{{endpoint_id}}"): ADMIN,
+    ("PATCH", f"{V1}/webhook-endpoints/{{endpoint_id}}"): ADMIN,
+    ("DELETE", f"{V1}/webhook-endpoints/{{endpoint_id}}"): ADMIN,
+    ("POST", f"{V1}/webhook-endpoints/{{endpoint_id}}/rotate-secret"): ADMIN,
     ("GET", f"{V1}/api-keys"): ADMIN,
     ("POST", f"{V1}/api-keys"): ADMIN,
     ("POST", f"{V1}/api-keys/{{key_id}}/revoke"): ADMIN,

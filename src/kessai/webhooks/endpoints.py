@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 
 from kessai.core.db import read_transaction, transaction
 from kessai.core.errors import InvalidInput
-from kessai.web.deps import PrincipalDep, ServicesDep
+from kessai.web.deps import IdPath, IdQuery, PrincipalDep, ServicesDep
 from kessai.webhooks import repository as repo
 from kessai.webhooks import service
 from kessai.webhooks.events import EVENT_TYPES, subject_of
@@ -59,7 +59,7 @@ async def create_endpoint(
 
 
 @router.get("/webhook-endpoints/{endpoint_id}", response_model=EndpointOut, summary="Webhook送信先")
-async def get_endpoint(endpoint_id: int, services: ServicesDep, _: PrincipalDep) -> EndpointOut:
+async def get_endpoint(endpoint_id: IdPath, services: ServicesDep, _: PrincipalDep) -> EndpointOut:
     async with read_transaction(services.sessions) as s:
         return EndpointOut.of(await service.endpoint_or_404(s, endpoint_id), services.clock.now())
 
@@ -70,7 +70,7 @@ async def get_endpoint(endpoint_id: int, services: ServicesDep, _: PrincipalDep)
     summary="Webhook送信先の変更 (URL・イベント・有効/無効)",
 )
 async def update_endpoint(
-    endpoint_id: int, data: EndpointPatch, services: ServicesDep, _: PrincipalDep
+    endpoint_id: IdPath, data: EndpointPatch, services: ServicesDep, _: PrincipalDep
 ) -> EndpointOut:
     now = services.clock.now()
     async with transaction(services.sessions) as s:
@@ -83,7 +83,7 @@ async def update_endpoint(
     summary="署名シークレットの切り替え (旧シークレットでも overlap_hours の間は署名)",
 )
 async def rotate_secret(
-    endpoint_id: int, services: ServicesDep, _: PrincipalDep, data: RotateIn | None = None
+    endpoint_id: IdPath, services: ServicesDep, _: PrincipalDep, data: RotateIn | None = None
 ) -> EndpointWithSecret:
     overlap = timedelta(hours=(data or RotateIn()).overlap_hours)
     now = services.clock.now()
@@ -96,7 +96,7 @@ async def rotate_secret(
 
 
 @router.delete("/webhook-endpoints/{endpoint_id}", status_code=204, summary="Webhook送信先の削除")
-async def delete_endpoint(endpoint_id: int, services: ServicesDep, _: PrincipalDep) -> Response:
+async def delete_endpoint(endpoint_id: IdPath, services: ServicesDep, _: PrincipalDep) -> Response:
     async with transaction(services.sessions) as s:
         await service.delete_endpoint(s, endpoint_id)
     return Response(status_code=204)
@@ -110,9 +110,9 @@ async def delete_endpoint(endpoint_id: int, services: ServicesDep, _: PrincipalD
 async def list_deliveries(
     services: ServicesDep,
     _: PrincipalDep,
-    endpoint_id: int | None = None,
+    endpoint_id: IdQuery = None,
     status: Annotated[str | None, Query(description="pending, sending, succeeded, failed")] = None,
-    order_id: int | None = None,
+    order_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[DeliveryOut]:
@@ -143,7 +143,7 @@ async def _delivery(services: ServicesDep, delivery_id: int) -> DeliveryOut:
 @router.get(
     "/webhook-deliveries/{delivery_id}", response_model=DeliveryOut, summary="Webhookの配信"
 )
-async def get_delivery(delivery_id: int, services: ServicesDep, _: PrincipalDep) -> DeliveryOut:
+async def get_delivery(delivery_id: IdPath, services: ServicesDep, _: PrincipalDep) -> DeliveryOut:
     return await _delivery(services, delivery_id)
 
 
@@ -152,7 +152,7 @@ async def get_delivery(delivery_id: int, services: ServicesDep, _: PrincipalDep)
     response_model=DeliveryOut,
     summary="Webhookの手動再送 (今すぐ送信し、結果を配信履歴に記録)",
 )
-async def redeliver(delivery_id: int, services: ServicesDep, _: PrincipalDep) -> DeliveryOut:
+async def redeliver(delivery_id: IdPath, services: ServicesDep, _: PrincipalDep) -> DeliveryOut:
     await service.redeliver(services, delivery_id)
     return await _delivery(services, delivery_id)
 
@@ -161,7 +161,7 @@ async def redeliver(delivery_id: int, services: ServicesDep, _: PrincipalDep) ->
 async def list_events(
     services: ServicesDep,
     _: PrincipalDep,
-    order_id: int | None = None,
+    order_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[EventOut]:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kessai.core.crypto import Keyring
 from kessai.core.db import transaction
 from kessai.core.errors import Conflict, InvalidInput, NotFound
+from kessai.core.inputs import check_text
 from kessai.webhooks import repository as repo
 from kessai.webhooks import signing
 from kessai.webhooks.delivery import SECRET_CONTEXT, Answer, Sender, record
@@ -52,12 +53,6 @@ def check_event_types(types: list[str]) -> list[str]:
     return list(dict.fromkeys(types))
 
 
-def _check_text(value: str) -> str:
-    if any(ord(ch) < 0x20 for ch in value):
-        raise InvalidInput("説明に制御文字は使えません", code="invalid_text")
-    return value
-
-
 def _seal(keyring: Keyring, secret: str) -> str:
     return keyring.encrypt(secret, context=SECRET_CONTEXT)
 
@@ -69,7 +64,7 @@ async def create_endpoint(
     secret = signing.new_secret()
     endpoint = WebhookEndpoint(
         url=check_url(data.url),
-        description=_check_text(data.description),
+        description=check_text(data.description, "description"),
         event_types=check_event_types(data.event_types),
         enabled=True,
         secret=_seal(keyring, secret),
@@ -98,7 +93,7 @@ async def update_endpoint(
     if data.url is not None:
         endpoint.url = check_url(data.url)
     if data.description is not None:
-        endpoint.description = _check_text(data.description)
+        endpoint.description = check_text(data.description, "description")
     if data.event_types is not None:
         endpoint.event_types = check_event_types(data.event_types)
     if data.enabled is not None and data.enabled != endpoint.enabled:
