@@ -217,7 +217,7 @@ async def test_a_failing_action_is_retried_and_shown_in_jobs(
     detail = (await api.get(f"/api/v1/jobs/{job['id']}")).json()
     logs = " ".join(entry["message"] for entry in detail["log"])
     assert logs.count("一時的なエラーのため再実行します") >= 2  # run again, then given up
-    assert "処理中にエラーが発生しました: TypeError" in logs
+    assert "処理中にエラーが発生しました: 内部エラーが発生しました (TypeError)" in logs
     assert await automation_rows(services, order_id) == []  # nothing half done
 
 
