@@ -19,6 +19,8 @@ revision: str = "0016"
 down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Safe to apply while the previous kessai serves (kessai.ops.upgrades): a new column with a default.
+online_safe: bool = True
 
 
 def upgrade() -> None:

@@ -19,6 +19,8 @@ revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Safe to apply while the previous kessai serves (kessai.ops.upgrades): a new table only.
+online_safe: bool = True
 
 
 def upgrade() -> None:
