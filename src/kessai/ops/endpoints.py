@@ -39,7 +39,11 @@ async def readyz(request: Request) -> JSONResponse:
 @router.get(
     "/metrics",
     summary="Prometheus のメトリクス (KESSAI_METRICS_ALLOW のアドレスと KESSAI_METRICS_TOKEN のみ)",
-    responses={403: {"description": "許可されていないアドレス、またはトークンの誤り"}},
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+        403: {"description": "許可されていないアドレス、またはトークンの誤り"},
+    },
 )
 async def prometheus_metrics(request: Request) -> Response:
     services = request.app.state.services

@@ -60,13 +60,14 @@ def _statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
 
 
 def describe_errors(document: dict[str, Any]) -> dict[str, Any]:
-    """`document` with every /api/ operation's error statuses answering `Error`."""
+    """`document` with every API and inbound-webhook operation's error statuses answering
+    `Error`."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = Error.model_json_schema()
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     for path, operations in document.get("paths", {}).items():
-        if not path.startswith("/api/"):
+        if not path.startswith(("/api/", "/webhooks/")):
             continue
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
