@@ -70,7 +70,7 @@ def create_engine(
     if database_url.startswith("sqlite"):
         path = sqlite_path(database_url)
         if path is not None:
-            _private_file(path)
+            private_file(path, create=False)
         engine = create_async_engine(
             database_url,
             poolclass=NullPool if path is None else None,
@@ -91,14 +91,16 @@ def create_engine(
     )
 
 
-def _private_file(path: Path) -> None:
-    """The SQLite file (orders, customers, sealed secrets) readable by its owner only: created
-    0600 before SQLite opens it (its -wal and -shm files take the same mode), and an older
-    file left readable by others is narrowed."""
+def private_file(path: Path, *, create: bool) -> None:
+    """The SQLite file (orders, customers, sealed secrets) readable by its owner only: with
+    `create` (kessai db upgrade) made 0600 before SQLite opens it (its -wal and -shm files
+    take the same mode); an older file left readable by others is narrowed. Without
+    `create` a missing file stays missing (kessai doctor must not make one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         try:
-            fd = os.open(each, os.O_RDWR | (os.O_CREAT if each == path else 0), 0o600)
+            flags = os.O_RDWR | (os.O_CREAT if create and each == path else 0)
+            fd = os.open(each, flags, 0o600)
         except (FileNotFoundError, PermissionError):
             continue  # not there (yet), or not ours to change: SQLite says what it finds
         try:

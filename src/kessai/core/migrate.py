@@ -5,6 +5,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from kessai.core.db import private_file
+from kessai.core.settings import sqlite_path
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -18,4 +21,7 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
+    path = sqlite_path(database_url)
+    if path is not None:
+        private_file(path, create=True)  # created 0600, before SQLite makes it 0644
     command.upgrade(alembic_config(database_url), revision)
