@@ -38,10 +38,13 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.ACCOUNTS_TEST: "外部連携アカウントの接続テスト",
     Permission.USERS_MANAGE: "ユーザー・権限の管理",
     Permission.SETTINGS_EDIT: "自動化設定・メールテンプレート・メール設定・Webhookの変更",
+    Permission.API_KEYS_MANAGE: "APIキーの発行・失効",
 }
 # Only 管理者 may hold these: whoever holds them could give themselves anything else, or
-# change what happens to every order (自動化設定, Webhook).
-ADMIN_ONLY = frozenset({Permission.USERS_MANAGE, Permission.SETTINGS_EDIT})
+# change what happens to every order (自動化設定, Webhook), or reach it by API key.
+ADMIN_ONLY = frozenset(
+    {Permission.USERS_MANAGE, Permission.SETTINGS_EDIT, Permission.API_KEYS_MANAGE}
+)
 
 
 async def role_grants(session: AsyncSession) -> dict[Role, frozenset[Permission]]:
