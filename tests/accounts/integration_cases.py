@@ -228,7 +228,21 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
             "show_furigana": True,
         },
     ),
-    "amazon_pay_v2": ({}, {}),
+    "amazon_pay_v2": (
+        {
+            "merchant_id": "A1B2C3D4E5F6G7",
+            "store_id": "amzn1.application-oa2-client.0123456789abcdef0123456789abcdef",
+            "public_key_id": "SANDBOX-AHEGSJCM3FOVVDBQKHM2OXVT",
+            "private_key": KEY_PEM,
+        },
+        {
+            "merchant_id": "A1B2C3D4E5F6G7",
+            "store_id": "amzn1.application-oa2-client.0123456789abcdef0123456789abcdef",
+            "public_key_id": "SANDBOX-AHEGSJCM3FOVVDBQKHM2OXVT",
+            "private_key": KEY_PEM,
+            "ipn_certificate": None,
+        },
+    ),
     "line_pay": (
         {"channel_id": "1234567890", "channel_secret": "line-secret"},
         {"channel_id": "1234567890", "channel_secret": "line-secret"},

@@ -43,7 +43,7 @@ SECRETS: dict[str, set[str]] = {
     "atone": {"secret_key"},
     "paidy": {"secret_key"},
     "amazon_pay": {"client_secret", "secret_access_key"},
-    "amazon_pay_v2": set(),
+    "amazon_pay_v2": {"private_key", "ipn_certificate"},
     "line_pay": {"channel_secret"},
     "densan": set(),
     "relation": set(),

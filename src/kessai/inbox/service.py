@@ -218,7 +218,8 @@ async def process(services: "Services", event_id: int) -> ItemResult:
 
 
 async def _order_of(s: AsyncSession, event: InboundEvent) -> Order | None:
-    """The order the event is about: our reference is its provider_reference or number."""
+    """The order the event is about: our reference (its provider_reference or number), or
+    the provider's transaction id kessai keeps for it."""
     if not event.reference:
         return None
     found: Order | None = await s.scalar(
@@ -226,7 +227,12 @@ async def _order_of(s: AsyncSession, event: InboundEvent) -> Order | None:
         .join(PaymentMethod, PaymentMethod.id == Order.payment_method_id)
         .where(
             PaymentMethod.account_id == event.account_id,
-            or_(Order.provider_reference == event.reference, Order.number == event.reference),
+            or_(
+                Order.provider_reference == event.reference,
+                Order.number == event.reference,
+                # Providers that notify by their own id (Amazon Pay: the charge permission).
+                Order.provider_transaction_id == event.reference,
+            ),
         )
         .limit(1)
     )

@@ -5,11 +5,12 @@ registry, the simulators mounted in sandbox mode, `kessai simulate`, the webhook
 the conformance suite all read this list and nothing else.
 """
 
+from kessai.providers.amazon_pay.provider import PROVIDER as AMAZON_PAY
 from kessai.providers.fake.provider import PROVIDER as FAKE
 from kessai.providers.gmo_pg.provider import PROVIDER as GMO_PG
 from kessai.providers.kit import Provider
 
-PROVIDERS: tuple[Provider, ...] = (GMO_PG, FAKE)
+PROVIDERS: tuple[Provider, ...] = (GMO_PG, AMAZON_PAY, FAKE)
 
 BY_NAME: dict[str, Provider] = {p.name: p for p in PROVIDERS}
 # Seed 001 integration → the provider whose connector reads its settings.

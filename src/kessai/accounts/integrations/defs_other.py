@@ -7,14 +7,16 @@ from kessai.accounts.integrations.fields import (
     ActionSpec,
     FieldKind,
     FieldSpec,
+    FileFormat,
     IntegrationSpec,
     SectionSpec,
     pattern,
 )
 
-TEXT, SECRET, FLAG, URL, NUMBER = (
+TEXT, SECRET, FILE, FLAG, URL, NUMBER = (
     FieldKind.TEXT,
     FieldKind.SECRET,
+    FieldKind.FILE,
     FieldKind.FLAG,
     FieldKind.URL,
     FieldKind.NUMBER,
@@ -79,6 +81,46 @@ AMAZON_PAY_V2 = IntegrationSpec(
     description="アマゾンジャパン合同会社が提供する「クレジットカード決済」を利用する際に設定します。",
     provider="amazon",
     channels=ALL_CHANNELS,
+    sections=(
+        SectionSpec(
+            "Amazon Pay 認証情報(連携で設定)",
+            (
+                FieldSpec(
+                    "merchant_id", "出品者 ID", TEXT, "連携したAmazon Payの出品者IDです。", True
+                ),
+                FieldSpec(
+                    "store_id",
+                    "ストア ID",
+                    TEXT,
+                    "連携したAmazon PayのストアID(クライアントID)です。",
+                    True,
+                ),
+                FieldSpec(
+                    "public_key_id",
+                    "公開鍵 ID",
+                    TEXT,
+                    "連携で登録した公開鍵のIDです(SANDBOX- / LIVE- で始まります)。",
+                    True,
+                ),
+                FieldSpec(
+                    "private_key",
+                    "秘密鍵",
+                    FILE,
+                    "連携で作成した鍵ペアの秘密鍵(PEM形式)です。",
+                    required=True,
+                    file_format=FileFormat.PEM_PRIVATE_KEY,
+                ),
+                FieldSpec(
+                    "ipn_certificate",
+                    "IPN 署名証明書(Sandbox)",
+                    FILE,
+                    "Sandboxで受け取るIPNの署名証明書(PEM形式)です。"
+                    "本番ではAmazon SNSの証明書を使います。",
+                    file_format=FileFormat.PEM_CERTIFICATE,
+                ),
+            ),
+        ),
+    ),
     actions=(
         ActionSpec(
             "link_account",

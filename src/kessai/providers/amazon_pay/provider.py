@@ -1,0 +1,128 @@
+"""Amazon Pay (v2), Japan: what this folder declares.
+
+- connector.py: checkout session → complete → charge permission → charge → capture / cancel /
+  refund; signing.py the AMZN-PAY-RSASSA-PSS(-V2) signatures, http.py the transport.
+- sim/: the simulator of Amazon Pay's Sandbox (buyer page, IPN over SNS).
+- ipn.py: IPN verification (SNS message signature).
+Seed 003's rules for Amazon Pay (減額のみ, no linkage until capture, no cancel after capture)
+are the payment core's: this connector declares no amount change.
+"""
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from kessai.providers.amazon_pay import declines, ipn
+from kessai.providers.amazon_pay.config import AmazonPayConfig
+from kessai.providers.amazon_pay.connector import AmazonPayConnector
+from kessai.providers.amazon_pay.http import AmazonPayClient
+from kessai.providers.kit import (
+    AsgiApp,
+    ConnectorContext,
+    Provider,
+    Sandbox,
+    SandboxInput,
+    SimulatorContext,
+)
+
+
+def connect(ctx: ConnectorContext) -> AmazonPayConnector:
+    if ctx.store is None:
+        raise ValueError("Amazon Pay の接続には参照情報の保存先が必要です")
+    return AmazonPayConnector(ctx.account_id, ctx.settings, ctx.store)
+
+
+def simulator(ctx: SimulatorContext) -> AsgiApp:
+    from kessai.providers.amazon_pay.sim import SIMULATOR, SimulatorConfig, create_simulator
+    from kessai.providers.simulator.store import SimulatorStore
+
+    store = None if ctx.sessions is None else SimulatorStore(ctx.sessions, SIMULATOR)
+    app: AsgiApp = create_simulator(SimulatorConfig(now=ctx.now, store=store))
+    return app
+
+
+def sandbox_settings(base_url: str) -> Mapping[str, Any]:
+    """The simulator's Sandbox merchant, as its 連携 would store it."""
+    from kessai.providers.amazon_pay import sim
+
+    return {
+        "public_key_id": sim.SANDBOX_PUBLIC_KEY_ID,
+        "private_key": sim.sandbox_private_key_pem(),
+        "merchant_id": sim.SANDBOX_MERCHANT_ID,
+        "store_id": sim.SANDBOX_STORE_ID,
+        "ipn_certificate": sim.sns_certificate_pem(),
+        "endpoint": base_url,
+    }
+
+
+def charges(simulator_app: Any, _connector: object) -> int:
+    """Charges the simulator authorized (whatever became of them later)."""
+    return len(simulator_app.state.simulator.state.kind("charge"))
+
+
+async def checkout(base_url: str, source: Mapping[str, str]) -> Mapping[str, str]:
+    """The customer's side of the Sandbox: the storefront creates a checkout session (signed,
+    as the Amazon Pay button's payload is), the buyer picks a simulated payment method on
+    Amazon's page and comes back with the amazonCheckoutSessionId."""
+    method = source.get("test_payment_method")
+    if not method:
+        return source
+    client = AmazonPayClient(AmazonPayConfig.from_settings(sandbox_settings(base_url)))
+    try:
+        created = await client.call(
+            "CreateCheckoutSession",
+            "POST",
+            "checkoutSessions",
+            {
+                "webCheckoutDetails": {"checkoutReviewReturnUrl": "https://shop.invalid/review"},
+                "storeId": client.config.store_id,
+            },
+            idempotency_key=uuid.uuid4().hex,
+        )
+    finally:
+        await client.aclose()
+    session = str(created.body["checkoutSessionId"])
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base_url}/checkout/{session}", data={"payment_method": method}) as chosen,
+    ):
+        chosen.raise_for_status()
+    rest = {k: v for k, v in source.items() if k != "test_payment_method"}
+    return rest | {"checkout_session_id": session}
+
+
+PROVIDER = Provider(
+    name="amazon_pay",
+    title="Amazon Pay (v2)",
+    connect=connect,
+    check_settings=AmazonPayConfig.from_settings,
+    provider_codes=frozenset({"amazon"}),
+    method_types=frozenset({"amazon_pay_v2"}),
+    integration="amazon_pay_v2",
+    final_decline=declines.is_final_decline,
+    simulator=simulator,
+    sim_path="amazon-pay",
+    simulator_help=(
+        "  API: /v2/checkoutSessions, /v2/charges …(署名必須)、購入者画面: /checkout/<id>\n"
+        "  公開鍵ID SANDBOX-KESSAISIMULATORKEY01 (秘密鍵は sim/sandbox_merchant_key.pem)"
+    ),
+    webhook=ipn.verify,
+    webhook_ack="OK",
+    sandbox=Sandbox(
+        method=("amazon", "amazon_pay_v2"),
+        succeed=SandboxInput(1000, {"test_payment_method": "1111"}),
+        decline=SandboxInput(1000, {"test_payment_method": "0002"}, code="SoftDeclined"),
+        hard_decline=SandboxInput(1000, {"test_payment_method": "4354"}, code="HardDeclined"),
+        account_settings=sandbox_settings,
+        charges=charges,
+        prepare=checkout,
+        fault_calls={
+            "authorize": "CreateCharge",
+            "capture": "CaptureCharge",
+            "cancel": "CancelCharge",
+            "lookup": "GetCharge",
+        },
+    ),
+)
