@@ -268,4 +268,17 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
         {"enabled": True, "port": 8080, "holder_name": "TENKEY"},
     ),
     "at_score": ({}, {}),
+    # 30 (kessai's own, not in the seed): KOMOJU
+    "komoju": (
+        {
+            "secret_key": "sk_test_0123456789abcdef",
+            "publishable_key": "pk_test_0123456789abcdef",
+            "webhook_secret": "komoju-webhook-token",
+        },
+        {
+            "secret_key": "sk_test_0123456789abcdef",
+            "publishable_key": "pk_test_0123456789abcdef",
+            "webhook_secret": "komoju-webhook-token",
+        },
+    ),
 }

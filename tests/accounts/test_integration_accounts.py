@@ -54,6 +54,7 @@ SECRETS: dict[str, set[str]] = {
     "product_data_feed": set(),
     "remise_tenkey": set(),
     "at_score": set(),
+    "komoju": {"secret_key", "webhook_secret"},
 }
 
 GMO_PG = {

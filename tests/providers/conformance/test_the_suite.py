@@ -58,7 +58,8 @@ async def test_a_connector_that_charges_again_on_retry_fails_the_suite(h: Harnes
         await checks.check_lost_answer_is_settled_by_lookup_and_never_charged_twice(h)
     if h.charges() == 2:
         assert "charged twice" in str(failed.value)
-    else:
+    elif "under a new reference" not in str(failed.value):
+        # (KOMOJU: the customer paid once in the session; the new reference is caught.)
         assert "outcome='declined'" in str(failed.value)
         assert any(code in str(failed.value) for code in REUSE_REFUSED)
 

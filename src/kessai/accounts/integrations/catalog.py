@@ -1,4 +1,5 @@
-"""The 29 integrations of seed 001 (外部連携アカウント管理), in the seed's order."""
+"""The 29 integrations of seed 001 (外部連携アカウント管理), in the seed's order, then the
+providers kessai connects to directly (30 KOMOJU)."""
 
 from kessai.accounts.integrations.defs_cards import (
     GMO_EPSILON,
@@ -22,6 +23,7 @@ from kessai.accounts.integrations.defs_deferred import (
     SCORE,
     YAMATO_ATOBARAI,
 )
+from kessai.accounts.integrations.defs_komoju import KOMOJU
 from kessai.accounts.integrations.defs_other import (
     AMAZON_PAY,
     AMAZON_PAY_V2,
@@ -68,6 +70,7 @@ INTEGRATIONS: tuple[IntegrationSpec, ...] = (
     PRODUCT_DATA_FEED,
     REMISE_TENKEY,
     AT_SCORE,
+    KOMOJU,
 )
 
 _BY_CODE = {spec.code: spec for spec in INTEGRATIONS}

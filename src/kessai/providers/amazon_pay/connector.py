@@ -27,9 +27,9 @@ from kessai.providers.amazon_pay import declines
 from kessai.providers.amazon_pay.config import AmazonPayConfig
 from kessai.providers.amazon_pay.http import (
     AmazonPayClient,
-    NotSent,
     Reply,
     TransportError,
+    reason_of,
 )
 from kessai.providers.contract import (
     AuthorizeRequest,
@@ -41,6 +41,7 @@ from kessai.providers.contract import (
     Shipment,
     Transaction,
 )
+from kessai.providers.rest import outcome_of_transport
 from kessai.providers.store import ReferenceStore
 from kessai.providers.vault import ProviderError, ProviderUnreachable
 
@@ -91,21 +92,15 @@ def _refused(code: str, message: str) -> Outcome:
     return Outcome(OutcomeKind.NOT_SENT, code=code, message=message)
 
 
-def outcome_of_transport(exc: TransportError) -> Outcome:
-    if isinstance(exc, NotSent):
-        return Outcome(OutcomeKind.NOT_SENT, message=exc.reason)
-    return Outcome(OutcomeKind.UNKNOWN, message=exc.reason)
-
-
 def outcome_of_error(reply: Reply, stage: DeclineStage = DeclineStage.PAYMENT) -> Outcome:
     """Amazon's refusal, its reasonCode and message verbatim."""
-    code = reply.reason_code
+    code, message = reason_of(reply)
     if not declines.is_decline(code):
         stage = DeclineStage.SYSTEM
     return Outcome(
         OutcomeKind.DECLINED,
         code=code,
-        message=declines.message_for(code, reply.message),
+        message=declines.message_for(code, message),
         stage=stage,
         hard=declines.is_final_decline(code),
     )
@@ -339,7 +334,7 @@ class AmazonPayConnector:
         if reply.status == 404:
             return reply
         if not reply.ok:
-            raise ProviderError(reply.reason_code, reply.message)
+            raise ProviderError(*reason_of(reply))
         return reply
 
     async def _recover(self, ref: str, stored: Mapping[str, Any]) -> Lookup | None:
@@ -381,7 +376,7 @@ class AmazonPayConnector:
         if reply.ok and reply.body.get("chargeId"):
             await self.store.put(ref, charge=str(reply.body["chargeId"]))
             return None
-        raise ProviderError(reply.reason_code, reply.message)
+        raise ProviderError(*reason_of(reply))
 
     async def lookup(self, reference: str) -> Lookup:
         stored = await self.store.get(reference) or {}

@@ -1,64 +1,29 @@
-"""Amazon Pay API v2 over HTTP: one aiohttp session per connector, every request signed,
-`x-amz-pay-idempotency-key` on every POST.
-
-What can go wrong on the wire is told apart by whether the request may have reached Amazon:
-- NotSent: no connection was made (refused, DNS, connect timeout), or 429 TooManyRequests
-  after the retries (Amazon turned it away unprocessed);
-- NoAnswer: sent, and no complete answer (timeout, reset, truncated body, 5xx): unknown.
-Amazon's own refusals (4xx with reasonCode and message) are a Reply. Bodies are never logged.
-"""
+"""Amazon Pay API v2 over HTTP (kessai.providers.rest): every request signed,
+`x-amz-pay-idempotency-key` on every POST, 429 TooManyRequests retried and then NotSent
+(Amazon turned it away unprocessed). Amazon's refusals (4xx with reasonCode and message) are
+a Reply."""
 
 import asyncio
 import json
-import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-
 from kessai.providers.amazon_pay import signing
 from kessai.providers.amazon_pay.config import REGION, AmazonPayConfig
+from kessai.providers.rest import JsonHttp, NoAnswer, NotSent, Reply, TransportError
 
-log = logging.getLogger("kessai.providers.amazon_pay")
+__all__ = ["AmazonPayClient", "NoAnswer", "NotSent", "Reply", "TransportError", "reason_of"]
 
 CONTENT_TYPE = "application/json"
 RATE_LIMIT_RETRIES = 2
 
 
-class TransportError(Exception):
-    def __init__(self, api: str, reason: str) -> None:
-        super().__init__(f"{api}: {reason}")
-        self.api = api
-        self.reason = reason
-
-
-class NotSent(TransportError):
-    """Nothing reached Amazon."""
-
-
-class NoAnswer(TransportError):
-    """The request may have been processed; the answer was lost."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def reason_code(self) -> str:
-        return str(self.body.get("reasonCode") or f"HTTP{self.status}")
-
-    @property
-    def message(self) -> str:
-        return str(self.body.get("message") or "")
+def reason_of(reply: Reply) -> tuple[str, str]:
+    """Amazon's reasonCode and message of a refusal."""
+    return str(reply.body.get("reasonCode") or f"HTTP{reply.status}"), str(
+        reply.body.get("message") or ""
+    )
 
 
 def _utcnow() -> datetime:
@@ -72,23 +37,12 @@ def amz_date(now: datetime) -> str:
 class AmazonPayClient:
     def __init__(self, config: AmazonPayConfig) -> None:
         self.config = config
-        self._session: aiohttp.ClientSession | None = None
+        self.http = JsonHttp("amazon_pay", config.timeout_seconds, config.connect_timeout_seconds)
         self.sleep = asyncio.sleep
         self.now: Callable[[], datetime] = _utcnow
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            timeout = aiohttp.ClientTimeout(
-                total=self.config.timeout_seconds,
-                sock_connect=self.config.connect_timeout_seconds,
-            )
-            self._session = aiohttp.ClientSession(timeout=timeout)
-        return self._session
-
     async def aclose(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        await self.http.aclose()
 
     def headers(
         self, method: str, path: str, body: bytes, idempotency_key: str | None
@@ -132,40 +86,11 @@ class AmazonPayClient:
             headers = self.headers(method, path, body, idempotency_key)
             if simulation and self.config.sandbox:
                 headers["x-amz-pay-simulation-code"] = simulation  # unsigned, sandbox only
-            reply = await self._send(api, method, path, body, headers)
+            url = f"{self.config.endpoint}{path}"
+            reply = await self.http.send(api, method, url, body, headers)
             if reply.status != 429:
                 return reply
             if attempt >= RATE_LIMIT_RETRIES:
                 raise NotSent(api, "TooManyRequests (流量制限)")
             await self.sleep(0.5 * 2**attempt)
             attempt += 1
-
-    async def _send(
-        self, api: str, method: str, path: str, body: bytes, headers: dict[str, str]
-    ) -> Reply:
-        started = time.perf_counter()
-        try:
-            async with self._client().request(
-                method, f"{self.config.endpoint}{path}", data=body or None, headers=headers
-            ) as response:
-                raw = await response.read()
-                status = response.status
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            log.warning("Amazon Pay %s: not sent (%s)", api, type(exc).__name__)
-            raise NotSent(api, f"接続できませんでした ({type(exc).__name__})") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("Amazon Pay %s: no answer (%s)", api, type(exc).__name__)
-            raise NoAnswer(api, f"応答がありませんでした ({type(exc).__name__})") from None
-        elapsed = (time.perf_counter() - started) * 1000
-        if status >= 500:
-            log.warning("Amazon Pay %s: HTTP %d in %.0fms", api, status, elapsed)
-            raise NoAnswer(api, f"HTTP {status}")
-        try:
-            parsed = json.loads(raw) if raw else {}
-        except ValueError:
-            raise NoAnswer(api, f"HTTP {status}: JSONではない応答") from None
-        reply = Reply(status, parsed if isinstance(parsed, dict) else {})
-        level = logging.DEBUG if reply.ok else logging.INFO
-        shown = "ok" if reply.ok else reply.reason_code
-        log.log(level, "Amazon Pay %s: HTTP %d %s in %.0fms", api, status, shown, elapsed)
-        return reply

@@ -1,0 +1,1 @@
+"""KOMOJU (WeChat Pay, Alipay and credit card)."""
