@@ -14,8 +14,11 @@ The calendar (Asia/Tokyo):
   until the result file is applied.
 - GMO 継続課金: 売上データ送信 from the 8th 05:00 (until the 17th), 売上結果取得 from the
   18th 06:00, 有効性チェック結果取得 from the 27th 06:00; each hourly until done.
+- Every tick: the 取消期限・与信期限 that came within a 自動化設定 rule's N days (one event
+  per order, window and N).
 """
 
+from kessai.automation import deadlines as automation_deadlines
 from kessai.automation import run as automation_run  # noqa: F401  (自動化設定: its job and listener)
 from kessai.cardupdater.jobs import (
     REQUEST_KIND,
@@ -29,7 +32,7 @@ from kessai.imports import (
     shipments,  # noqa: F401
 )
 from kessai.inbox import kind as inbox_kind  # noqa: F401
-from kessai.jobs.schedules import Schedule, register_schedule
+from kessai.jobs.schedules import TICK_STEPS, Schedule, register_schedule
 from kessai.payments.bulk import kind  # noqa: F401
 from kessai.recurring import jobs as recurring
 from kessai.subscriptions import (
@@ -69,3 +72,4 @@ RECURRING = [
     )
     for step in (recurring.SEND, recurring.RESULT, recurring.CHECK)
 ]
+TICK_STEPS["取消期限・与信期限の確認 (自動化設定)"] = automation_deadlines.scan

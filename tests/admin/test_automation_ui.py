@@ -164,3 +164,70 @@ async def test_operators_cannot_open_the_settings(
         "/admin/settings/webhooks",
     ):
         assert (await client.get(path)).status_code == 403, path
+
+
+async def test_a_deadline_rule_from_the_form_and_its_dry_run(
+    admin: httpx.AsyncClient, services: Services
+) -> None:
+    from datetime import timedelta
+
+    paypay = await make_method(services, method_type="paypay")
+    order_id = await make_order(services, paypay, number="PAYPAY-9", amount=4400)
+    await services.payments.run(order_id, act("authorize"))
+    services.clock.advance(timedelta(days=26))  # 30日 from 決済: 4 days left
+    await login(admin, "admin@example.jp")  # the session ended with the days that passed
+    token = await csrf_of(admin, "/admin/settings/automation/new")
+    base = {
+        "csrf_token": token,
+        "name": "取消期限のお知らせ",
+        "enabled": "on",
+        "event_kind": "deadline_closing",
+        "event_deadline": "cancel",
+        "action_kind_0": "mail_shop",
+        "action_template_0": "automation.shop",
+    }
+    bad = await admin.post("/admin/settings/automation/new", data=base | {"event_days": "0"})
+    assert bad.status_code == 422
+    assert "日数は1〜60の整数で指定してください" in html.unescape(bad.text)
+    r = await admin.post("/admin/settings/automation/new", data=base | {"event_days": "5"})
+    assert r.status_code == 303, r.text
+    text = html.unescape((await admin.get("/admin/settings/automation")).text)
+    assert "取消期限が5日以内になったとき" in text
+    async with transaction(services.sessions) as s:
+        [rule] = await automation.list_rules(s)
+    form = html.unescape((await admin.get(f"/admin/settings/automation/{rule.id}")).text)
+    assert 'value="5"' in form
+    dry = await admin.get(f"/admin/settings/automation/{rule.id}/dry-run")
+    assert "PAYPAY-9" in dry.text
+    assert "4,400円" in dry.text
+    assert "<th>期限</th>" in dry.text
+
+
+async def test_a_card_rule_may_mail_the_card_template_an_order_rule_may_not(
+    admin: httpx.AsyncClient,
+) -> None:
+    token = await csrf_of(admin, "/admin/settings/automation/new")
+    page = html.unescape((await admin.get("/admin/settings/automation/new")).text)
+    assert "決済方法変更のご案内(洗替判定結果NG) (顧客宛)" in page
+    mail = {"action_kind_0": "mail_customer", "action_template_0": "card_updater_ng.customer"}
+    wrong = await admin.post(
+        "/admin/settings/automation/new",
+        data={
+            "csrf_token": token,
+            "name": "注文に洗替のメール",
+            "event_kind": "payment_status",
+            "event_status": "authorize_failed",
+        }
+        | mail,
+    )
+    assert wrong.status_code == 422
+    assert (
+        "メールテンプレート「card_updater_ng.customer」はイベント「決済状況が変わったとき」では使えません"
+        in html.unescape(wrong.text)
+    )
+    r = await admin.post(
+        "/admin/settings/automation/new",
+        data={"csrf_token": token, "name": "洗替NGのご案内", "event_kind": "card_updater_ng"}
+        | mail,
+    )
+    assert r.status_code == 303, r.text

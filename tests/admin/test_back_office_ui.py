@@ -226,3 +226,38 @@ async def test_dashboard_lines_link_to_the_lists_they_count(
     wider = await client.get("/admin/dashboard", params={"days": "30"})
     assert 'aria-label="取消期限が30日以内 2件"' in wider.text
     assert (await client.get("/admin/dashboard", params={"days": "0"})).status_code == 404
+
+
+async def test_dashboard_updater_count_is_this_months_and_its_link_lists_exactly_those(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    card = await make_method(services)
+    old = await customer_with_card(services, card, name="先月 NG子", updater_result="1")
+    old_sub = await make_subscription(services, card, old)
+    # A month later: one more card comes back 有効性NG; last month's stays NG.
+    services.clock.advance(timedelta(days=31))
+    new = await customer_with_card(services, card, name="今月 NG男", updater_result="1")
+    new_sub = await make_subscription(services, card, new)
+    async with transaction(services.sessions) as s:
+        numbers = {i: (await s.get_one(Subscription, i)).number for i in (old_sub, new_sub)}
+    await add_user(services, "viewer@example.jp", role=Role.VIEWER)
+    await login(client, "viewer@example.jp")
+
+    page = await client.get("/admin/dashboard")
+    [(href, count)] = re.findall(
+        r'href="([^"]+)" aria-label="洗替結果 有効性NG (\d+)件"', page.text
+    )
+    assert count == "1"
+    # Clicking the count opens the 定期受注 it counted, and only those.
+    listed = await client.get(href.replace("&amp;", "&"))
+    assert listed.status_code == 200
+    rows = table_text(listed.text, "subscriptions")
+    assert numbers[new_sub] in rows
+    assert numbers[old_sub] not in rows
+    assert "検索結果 1件" in listed.text
+    assert "に洗替したカードの定期受注を表示しています" in listed.text
+    # Without the month, the search by 洗替ステータス still lists every NG 定期受注.
+    every = await client.get("/admin/subscriptions", params={"updater_result": "1"})
+    assert "検索結果 2件" in every.text
+    bad = await client.get("/admin/subscriptions", params={"updater_month": "2026-13"})
+    assert "洗替月「2026-13」は 2026/12 の形で指定してください" in bad.text

@@ -10,6 +10,7 @@ from kessai.automation import service
 from kessai.automation.models import AutomationRule
 from kessai.automation.rules import (
     ACTION_LABELS,
+    DEADLINES,
     EVENT_LABELS,
     ActionKind,
     EventKind,
@@ -45,6 +46,8 @@ class RuleOut(BaseModel):
             label = f"決済状況が「{PaymentStatus(status).label}」になったとき"
         elif status and kind is EventKind.HANDLING_STATUS:
             label = f"対応状況が「{HandlingStatus(status).label}」になったとき"
+        elif kind is EventKind.DEADLINE_CLOSING:
+            label = f"{DEADLINES[r.event['deadline']]}が{r.event['days']}日以内になったとき"
         return cls(
             id=r.id,
             name=r.name,
@@ -80,6 +83,7 @@ async def choices(_: PrincipalDep) -> dict[str, Any]:
         "actions": [{"kind": k.value, "label": v} for k, v in ACTION_LABELS.items()],
         "payment_statuses": [{"code": p.value, "label": p.label} for p in PaymentStatus],
         "handling_statuses": [{"code": h.value, "label": h.label} for h in HandlingStatus],
+        "deadlines": [{"code": k, "label": v} for k, v in DEADLINES.items()],
     }
 
 
@@ -131,7 +135,7 @@ async def delete_rule(rule_id: int, services: ServicesDep, _: PrincipalDep) -> R
 async def dry_run(rule_id: int, services: ServicesDep, _: PrincipalDep) -> DryRunOut:
     async with read_transaction(services.sessions) as s:
         rule = await service.get_rule(s, rule_id)
-        found = await service.dry_run(s, rule)
+        found = await service.dry_run(s, rule, services.clock.now())
     return DryRunOut(
         rule_id=rule_id,
         count=len(found),
@@ -145,6 +149,7 @@ async def dry_run(rule_id: int, services: ServicesDep, _: PrincipalDep) -> DryRu
                 "handling_status": m.handling_status,
                 "handling_status_label": HandlingStatus(m.handling_status).label,
                 "amount": m.amount,
+                "deadline": m.deadline,
             }
             for m in found
         ],

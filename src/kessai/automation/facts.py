@@ -1,6 +1,6 @@
 """What a rule's 条件 and its mails read of the order (or 定期受注) an event is about."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kessai.accounts.models import PaymentMethod
 from kessai.automation.rules import Conditions
 from kessai.core.clock import tokyo_date
-from kessai.customers.models import Customer
+from kessai.customers.models import Customer, CustomerCard
+from kessai.customers.updater import updater_label
 from kessai.orders.models import Order, OrderLabel
 from kessai.payments.status import HandlingStatus, PaymentStatus
 from kessai.subscriptions.models import Subscription
@@ -22,6 +23,8 @@ class Facts:
     method: PaymentMethod | None
     customer: Customer | None
     labels: frozenset[str]
+    card: CustomerCard | None = None  # a card event's card
+    subscription_numbers: tuple[str, ...] = field(default=())  # the 定期受注 it pays
 
     @property
     def amount(self) -> int | None:
@@ -32,7 +35,7 @@ class Facts:
     def meets(self, c: Conditions) -> bool:
         if c.empty:
             return True
-        if self.order is None and self.subscription is None:
+        if self.order is None and self.subscription is None and self.card is None:
             return False
         if c.payment_methods and (self.method is None or self.method.code not in c.payment_methods):
             return False
@@ -61,10 +64,28 @@ async def labels_of(s: AsyncSession, order_id: int) -> frozenset[str]:
     return frozenset(rows.all())
 
 
+async def _card(s: AsyncSession, card_id: int) -> Facts:
+    """A card, its customer and the 定期受注 it pays (the first of them for the 条件)."""
+    card = await s.get(CustomerCard, card_id, populate_existing=True)
+    if card is None:
+        return Facts(None, None, None, None, frozenset())
+    subs = (
+        await s.scalars(
+            select(Subscription).where(Subscription.card_id == card.id).order_by(Subscription.id)
+        )
+    ).all()
+    method = await s.get(PaymentMethod, card.payment_method_id)
+    customer = await s.get(Customer, card.customer_id)
+    first = subs[0] if subs else None
+    return Facts(None, first, method, customer, frozenset(), card, tuple(x.number for x in subs))
+
+
 async def load(s: AsyncSession, subject: str) -> Facts:
-    """The facts of an event's subject (order:12, subscription:3, job:5)."""
+    """The facts of an event's subject (order:12, subscription:3, card:4, job:5)."""
     entity, _, raw = subject.partition(":")
     ident = int(raw)
+    if entity == "card":
+        return await _card(s, ident)
     order = subscription = None
     if entity == "order":
         order = await s.get(Order, ident, populate_existing=True)
@@ -103,4 +124,24 @@ def mail_context(facts: Facts, rule_name: str, card_change_allowed: bool) -> dic
         "subscription_id": (o.subscription_id if o else (sub.id if sub else None)),
         "card_change_allowed": card_change_allowed,
         "rule_name": rule_name,
+        **card_context(facts),
+    }
+
+
+def deadline_context(event_data: dict[str, Any]) -> dict[str, Any]:
+    """期限のイベント: which deadline and when (blank for every other event)."""
+    closing = event_data.get("deadline") or {}
+    return {
+        "deadline_label": closing.get("label", ""),
+        "deadline_at": closing.get("shown", ""),
+    }
+
+
+def card_context(facts: Facts) -> dict[str, Any]:
+    card = facts.card
+    return {
+        "card_number": card.masked_number if card else "",
+        "card_expire": card.expire if card else "",
+        "updater_result_label": updater_label(card.updater_result) if card else "",
+        "subscription_numbers": list(facts.subscription_numbers),
     }

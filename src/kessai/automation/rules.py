@@ -30,6 +30,8 @@ class EventKind(StrEnum):
     JOB_SUCCEEDED = "job_succeeded"  # ジョブが完了した
     JOB_FAILED = "job_failed"  # ジョブが失敗した (一部失敗を含む)
     SUBSCRIPTION_CANCELED = "subscription_canceled"  # 定期受注がキャンセルされた
+    CARD_UPDATER_NG = "card_updater_ng"  # カードの洗替判定結果が NG になった
+    DEADLINE_CLOSING = "deadline_closing"  # 取消期限・与信期限が N 日以内になった
 
     @property
     def label(self) -> str:
@@ -43,9 +45,20 @@ EVENT_LABELS = {
     EventKind.JOB_SUCCEEDED: "ジョブが完了したとき",
     EventKind.JOB_FAILED: "ジョブが失敗したとき (一部失敗を含む)",
     EventKind.SUBSCRIPTION_CANCELED: "定期受注がキャンセルになったとき",
+    EventKind.CARD_UPDATER_NG: (
+        "カードの洗替判定結果がNG(有効性NG・照合エラー・入力データエラー)になったとき"
+    ),
+    EventKind.DEADLINE_CLOSING: "取消期限・与信期限がN日以内になったとき",
 }
+DEADLINES = {"cancel": "取消期限", "authorization": "与信期限"}
+MAX_DAYS = 60
 ORDER_EVENTS = frozenset(
-    {EventKind.PAYMENT_STATUS, EventKind.HANDLING_STATUS, EventKind.PAYMENT_UNKNOWN}
+    {
+        EventKind.PAYMENT_STATUS,
+        EventKind.HANDLING_STATUS,
+        EventKind.PAYMENT_UNKNOWN,
+        EventKind.DEADLINE_CLOSING,
+    }
 )
 
 
@@ -56,9 +69,19 @@ class EventSpec(BaseModel):
     status: str | None = Field(
         default=None, description="決済状況・対応状況のコードまたは表示名 (その2つのイベントのみ)"
     )
+    deadline: str | None = Field(
+        default=None,
+        description="cancel (取消期限) または authorization (与信期限) (期限のイベントのみ)",
+    )
+    days: int | None = Field(
+        default=None,
+        strict=True,
+        description=f"期限の何日前から知らせるか (1〜{MAX_DAYS}、期限のイベントのみ)",
+    )
 
     @model_validator(mode="after")
     def _status(self) -> "EventSpec":
+        self._deadline()
         choices: Any = {
             EventKind.PAYMENT_STATUS: PaymentStatus,
             EventKind.HANDLING_STATUS: HandlingStatus,
@@ -74,6 +97,18 @@ class EventSpec(BaseModel):
             raise ValueError(f"状況「{self.status}」はありません")
         self.status = found.value
         return self
+
+    def _deadline(self) -> None:
+        if self.kind is not EventKind.DEADLINE_CLOSING:
+            if self.deadline is not None or self.days is not None:
+                raise ValueError(f"イベント「{self.kind.label}」には期限・日数を指定できません")
+            return
+        found = next((k for k, label in DEADLINES.items() if self.deadline in (k, label)), None)
+        if found is None:
+            raise ValueError("期限には「取消期限」か「与信期限」を指定してください")
+        self.deadline = found
+        if self.days is None or not 1 <= self.days <= MAX_DAYS:
+            raise ValueError(f"日数は1〜{MAX_DAYS}の整数で指定してください")
 
     @property
     def about_orders(self) -> bool:
@@ -98,6 +133,15 @@ class EventSpec(BaseModel):
             return type_ == "job.succeeded"
         if self.kind is EventKind.JOB_FAILED:
             return type_ in ("job.failed", "job.partially_failed")
+        if self.kind is EventKind.CARD_UPDATER_NG:
+            return type_ == "card.updater_ng"
+        if self.kind is EventKind.DEADLINE_CLOSING:
+            closing = data.get("deadline") or {}
+            return (
+                type_ == "order.deadline_closing"
+                and closing.get("kind") == self.deadline
+                and closing.get("days") == self.days
+            )
         return (
             type_ == "subscription.updated"
             and changed.get("status") == SubscriptionStatus.CANCELED.value
@@ -242,6 +286,10 @@ class RuleIn(BaseModel):
                 if a.kind in NEEDS_ORDER or a.kind is ActionKind.MAIL_CUSTOMER
             ]
         elif kind is EventKind.SUBSCRIPTION_CANCELED:
+            wrong = [a for a in self.actions if a.kind in NEEDS_ORDER]
+        elif kind is EventKind.CARD_UPDATER_NG:
+            if self.conditions.labels:
+                raise ValueError("カードのイベントには受注ラベルの条件を指定できません")
             wrong = [a for a in self.actions if a.kind in NEEDS_ORDER]
         else:
             wrong = []

@@ -34,7 +34,7 @@ from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.status import ItemStatus, JobStatus
 from kessai.notifications.delivery import deliver_pending
 from kessai.notifications.service import MailTo, queue_mail
-from kessai.notifications.templates import MailKind, Recipient
+from kessai.notifications.templates import BUILTIN, MailKind, Recipient
 from kessai.orders.models import Order, OrderLabel
 from kessai.payments import repository as payments_repo
 from kessai.payments.plans import ActionRequest, ShipmentInput
@@ -191,10 +191,13 @@ async def _act(
         )
         await queue_mail(
             s,
-            kind=MailKind.AUTOMATION,
+            kind=BUILTIN[action.template].kind
+            if action.template in BUILTIN
+            else MailKind.AUTOMATION,
             to=to,
             shop=shop,
-            context=facts_.mail_context(facts, rule.name, shop.card_change_allowed),
+            context=facts_.mail_context(facts, rule.name, shop.card_change_allowed)
+            | facts_.deadline_context(event.data),
             now=now,
             dedupe_key=f"{KIND}:{rule.id}:{event.id}:{action.template}",
             order_id=facts.order.id if facts.order else None,

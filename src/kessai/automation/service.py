@@ -2,7 +2,7 @@
 the orders a rule would match today. Never commits."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -16,6 +16,7 @@ from kessai.customers.models import Customer
 from kessai.notifications.models import MailTemplate
 from kessai.notifications.templates import BUILTIN, MailKind
 from kessai.orders.models import Order, OrderLabel
+from kessai.payments.deadlines import DeadlineKind, closing_soon
 
 DRY_RUN_LIMIT = 100
 
@@ -41,18 +42,27 @@ async def list_rules(s: AsyncSession) -> list[AutomationRule]:
     return list(rows.all())
 
 
+def template_kinds(event: EventKind) -> frozenset[MailKind]:
+    """The built-in templates a rule on this event may mail: 自動化設定's own, and on a card
+    event the 決済方法変更のご案内 that names the card."""
+    if event is EventKind.CARD_UPDATER_NG:
+        return frozenset({MailKind.AUTOMATION, MailKind.CARD_UPDATER_NG})
+    return frozenset({MailKind.AUTOMATION})
+
+
 async def _check_templates(s: AsyncSession, data: RuleIn) -> None:
     """Each mail names a template this kind of mail can use: 自動化設定's own or the shop's."""
+    kinds = template_kinds(data.event.kind)
     for action in data.actions:
         code = action.template
         if code is None:
             continue
-        ok = code in BUILTIN and BUILTIN[code].kind is MailKind.AUTOMATION
+        ok = code in BUILTIN and BUILTIN[code].kind in kinds
         if not ok and code.startswith("custom_"):
             ok = await s.get(MailTemplate, code) is not None
         if not ok:
             raise InvalidInput(
-                f"メールテンプレート「{code}」は自動化設定では使えません",
+                f"メールテンプレート「{code}」はイベント「{data.event.kind.label}」では使えません",
                 code="unknown_mail_template",
                 detail={"template": code},
             )
@@ -131,18 +141,26 @@ class Match:
     payment_status: str
     handling_status: str
     amount: int
+    deadline: datetime | None = None  # 期限のイベント: the deadline that closes
 
 
-async def dry_run(s: AsyncSession, rule: AutomationRule) -> list[Match]:
+async def dry_run(s: AsyncSession, rule: AutomationRule, now: datetime) -> list[Match]:
     """The orders the rule would act on today: those already in the rule's state (決済状況 /
-    対応状況) that meet its 条件. Events that are moments (応答不明, jobs, 定期受注) match no
-    standing order."""
+    対応状況), or whose deadline closes within the rule's days, that meet its 条件. Events
+    that are moments (応答不明, jobs, 定期受注, 洗替) match no standing order."""
     event = rule.event
     kind = EventKind(event["kind"])
+    deadlines: dict[int, datetime] = {}
     if kind is EventKind.PAYMENT_STATUS:
         query = select(Order).where(Order.payment_status == event["status"])
     elif kind is EventKind.HANDLING_STATUS:
         query = select(Order).where(Order.handling_status == event["status"])
+    elif kind is EventKind.DEADLINE_CLOSING:
+        closing = await closing_soon(
+            s, now, timedelta(days=event["days"]), DeadlineKind(event["deadline"])
+        )
+        deadlines = {c.order_id: c.deadline for c in closing}
+        query = select(Order).where(Order.id.in_(list(deadlines)))
     else:
         return []
     c = Conditions.model_validate(rule.conditions)
@@ -171,6 +189,10 @@ async def dry_run(s: AsyncSession, rule: AutomationRule) -> list[Match]:
             func.lower(Customer.email).like(f"%@{c.customer_email_domain.lower()}")
         )
     rows = await s.scalars(query.order_by(Order.id.desc()).limit(DRY_RUN_LIMIT))
-    return [
-        Match(o.id, o.number, o.payment_status, o.handling_status, o.amount) for o in rows.all()
+    found = [
+        Match(o.id, o.number, o.payment_status, o.handling_status, o.amount, deadlines.get(o.id))
+        for o in rows.all()
     ]
+    if deadlines:  # soonest first, as the dashboard lists them
+        found.sort(key=lambda m: (m.deadline, m.order_id))
+    return found

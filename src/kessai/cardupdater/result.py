@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from kessai.accounts.models import ProviderAccount
 from kessai.accounts.secrets import connector_settings
 from kessai.cardupdater import repository as repo
+from kessai.cardupdater.events import emit_updater_ng
 from kessai.cardupdater.models import UpdaterRun
 from kessai.cardupdater.request import ids_of, layout_of
 from kessai.cardupdater.transfer import download, target_of
@@ -158,6 +159,7 @@ async def fetch_and_apply(
                 return Applied(run.id, path, run.result_lines or 0, 0, already=True)
             lines = await stage_file(s, run.id, files.result, local, path)
             cards = await repo.apply_staged(s, run.id, now)
+            await emit_updater_ng(s, run.id, now, source="自動洗替")
             await repo.record_result(s, run.id, path, digest, lines, now)
             counts = await repo.result_counts(s, run.id)
     return Applied(run.id, path, lines, cards, counts=counts)

@@ -32,6 +32,8 @@ class Schedule:
 
 
 SCHEDULES: dict[str, Schedule] = {}
+# Work done on every tick that is no job of its own (e.g. the events time alone makes).
+TICK_STEPS: dict[str, Callable[["Services"], Awaitable[object]]] = {}
 
 
 def register_schedule(schedule: Schedule) -> Schedule:
@@ -75,6 +77,11 @@ async def tick(services: "Services") -> list[int]:
         if new:
             log.info("scheduled %s: job %s (%s)", schedule.name, job.id, key)
             created.append(job.id)
+    for name, step in list(TICK_STEPS.items()):
+        try:
+            await step(services)
+        except Exception:  # like a schedule: one broken step must not stop the rest
+            log.exception("tick step %s failed", name)
     await resend_stalled(services)
     try:
         await deliver_pending(services)  # mails whose first send failed, when due again

@@ -29,6 +29,8 @@ class MailKind(StrEnum):
     RECURRING_CARD_INVALID = "recurring_card_invalid"
     # 自動化設定のメール: a rule's action, from the template it names.
     AUTOMATION = "automation"
+    # 決済方法変更のご案内 for a card whose 洗替判定結果 came back NG (a 自動化設定 rule's mail).
+    CARD_UPDATER_NG = "card_updater_ng"
 
     @property
     def label(self) -> str:
@@ -42,6 +44,7 @@ MAIL_KIND_LABELS = {
     MailKind.CARD_UPDATER_RESULT: "自動洗替結果のお知らせ",
     MailKind.RECURRING_CARD_INVALID: "再決済・決済方法変更のご案内",
     MailKind.AUTOMATION: "自動化設定",
+    MailKind.CARD_UPDATER_NG: "決済方法変更のご案内(洗替判定結果NG)",
 }
 
 
@@ -106,6 +109,15 @@ VARIABLES: dict[str, tuple[str, Any]] = {
     ),
     "more": ("一覧に載せきれなかった件数", 0),
     "result_label": ("有効性チェックの結果", "1:有効性NG"),
+    "card_number": ("カード番号 (下4桁以外は伏せ字、カードのイベントのみ)", "************1111"),
+    "card_expire": ("カードの有効期限 (YYMM、カードのイベントのみ)", "2612"),
+    "updater_result_label": ("洗替判定結果 (カードのイベントのみ)", "有効性NG"),
+    "deadline_label": ("期限の種類 (取消期限・与信期限、期限のイベントのみ)", "取消期限"),
+    "deadline_at": ("期限の日時 (期限のイベントのみ)", "2026年12月22日 20:00"),
+    "subscription_numbers": (
+        "そのカードで支払う定期受注の番号 (リスト、カードのイベントのみ)",
+        ["0000000003"],
+    ),
 }
 _SHOP = ("shop_name", "shop_email")
 _CUSTOMER = ("customer_name", "customer_id", "customer_email")
@@ -178,8 +190,10 @@ _RECURRING_INVALID = (
     "card_change_url",
     "deadline",
 )
-# 自動化設定's mails: the order and the rule.
-AUTOMATION_VARIABLES = (*_ORDER, "rule_name")
+_CARD = ("card_number", "card_expire", "updater_result_label", "subscription_numbers")
+# 自動化設定's mails: the order (or the card) and the rule.
+AUTOMATION_VARIABLES = (*_ORDER, *_CARD, "deadline_label", "deadline_at", "rule_name")
+_CARD_NG = (*_SHOP, *_CUSTOMER, *_CARD, "card_change_allowed", "card_change_url", "rule_name")
 
 
 @dataclass(frozen=True)
@@ -218,6 +232,8 @@ BUILTIN: dict[str, TemplateSpec] = {
         _builtin(MailKind.RECURRING_CARD_INVALID, Recipient.SHOP, _RECURRING_INVALID),
         _builtin(MailKind.AUTOMATION, Recipient.CUSTOMER, AUTOMATION_VARIABLES),
         _builtin(MailKind.AUTOMATION, Recipient.SHOP, AUTOMATION_VARIABLES),
+        _builtin(MailKind.CARD_UPDATER_NG, Recipient.CUSTOMER, _CARD_NG),
+        _builtin(MailKind.CARD_UPDATER_NG, Recipient.SHOP, _CARD_NG),
     )
 }
 

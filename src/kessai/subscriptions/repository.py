@@ -80,6 +80,9 @@ async def get_view(s: AsyncSession, subscription_id: int) -> SubscriptionView:
 class SubscriptionSearch:
     status: SubscriptionStatus | None = None
     updater_result: str | None = None  # "0"-"3" or NOT_CHECKED
+    # The card's last 洗替 in [from, to) (the dashboard's month).
+    updater_checked_from: datetime | None = None
+    updater_checked_to: datetime | None = None
     customer_id: int | None = None
     next_ship_from: date | None = None
     next_ship_to: date | None = None
@@ -95,6 +98,10 @@ async def search(s: AsyncSession, q: SubscriptionSearch) -> tuple[Sequence[Subsc
         conds.append(CustomerCard.updater_result.is_(None))
     elif q.updater_result is not None:
         conds.append(CustomerCard.updater_result == q.updater_result)
+    if q.updater_checked_from is not None:
+        conds.append(CustomerCard.updater_checked_at >= q.updater_checked_from)
+    if q.updater_checked_to is not None:
+        conds.append(CustomerCard.updater_checked_at < q.updater_checked_to)
     if q.customer_id is not None:
         conds.append(Subscription.customer_id == q.customer_id)
     if q.next_ship_from is not None:

@@ -29,6 +29,8 @@ EVENT_TYPES: dict[str, str] = {
     "job.succeeded": "ジョブの完了",
     "job.partially_failed": "ジョブの一部失敗",
     "job.failed": "ジョブの失敗",
+    "order.deadline_closing": "取消期限・与信期限がN日以内 (自動化設定のルールが指定した日数)",
+    "card.updater_ng": "カードの洗替判定結果がNG (有効性NG・照合エラー・入力データエラー)",
     "automation.fired": "自動化設定のルールによる通知",
 }
 
@@ -44,6 +46,7 @@ SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {
         "subscription_id",
     ),
     "subscription": ("number", "status", "amount", "next_ship_on", "customer_id"),
+    "card": ("customer_id", "masked_number", "expire", "updater_result"),
     "job": ("kind", "name", "status", "total", "succeeded", "failed", "skipped", "error"),
 }
 

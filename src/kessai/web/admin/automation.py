@@ -9,8 +9,9 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from kessai.automation import service
+from kessai.automation.deadlines import shown
 from kessai.automation.endpoints import RuleOut
-from kessai.automation.rules import ACTION_LABELS, EVENT_LABELS, RuleIn, RulePatch
+from kessai.automation.rules import ACTION_LABELS, DEADLINES, EVENT_LABELS, RuleIn, RulePatch
 from kessai.core.db import transaction
 from kessai.core.errors import InvalidInput
 from kessai.notifications import repository as mail_repo
@@ -38,6 +39,10 @@ def rule_body(form: FormData) -> dict[str, Any]:
     event: dict[str, Any] = {"kind": str(form.get("event_kind") or "")}
     if form.get("event_status"):
         event["status"] = str(form.get("event_status"))
+    if form.get("event_deadline"):
+        event["deadline"] = str(form.get("event_deadline"))
+    if (days := _int(form, "event_days")) is not None:
+        event["days"] = days
     conditions: dict[str, Any] = {
         "payment_methods": _list(form, "payment_methods"),
         "labels": _list(form, "labels"),
@@ -103,7 +108,8 @@ def add_automation_routes(router: APIRouter, ctx: AdminContext) -> None:
     async def templates() -> list[tuple[str, str]]:
         async with transaction(ctx.services.sessions) as s:
             custom = [(r.code, r.name) for r in await mail_repo.list_templates(s)]
-        builtin = [(c, t.name) for c, t in BUILTIN.items() if t.kind is MailKind.AUTOMATION]
+        kinds = {MailKind.AUTOMATION, MailKind.CARD_UPDATER_NG}  # which fits: service
+        builtin = [(c, t.name) for c, t in BUILTIN.items() if t.kind in kinds]
         return builtin + [c for c in custom if c[0].startswith("custom_")]
 
     async def form_page(
@@ -121,6 +127,7 @@ def add_automation_routes(router: APIRouter, ctx: AdminContext) -> None:
                 "action_kinds": ACTION_LABELS,
                 "payment_statuses": list(PaymentStatus),
                 "handling_statuses": list(HandlingStatus),
+                "deadlines": DEADLINES,
                 "templates": await templates(),
                 "rows": range(ACTION_ROWS),
             },
@@ -207,7 +214,7 @@ def add_automation_routes(router: APIRouter, ctx: AdminContext) -> None:
     async def dry_run(request: Request, rule_id: RuleId, _: Annotated[Principal, edit]) -> Response:
         async with transaction(ctx.services.sessions) as s:
             rule = await service.get_rule(s, rule_id)
-            found = await service.dry_run(s, rule)
+            found = await service.dry_run(s, rule, ctx.services.clock.now())
         return render(
             request,
             "automation_dry_run.html",
@@ -218,5 +225,6 @@ def add_automation_routes(router: APIRouter, ctx: AdminContext) -> None:
                 "limit": service.DRY_RUN_LIMIT,
                 "PaymentStatus": PaymentStatus,
                 "HandlingStatus": HandlingStatus,
+                "shown": shown,
             },
         )

@@ -2,23 +2,24 @@
 counts (the same conditions, so the list shows exactly those)."""
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import func, select
 
-from kessai.core.clock import TOKYO, to_tokyo
+from kessai.core.clock import to_tokyo
 from kessai.core.db import transaction
-from kessai.customers.models import CustomerCard
 from kessai.customers.updater import UpdaterResult
 from kessai.jobs.models import Job
 from kessai.jobs.status import JobStatus
 from kessai.orders.models import Order
 from kessai.payments.deadlines import DeadlineKind, closing_soon, stuck_in_shipment_report
 from kessai.payments.status import PaymentStatus
+from kessai.subscriptions import repository as subscriptions
 from kessai.users.service import Permission, Principal
 from kessai.web.admin.core import AdminContext, render
+from kessai.web.admin.subscriptions import month_range
 
 S = PaymentStatus
 # 決済状況 that a person must look at (seed 004), in the order the dashboard lists them.
@@ -40,11 +41,6 @@ class Line:
     count: int
     href: str
     note: str = ""
-
-
-def month_start(now: datetime) -> datetime:
-    t = to_tokyo(now)
-    return datetime.combine(t.date().replace(day=1), time(0), TOKYO)
 
 
 def add_dashboard_routes(router: APIRouter, ctx: AdminContext) -> None:
@@ -85,18 +81,23 @@ def add_dashboard_routes(router: APIRouter, ctx: AdminContext) -> None:
                     )
                 ).all()
             )
-            updater = dict(
-                (
-                    await s.execute(
-                        select(CustomerCard.updater_result, func.count())
-                        .where(
-                            CustomerCard.updater_checked_at >= month_start(now),
-                            CustomerCard.deleted_at.is_(None),
-                        )
-                        .group_by(CustomerCard.updater_result)
+            month = to_tokyo(now).date().replace(day=1)
+            since, until = month_range(month)
+            # 定期受注 whose card got the result this month: the very search the link opens.
+            updater = {
+                r: (
+                    await subscriptions.search(
+                        s,
+                        subscriptions.SubscriptionSearch(
+                            updater_result=r.value,
+                            updater_checked_from=since,
+                            updater_checked_to=until,
+                            limit=0,
+                        ),
                     )
-                ).all()
-            )
+                )[1]
+                for r in UpdaterResult
+            }
         lines = [
             Line(
                 st.label,
@@ -147,12 +148,11 @@ def add_dashboard_routes(router: APIRouter, ctx: AdminContext) -> None:
                 for j in FAILED_JOBS
             ),
         ]
-        month = to_tokyo(now)
         updaters = [
             Line(
                 r.label,
-                int(updater.get(r.value, 0)),
-                f"/admin/subscriptions?updater_result={r.value}",
+                updater[r],
+                f"/admin/subscriptions?updater_result={r.value}&updater_month={month:%Y-%m}",
                 "" if r is UpdaterResult.VALID else "支払い方法またはカード情報の変更が必要です",
             )
             for r in UpdaterResult
@@ -167,6 +167,6 @@ def add_dashboard_routes(router: APIRouter, ctx: AdminContext) -> None:
                 "updaters": updaters,
                 "month": f"{month.year}年{month.month}月",
                 "days": days,
-                "today": month.strftime("%Y/%m/%d"),
+                "today": to_tokyo(now).strftime("%Y/%m/%d"),
             },
         )

@@ -2,11 +2,14 @@
 入力データエラー are the ones to act on), one 定期受注 with its child orders, next dates and
 変更履歴, and its status and next shipping date changed from here."""
 
+import re
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
+from kessai.core.clock import TOKYO
 from kessai.core.db import transaction
 from kessai.core.errors import InvalidInput
 from kessai.customers.updater import (
@@ -86,6 +89,22 @@ class SubscriptionRow:
         )
 
 
+def month_range(month: date) -> tuple[datetime, datetime]:
+    """The Tokyo month that starts on `month`, as [start, end)."""
+    end = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return datetime.combine(month, time(0), TOKYO), datetime.combine(end, time(0), TOKYO)
+
+
+def parse_month(raw: str) -> date:
+    """洗替月: 2026-12 or 2026/12."""
+    found = re.fullmatch(r"(\d{4})[-/](\d{1,2})", raw.strip())
+    if found is None or not 1 <= int(found[2]) <= 12 or int(found[1]) < 2000:
+        raise InvalidInput(
+            f"洗替月「{raw}」は 2026/12 の形で指定してください", code="invalid_updater_month"
+        )
+    return date(int(found[1]), int(found[2]), 1)
+
+
 def _value(field: str, raw: str | None) -> str:
     return shown(label_of(SubscriptionStatus, raw) if field == "status" and raw else raw)
 
@@ -100,8 +119,10 @@ def add_subscription_routes(router: APIRouter, ctx: AdminContext) -> None:
         errors: list[str] = []
         status_raw = params.get("status", "")[:20]
         updater_raw = params.get("updater_result", "")[:20]
+        month_raw = params.get("updater_month", "")[:20]
         status = None
         updater = None
+        month = None
         try:
             status = parse_status(status_raw) if status_raw else None
         except InvalidInput as exc:
@@ -110,6 +131,11 @@ def add_subscription_routes(router: APIRouter, ctx: AdminContext) -> None:
             updater = parse_updater_filter(updater_raw) if updater_raw else None
         except InvalidInput as exc:
             errors.append(exc.message)
+        try:
+            month = parse_month(month_raw) if month_raw else None
+        except InvalidInput as exc:
+            errors.append(exc.message)
+        checked = month_range(month) if month else (None, None)
         page = inputs.page(params)
         async with transaction(ctx.services.sessions) as s:
             views, total = await repo.search(
@@ -117,6 +143,8 @@ def add_subscription_routes(router: APIRouter, ctx: AdminContext) -> None:
                 repo.SubscriptionSearch(
                     status=status,
                     updater_result=updater,
+                    updater_checked_from=checked[0],
+                    updater_checked_to=checked[1],
                     limit=PAGE_SIZE,
                     offset=(page - 1) * PAGE_SIZE,
                 ),
@@ -126,6 +154,7 @@ def add_subscription_routes(router: APIRouter, ctx: AdminContext) -> None:
             for k, v in (
                 ("status", status.value if status else ""),
                 ("updater_result", updater or ""),
+                ("updater_month", f"{month:%Y-%m}" if month else ""),
             )
             if v
         }
@@ -139,6 +168,8 @@ def add_subscription_routes(router: APIRouter, ctx: AdminContext) -> None:
                 "errors": errors,
                 "status": query.get("status", ""),
                 "updater": query.get("updater_result", ""),
+                "updater_month": f"{month.year}年{month.month}月" if month else "",
+                "updater_month_value": query.get("updater_month", ""),
                 "statuses": [(s.value, s.label) for s in SubscriptionStatus],
                 "updaters": [(r.value, r.label) for r in UpdaterResult]
                 + [(NOT_CHECKED, NOT_CHECKED_LABEL)],
