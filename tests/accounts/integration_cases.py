@@ -281,4 +281,24 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
             "webhook_secret": "komoju-webhook-token",
         },
     ),
+    # 31 (kessai's own, not in the seed): PayPay
+    "paypay": (
+        {
+            "api_key": "a_ExampleKey_0001",
+            "api_secret": "ExampleSecret+0001/=",
+            "merchant_id": "000000000000012345",
+            "endpoint": "https://apigw.paypay.ne.jp",
+            "webhook_sources": "203.0.113.0/24, 198.51.100.7",
+            "authorization_days": "30",
+        },
+        {
+            "api_key": "a_ExampleKey_0001",
+            "api_secret": "ExampleSecret+0001/=",
+            "merchant_id": "000000000000012345",
+            "endpoint": "https://apigw.paypay.ne.jp",
+            "webhook_sources": "203.0.113.0/24, 198.51.100.7",
+            "authorization_days": 30,
+            "redirect_url": None,
+        },
+    ),
 }

@@ -147,8 +147,8 @@ async def test_catalog_lists_all_29_integrations_with_fields(api: httpx.AsyncCli
     r = await api.get("/api/v1/integrations")
     assert r.status_code == 200
     catalog = {item["code"]: item for item in r.json()}
-    # The seed's 29, then the providers kessai connects to directly (30 KOMOJU).
-    assert [item["number"] for item in r.json()] == list(range(1, 31))
+    # The seed's 29, then the providers kessai connects to directly (30 KOMOJU, 31 PayPay).
+    assert [item["number"] for item in r.json()] == list(range(1, 32))
     assert set(catalog) == {spec.code for spec in INTEGRATIONS}
     gmo = catalog["gmo_pg"]
     assert gmo["name"] == "GMO PG"

@@ -50,8 +50,9 @@ SEED_NAMES = [
     "ルミーズテンキーパッド",
     "at score",
 ]
-# After the seed's 29: providers kessai connects to directly (accounts.integrations.defs_komoju).
-DIRECT_NAMES = ["KOMOJU"]
+# After the seed's 29: providers kessai connects to directly (accounts.integrations
+# defs_komoju, defs_direct).
+DIRECT_NAMES = ["KOMOJU", "PayPay"]
 
 # code → capabilities provider (None: not one of seed 003's payment providers).
 PROVIDER_LINKS: dict[str, str | None] = {
@@ -85,6 +86,7 @@ PROVIDER_LINKS: dict[str, str | None] = {
     "remise_tenkey": None,
     "at_score": None,
     "komoju": "komoju",
+    "paypay": "paypay",
 }
 NOT_PAYMENTS = {
     "relation",

@@ -171,6 +171,7 @@ ALL_ROWS: list[tuple[str, str, MethodKind]] = [
     ("smartpay", "smartpay", W),
     ("komoju", "wechat_pay", W),
     ("komoju", "alipay", W),
+    ("paypay", "paypay", W),  # kessai's own row: PayPay contracted directly
     ("offline", "bank_transfer", X),
     ("offline", "cod", X),
     ("offline", "external", X),
@@ -309,6 +310,7 @@ CANCEL: list[tuple[str, str, str, str, str]] = [
     ("smartpay", "smartpay", "link", "link", "api"),
     ("komoju", "wechat_pay", "link", "link", "default"),
     ("komoju", "alipay", "link", "link", "default"),
+    ("paypay", "paypay", "link", "link", "api"),
     ("offline", "bank_transfer", "local", "local", "api"),
     ("offline", "cod", "local", "local", "api"),
     ("offline", "external", "local", "local", "api"),
@@ -730,6 +732,7 @@ AMOUNT: list[tuple[str, str, str, str]] = [
     ("smartpay", "smartpay", "not", "not"),
     ("komoju", "wechat_pay", "not", "not"),
     ("komoju", "alipay", "not", "not"),
+    ("paypay", "paypay", "link", "link"),  # 減額のみ: Update a payment authorization / 返金
     ("offline", "bank_transfer", "local", "not"),
     ("offline", "cod", "local", "not"),
     ("offline", "external", "local", "not"),
@@ -957,6 +960,7 @@ CAPTURE_WITH_FLAG: set[tuple[str, str]] = {
     ("sbps", "paypay"),
     ("sbps", "au_pay"),
     ("sbps", "epos"),
+    ("paypay", "paypay"),
     ("sony_payment", "credit_card"),
     ("paygent", "credit_card"),
     ("paygent", "carrier"),
@@ -1077,6 +1081,7 @@ def test_authorization_days_table_providers_are_known() -> None:
         ("amazon", "amazon_pay_v2", 30),
         ("zeus", "credit_card", 90),
         ("komoju", "alipay", None),
+        ("paypay", "paypay", 30),
         ("offline", "bank_transfer", None),
     ],
 )

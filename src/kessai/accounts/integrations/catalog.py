@@ -1,5 +1,5 @@
 """The 29 integrations of seed 001 (外部連携アカウント管理), in the seed's order, then the
-providers kessai connects to directly (30 KOMOJU)."""
+providers kessai connects to directly (30 KOMOJU, defs_direct: 31 PayPay)."""
 
 from kessai.accounts.integrations.defs_cards import (
     GMO_EPSILON,
@@ -23,6 +23,7 @@ from kessai.accounts.integrations.defs_deferred import (
     SCORE,
     YAMATO_ATOBARAI,
 )
+from kessai.accounts.integrations.defs_direct import PAYPAY
 from kessai.accounts.integrations.defs_komoju import KOMOJU
 from kessai.accounts.integrations.defs_other import (
     AMAZON_PAY,
@@ -71,6 +72,7 @@ INTEGRATIONS: tuple[IntegrationSpec, ...] = (
     REMISE_TENKEY,
     AT_SCORE,
     KOMOJU,
+    PAYPAY,
 )
 
 _BY_CODE = {spec.code: spec for spec in INTEGRATIONS}

@@ -44,7 +44,8 @@ PROVIDERS: dict[str, str] = {
     "smartpay": "Smartpay",
     "komoju": "KOMOJU",
     "offline": "決済代行会社連携なし",
-    # Contracted directly (their own 与信期限), no row in seed 003's matrix:
+    # Contracted directly (their own 与信期限), no row in seed 003's matrix (PayPay's row is
+    # kessai's own, see the end of ROWS):
     "score": "SCORE(スコア後払い)",
     "paypay": "PayPay",
     "rakuten_pay": "楽天ペイ",
@@ -128,6 +129,7 @@ def _days(anchor: Anchor, days: int, note: str) -> Window:
 
 
 PAYPAY_30 = _days(Anchor.AUTHORIZED_AT, 30, "決済日時から30日を超えるとエラー")
+PAYPAY_180 = _days(Anchor.AUTHORIZED_AT, 180, "決済日時から180日を超えるとエラー")
 AU_PAY_90 = _days(Anchor.AUTHORIZED_AT, 90, "決済日時から90日を超えるとエラー")
 D_BARAI = Window(
     anchor=Anchor.AUTHORIZED_AT, note="決済日時の翌々月末20時を過ぎるとエラー", months=2, hour=20
@@ -329,10 +331,7 @@ ROWS: tuple[CapabilityRow, ...] = (
         "PayPay",
         K.WALLET,
         cancel_before=CancelRule(note=PAYPAY_30.note, window=PAYPAY_30),
-        cancel_after=CancelRule(
-            note="決済日時から180日を超えるとエラー",
-            window=_days(Anchor.AUTHORIZED_AT, 180, "決済日時から180日を超えるとエラー"),
-        ),
+        cancel_after=CancelRule(note=PAYPAY_180.note, window=PAYPAY_180),
         capture_on_authorize=FLAG,
     ),
     CapabilityRow(
@@ -766,6 +765,21 @@ ROWS: tuple[CapabilityRow, ...] = (
         cancel_before=DEFAULT,
         cancel_after=DEFAULT,
         capture_on_authorize=CaptureOnAuthorize.ALWAYS,
+    ),
+    # PayPay contracted directly (not a row of seed 003, whose PayPay rows run through a
+    # gateway): the seed's PayPay windows (決済日時から30日 before オーソリ確定, 180日 after,
+    # as for GMOペイメントゲートウェイ's PayPay), and what PayPay's own API links: a decrease
+    # (Update a payment authorization before capture, a partial refund after it).
+    CapabilityRow(
+        "paypay",
+        "paypay",
+        "PayPay",
+        K.WALLET,
+        cancel_before=CancelRule(note=PAYPAY_30.note, window=PAYPAY_30),
+        cancel_after=CancelRule(note=PAYPAY_180.note, window=PAYPAY_180),
+        amount_before=DECREASE_ONLY,
+        amount_after=DECREASE_ONLY,
+        capture_on_authorize=FLAG,
     ),
     # No provider linkage at all (seed 004: 銀行振込・代金引換・外部決済).
     CapabilityRow("offline", "bank_transfer", "銀行振込", K.OFFLINE),

@@ -1,0 +1,135 @@
+"""The simulator checks `hmac OPA-Auth` as PayPay does (PayPay's own 401 answers), and sends
+its Transaction webhooks back, again until they are taken."""
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from kessai.providers.paypay import signing
+from kessai.providers.paypay.sim.state import TEST_API_KEY, TEST_API_SECRET, TEST_MERCHANT_ID
+from tests.loopback import serve
+from tests.providers.paypay.conftest import PayPay
+
+BODY = {
+    "merchantPaymentId": "SIG-1",
+    "codeType": "ORDER_QR",
+    "amount": {"amount": 500, "currency": "JPY"},
+    "requestedAt": 1_800_000_000,
+}
+
+
+async def _post(
+    paypay: PayPay,
+    *,
+    secret: str = TEST_API_SECRET,
+    epoch: int | None = None,
+    nonce: str | None = None,
+    body: dict[str, Any] = BODY,
+    signed_body: dict[str, Any] | None = None,
+    merchant: str = TEST_MERCHANT_ID,
+) -> httpx.Response:
+    raw = json.dumps(body).encode()
+    signed = json.dumps(signed_body).encode() if signed_body is not None else raw
+    header = signing.authorization(
+        TEST_API_KEY,
+        secret,
+        "POST",
+        "/v2/codes",
+        signed,
+        epoch=int(time.time()) if epoch is None else epoch,
+        nonce=nonce or signing.new_nonce(),
+    )
+    headers = {
+        "Authorization": header,
+        "Content-Type": signing.CONTENT_TYPE,
+        "X-ASSUME-MERCHANT": merchant,
+    }
+    async with httpx.AsyncClient(base_url=paypay.url) as client:
+        return await client.post("/v2/codes", content=raw, headers=headers)
+
+
+def _code(reply: httpx.Response) -> tuple[int, str]:
+    return reply.status_code, reply.json()["resultInfo"]["code"]
+
+
+async def test_a_signed_request_is_answered(paypay: PayPay) -> None:
+    reply = await _post(paypay)
+    assert _code(reply) == (201, "SUCCESS")
+    assert reply.json()["data"]["merchantPaymentId"] == "SIG-1"
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"secret": "not-the-secret"},
+        {"epoch": int(time.time()) - 121},  # more than 2 minutes old
+        {"signed_body": {**BODY, "amount": {"amount": 1, "currency": "JPY"}}},  # tampered
+    ],
+    ids=["secret", "stale", "tampered"],
+)
+async def test_a_wrong_signature_gets_paypays_unauthorized(
+    paypay: PayPay, wrong: dict[str, Any]
+) -> None:
+    reply = await _post(paypay, **wrong)
+    assert _code(reply) == (401, "UNAUTHORIZED")
+    assert paypay.sim.state.payments == {}
+
+
+async def test_a_replayed_nonce_is_refused_and_another_merchant_is_out_of_scope(
+    paypay: PayPay,
+) -> None:
+    assert _code(await _post(paypay, nonce="same0001")) == (201, "SUCCESS")
+    again = await _post(paypay, nonce="same0001", body={**BODY, "merchantPaymentId": "SIG-2"})
+    assert _code(again) == (401, "UNAUTHORIZED")
+    other = await _post(paypay, merchant="999", body={**BODY, "merchantPaymentId": "SIG-3"})
+    assert _code(other) == (401, "OP_OUT_OF_SCOPE")
+    assert list(paypay.sim.state.payments) == ["SIG-1"]
+
+
+class Receiver:
+    """A merchant's webhook endpoint that fails the first `fail` deliveries."""
+
+    def __init__(self, fail: int) -> None:
+        self.fail = fail
+        self.bodies: list[dict[str, Any]] = []
+
+    async def handle(self, request: Request) -> PlainTextResponse:
+        self.bodies.append(json.loads(await request.body()))
+        if len(self.bodies) <= self.fail:
+            return PlainTextResponse("busy", status_code=503)
+        return PlainTextResponse("OK")
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    got = Receiver(fail=2)
+    async with serve(Starlette(routes=[Route("/hook", got.handle, methods=["POST"])])) as url:
+        yield got, f"{url}/hook"
+
+
+async def test_webhooks_are_sent_again_until_taken(
+    paypay: PayPay, receiver: tuple[Receiver, str]
+) -> None:
+    got, url = receiver
+    await paypay.control(webhook_url=url, webhook_retries=3, webhook_backoff_seconds=0)
+    created = await _post(paypay)
+    await paypay.customer(created.json()["data"]["url"])
+    async with httpx.AsyncClient(base_url=paypay.url) as client:
+        sent = (await client.get("/_webhooks")).json()["webhooks"]
+    assert [(w["attempts"], w["delivered"]) for w in sent] == [(3, True)]
+    assert len(got.bodies) == 3
+    event = got.bodies[-1]
+    assert event["notification_type"] == "Transaction"
+    assert (event["state"], event["merchant_order_id"], event["order_amount"]) == (
+        "COMPLETED",
+        "SIG-1",
+        "500",
+    )
