@@ -201,6 +201,19 @@ async def test_a_decline_keeps_paypays_code(shop: Shop) -> None:
     assert await shop.status(order) == "authorize_failed"
     (attempt,) = [a for a in await shop.history(order) if a["outcome"] == "declined"]
     assert attempt["provider_code"] == "NO_SUFFICIENT_FUND"
+
+    # A QR code the customer's wallet refuses: PayPay's FAILED webhook, confirmed by a lookup.
+    qr = await shop.order()
+    url = (await shop.act(qr, "authorize")).json()["redirect_url"]
+    async with httpx.AsyncClient() as customer:
+        refused = await customer.post(url, data={"action": "fail"})
+        assert "お支払いできませんでした" in refused.text
+    sent = (await shop.settle_webhooks())[-1]
+    assert (sent["event"]["merchant_order_id"], sent["event"]["state"]) == (
+        (await shop.api.get(f"/api/v1/orders/{qr}")).json()["number"],
+        "FAILED",
+    )
+    assert await shop.status(qr) == "authorize_failed"
     assert shop.charged() == 0
 
 
