@@ -133,3 +133,35 @@ async def test_webhooks_are_sent_again_until_taken(
         "SIG-1",
         "500",
     )
+
+
+async def test_mounted_under_a_prefix_it_checks_the_path_the_client_signed() -> None:
+    """As `kessai serve` mounts it at /sim/paypay: the connector signs /v2/…, and the QR
+    code's URL keeps the prefix."""
+    from starlette.routing import Mount
+
+    from kessai.providers.paypay.sim import create_simulator
+
+    app = Starlette(routes=[Mount("/sim/paypay", app=create_simulator())])
+    raw = json.dumps(BODY).encode()
+    header = signing.authorization(
+        TEST_API_KEY,
+        TEST_API_SECRET,
+        "POST",
+        "/v2/codes",
+        raw,
+        epoch=int(time.time()),
+        nonce=signing.new_nonce(),
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kessai") as client:
+        reply = await client.post(
+            "/sim/paypay/v2/codes",
+            content=raw,
+            headers={"Authorization": header, "Content-Type": signing.CONTENT_TYPE},
+        )
+        assert _code(reply) == (201, "SUCCESS")
+        url = reply.json()["data"]["url"]
+        assert url.startswith("http://kessai/sim/paypay/qr/")
+        page = await client.get(url)
+    assert "¥500" in page.text
