@@ -282,3 +282,15 @@ async def test_tampered_replayed_duplicate_and_late_webhooks_change_nothing(shop
     assert len(lookups) == 0  # inbox lookups are not payment calls
     assert [a["id"] for a in await shop.history(order)] == [a["id"] for a in history]
     assert shop.charged() == 1
+
+
+async def test_an_unpaid_qr_code_is_deleted_when_the_order_is_cancelled(shop: Shop) -> None:
+    order = await shop.order()
+    url = (await shop.act(order, "authorize")).json()["redirect_url"]
+    r = await shop.act(order, "cancel")
+    assert (r.status_code, r.json()["outcome"]) == (200, "succeeded"), r.text
+    assert await shop.status(order) == "canceled"
+    assert [c["api"] for c in await shop.calls()][-1] == "deleteQRCode"
+    async with httpx.AsyncClient() as customer:  # too late to pay it now
+        assert (await customer.get(url)).status_code == 404
+    assert shop.charged() == 0

@@ -345,6 +345,10 @@ def _cancel(f: OrderFacts) -> Plan:
             Operation.LOCAL, Event.CANCELED, {}, "決済サービスに有効な取引がないため連携せず取消"
         )
     decision = caps.can_cancel(f.context(), f.phase)
+    if f.awaiting_customer and decision.code == caps.DecisionCode.MISSING_TIMESTAMP:
+        # Not paid yet (a PayPay QR code, 3-D Secure): no 決済日時, so no window has begun;
+        # the provider's pending transaction is withdrawn before the customer can pay it.
+        decision = caps.Decision(caps.Verdict.LINK, caps.DecisionCode.OK, decision.rule)
     if decision.verdict is caps.Verdict.LOCAL:
         return Local(Operation.LOCAL, Event.CANCELED, {}, decision.rule)
     if decision.verdict is caps.Verdict.REFUSE:
