@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from asyncpg import InterfaceError, PostgresConnectionError  # type: ignore[import-untyped]
+from asyncpg.exceptions import (  # type: ignore[import-untyped]
+    InternalClientError,
+    OperatorInterventionError,
+)
 from sqlalchemy import BigInteger, DateTime, Integer, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -24,6 +29,7 @@ from sqlalchemy.pool import NullPool, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util.concurrency import greenlet_spawn
 
+from kessai.core.errors import DatabaseUnavailable
 from kessai.core.settings import sqlite_path
 
 # BIGINT on PostgreSQL; SQLite only autoincrements a plain INTEGER primary key.
@@ -83,12 +89,71 @@ def create_engine(
     url = make_url(database_url)
     pool_size = int(url.query.get("pool_size", pool_size))  # type: ignore[arg-type]
     max_overflow = int(url.query.get("max_overflow", max_overflow))  # type: ignore[arg-type]
-    return create_async_engine(
+    engine = create_async_engine(
         url.difference_update_query(["pool_size", "max_overflow"]),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,
     )
+    _connect_failures_named(engine)
+    return engine
+
+
+def _connect_failures_named(engine: AsyncEngine) -> None:
+    sync = engine.sync_engine
+
+    @event.listens_for(sync, "do_connect")
+    def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as exc:  # TimeoutError included
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    @event.listens_for(sync, "handle_error")
+    def _lost(ctx: Any) -> None:
+        # A connection the server dropped (restart, pg_terminate_backend): the others in
+        # the pool are as dead, so the pool starts afresh rather than fail once per each.
+        if _connection_lost(ctx.original_exception):
+            ctx.is_disconnect = True
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it was raised from (`raise … from`), not what it handled."""
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__
+    return chain
+
+
+# The driver's own words for a connection that is gone: unreachable, closed, shut down or
+# terminated (57P01: pg_terminate_backend, a server restart), or left mid-operation by those.
+_LOST = (
+    DatabaseUnavailable,
+    PostgresConnectionError,
+    InterfaceError,
+    OperatorInterventionError,
+    InternalClientError,
+)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    return any(isinstance(e, _LOST) for e in _causes(exc))
+
+
+def database_failure(exc: BaseException) -> bool:
+    """Did the database fail — unreachable, restarted, the connection killed — as opposed to
+    a provider's network or a mistake in a statement? What was done meanwhile at a provider
+    is then known only to the provider: the work is run again (and settled by a lookup),
+    never reported as the order's failure."""
+    if isinstance(exc, sa_exc.TimeoutError) or _connection_lost(exc):
+        return True  # unreachable, cut off, or the pool waited too long for a connection
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    return False
 
 
 def private_file(path: Path, *, create: bool) -> None:
@@ -177,12 +242,18 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     try:
         yield pooled.driver_connection
     except BaseException as exc:
-        if not isinstance(exc, Exception) or isinstance(exc, _BROKEN):
+        if _connection_lost(exc) or isinstance(exc, OSError):
+            # The server dropped it: those kept beside it, and the pool's, are as dead.
+            kept.append(pooled)
+            await asyncio.shield(greenlet_spawn(_discard_all, engine, kept, exc))
+        elif not isinstance(exc, Exception) or isinstance(exc, _BROKEN):
             await asyncio.shield(greenlet_spawn(_discard, pooled))
         elif len(kept) < _keep(engine):
             kept.append(pooled)
         else:
             await greenlet_spawn(pooled.close)
+        if isinstance(exc, OSError):  # the socket to the database, nothing else is used here
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
         raise
     if len(kept) < _keep(engine):
         kept.append(pooled)
@@ -192,7 +263,13 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
 
 
 # The driver connection may be unusable after these (RuntimeError: used from another loop).
-_BROKEN = (OSError, RuntimeError, InterfaceError, PostgresConnectionError)
+_BROKEN = (
+    OSError,
+    RuntimeError,
+    InterfaceError,
+    PostgresConnectionError,
+    OperatorInterventionError,
+)
 
 
 def _keep(engine: AsyncEngine) -> int:
@@ -203,6 +280,14 @@ def _keep(engine: AsyncEngine) -> int:
 def _discard(pooled: PoolProxiedConnection) -> None:
     pooled.invalidate()
     pooled.close()
+
+
+def _discard_all(
+    engine: AsyncEngine, kept: list[PoolProxiedConnection], exc: BaseException
+) -> None:
+    engine.sync_engine.pool._invalidate(kept[-1], exc if isinstance(exc, Exception) else None)
+    while kept:
+        _discard(kept.pop())
 
 
 @asynccontextmanager

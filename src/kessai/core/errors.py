@@ -65,6 +65,13 @@ class Forbidden(KessaiError):
     code = "forbidden"
 
 
+class DatabaseUnavailable(Exception):
+    """The database could not be reached (refused, reset, timed out while connecting).
+
+    The driver lets such an OSError through bare, where it would look like any network
+    error, a provider's included; named, it is told apart (core.db.database_failure)."""
+
+
 def in_words(exc: BaseException) -> str:
     """What an operator is told about a failure: kessai's own message, or the kind of failure
     (a driver's message may hold SQL and its parameters: those go to the log only)."""
@@ -72,7 +79,12 @@ def in_words(exc: BaseException) -> str:
         return exc.message
     kind = type(exc)
     names = {c.__module__.split(".", 1)[0] for c in kind.__mro__}
-    if names & {"sqlalchemy", "asyncpg", "sqlite3", "aiosqlite"}:
+    if issubclass(kind, DatabaseUnavailable) or names & {
+        "sqlalchemy",
+        "asyncpg",
+        "sqlite3",
+        "aiosqlite",
+    }:
         return "データベースでエラーが発生しました (接続の切断・タイムアウトなど)"
     if issubclass(kind, TimeoutError):
         return "時間内に応答がありませんでした"

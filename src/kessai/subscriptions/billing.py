@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.core.clock import to_tokyo, tokyo_date
-from kessai.core.db import transaction
+from kessai.core.db import database_failure, transaction
 from kessai.core.errors import (
     InProgress,
     InvalidInput,
@@ -37,6 +37,7 @@ from kessai.customers.updater import UpdaterResult, blocks_charging, updater_lab
 from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.status import ItemStatus
 from kessai.orders.service import densan_transaction_id, new_order_values
+from kessai.payments.holds import await_release
 from kessai.payments.plans import ActionRequest
 from kessai.payments.status import PaymentStatus
 from kessai.providers import densan
@@ -62,7 +63,6 @@ IN_FLIGHT = 64  # provider calls in flight per worker process
 CHUNK_SIZE = 250
 CLAIM_ROUNDS = 3
 CHARGE_ROUNDS = 6
-POLL_SECONDS = 1.0  # how often a held order is looked at while its attempt is in flight
 SETTLED = PAID_STATUSES | {PaymentStatus.CREDIT_CHECK_PENDING}
 
 
@@ -172,6 +172,8 @@ class BillingRun:
                     services, actor, target, state, first.get(state.order_id), limit
                 )
             except Exception as exc:  # one order's failure must not hide the others'
+                if database_failure(exc):
+                    raise  # what the provider did is settled when the chunk runs again
                 log.exception("billing %s: order %s failed", actor, state.order_id)
                 return _result(
                     target,
@@ -180,8 +182,15 @@ class BillingRun:
                     f"処理中にエラーが発生しました: {in_words(exc)}",
                 )
 
-        charged = await asyncio.gather(*(charge(t, st) for t, st in targets))
-        by_key = {r.key: r for r in [*decided, *charged]}
+        charged = await asyncio.gather(
+            *(charge(t, st) for t, st in targets), return_exceptions=True
+        )
+        for lost in charged:
+            if isinstance(lost, BaseException):
+                # Only now, every other order settled: none is left calling its provider
+                # beside the chunk's next run.
+                raise lost
+        by_key = {r.key: r for r in [*decided, *charged] if isinstance(r, ItemResult)}
         await self._label_statuses(services, by_key, [st for _, st in targets])
         return [by_key[_key(*_parse(k))] for k in keys]
 
@@ -479,21 +488,6 @@ async def _state(services: "Services", order_id: int) -> ChildState:
 
 
 async def _await_release(services: "Services", order_id: int) -> ChildState:
-    """Wait while another worker's call holds the order, or until its lease runs out.
-
-    A live worker settles it within moments; a dead one's attempt becomes the engine's to
-    settle (by a lookup) once `attempt_lease_seconds` have passed since it was written.
-    """
-    lease = services.settings.attempt_lease_seconds
-    while True:
-        async with transaction(services.sessions) as s:
-            state = await repo.child_state(s, order_id)
-            if state.in_flight_attempt_id is None:
-                return state
-            hold = await repo.hold_of(s, state.in_flight_attempt_id)
-        if hold is None or hold[1] != "sent":
-            return state  # answered unknown: the engine looks it up at once
-        left = (hold[0] - services.clock.now()).total_seconds() + lease
-        if left < 0:
-            return state
-        await asyncio.sleep(min(POLL_SECONDS, left + 0.05))
+    """The order once another worker's call no longer holds it, or its lease ran out."""
+    await await_release(services, order_id)
+    return await _state(services, order_id)

@@ -30,7 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.clock import TOKYO, to_tokyo, tokyo_date
-from kessai.core.db import read_transaction, transaction
+from kessai.core.db import database_failure, read_transaction, transaction
 from kessai.core.errors import InProgress, KessaiError, ProviderUnavailable, in_words
 from kessai.customers.models import Customer, CustomerCard
 from kessai.customers.updater import blocks_charging, updater_label
@@ -43,6 +43,7 @@ from kessai.payments.capabilities.reauthorization import (
     max_reauthorizations,
     reauthorization_allowed,
 )
+from kessai.payments.holds import await_release
 from kessai.payments.models import PaymentAttempt
 from kessai.payments.plans import ActionRequest, Operation
 from kessai.payments.status import HandlingStatus, PaymentStatus, ReauthorizationLabel
@@ -262,6 +263,8 @@ async def _one(services: "Services", day: date, actor: str, order_id: int) -> It
     except KessaiError as exc:
         return ItemResult(str(order_id), ItemStatus.FAILED, exc.message, {"order_id": order_id})
     except Exception as exc:
+        if database_failure(exc):
+            raise  # the chunk runs again and finishes this order from what it finds
         log.exception("reauthorization of order %s failed", order_id)
         return ItemResult(
             str(order_id),
@@ -276,6 +279,15 @@ async def _process(services: "Services", day: date, actor: str, order_id: int) -
         found = await _load(s, order_id)
         if found is None:
             return ItemResult(str(order_id), ItemStatus.SKIPPED, "受注が見つかりませんでした")
+    if found.order.reauthorization_tried_on == day and found.order.in_flight_attempt_id:
+        # Today's try was claimed, its call written ahead and never recorded (the run died,
+        # or the database went away): what the provider did is settled by a lookup, and
+        # the claim keeps it from being tried again today.
+        await await_release(services, order_id)
+        await services.payments.run(order_id, ActionRequest(action="reconcile", actor=actor))
+    async with transaction(services.sessions) as s:
+        found = await _load(s, order_id)
+        assert found is not None
         before = await _before_try(s, services, found, day)
         if isinstance(before, ItemResult):
             return before
@@ -301,9 +313,10 @@ async def _before_try(
     now = services.clock.now()
     label = o.label
     shop = await get_shop_settings(s)
+    tried_today = o.order.reauthorization_tried_on == day
     if o.status in PAID_STATUSES:
-        if label in OPEN_LABELS:
-            return await _complete(s, o, now)
+        if label in OPEN_LABELS or (label is L.COMPLETED and tried_today):
+            return await _complete(s, o, now)  # today's try paid it (a chunk run again)
         return _item(o, ItemStatus.SKIPPED, "決済済みのため対象外です")
     if o.status in ENDED_STATUSES or o.order.handling_status == HandlingStatus.CANCELED.value:
         if label in OPEN_LABELS:
@@ -323,7 +336,7 @@ async def _before_try(
     if o.subscription is not None and o.subscription.status == SubscriptionStatus.CANCELED.value:
         await _set_label(s, o, L.STOPPED)
         return _item(o, ItemStatus.SKIPPED, "定期受注がキャンセルされているため再オーソリしません")
-    if o.order.reauthorization_tried_on == day:
+    if tried_today:
         # Tried today already: finish what a run that stopped after the call left undone.
         return await _after_try(s, services, shop, o, day, None, again=True)
     source = await _current_source(s, o)

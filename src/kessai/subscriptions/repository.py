@@ -403,18 +403,6 @@ async def statuses(s: AsyncSession, order_ids: Sequence[int]) -> dict[int, str]:
     return {int(i): st for i, st in rows.all()}
 
 
-async def hold_of(s: AsyncSession, attempt_id: int) -> tuple[datetime, str] | None:
-    """When the attempt holding an order was written, and its outcome so far."""
-    row = (
-        await s.execute(
-            select(attempts_t.c.created_at, attempts_t.c.outcome).where(
-                attempts_t.c.id == attempt_id
-            )
-        )
-    ).one_or_none()
-    return None if row is None else (row.created_at, row.outcome)
-
-
 async def last_refusal(s: AsyncSession, order_id: int) -> tuple[str | None, str | None, str | None]:
     """(provider code, provider message, note) of the order's last declined or refused call."""
     row = (
