@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from starlette.applications import Starlette
 
 from kessai.core.migrate import upgrade
@@ -17,7 +18,6 @@ from kessai.providers.gmo_pg.simulator import SimulatorConfig, create_simulator
 from kessai.services import Services, build_services
 from tests.conftest import TEST_SECRET_KEY
 from tests.faults.postgres import PrivatePostgres, running
-from tests.loopback import serve
 
 # A call left written ahead by a run that failed is looked up after this many seconds.
 LEASE_SECONDS = 3
@@ -68,5 +68,17 @@ async def services(private_pg: PrivatePostgres, database: str) -> AsyncIterator[
 async def simulator() -> AsyncIterator[tuple[Starlette, str]]:
     """GMO PG's simulator, slow enough (0.3 s a call) for a fault to land mid-run."""
     app = create_simulator(SimulatorConfig(latency_seconds=0.3))
-    async with serve(app) as url:
-        yield app, url
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            assert not task.done(), "the simulator did not start"
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield app, f"http://127.0.0.1:{port}"
+    finally:
+        # A fault may hold an answer back for minutes: those requests are not waited for.
+        server.should_exit = server.force_exit = True
+        await asyncio.wait_for(task, timeout=30)

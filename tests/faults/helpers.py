@@ -8,11 +8,15 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select
 from starlette.applications import Starlette
 
+from kessai.core.clock import tokyo_date
 from kessai.core.db import transaction
 from kessai.jobs import repository as jobs_repo
 from kessai.jobs.models import Job, JobItem
+from kessai.jobs.service import submit
 from kessai.orders.models import Order
+from kessai.providers.simulator.faults import InjectError
 from kessai.services import Services
+from tests.subscriptions.gmo_shop import seed_subscriptions
 
 
 def provider_calls(simulator: Starlette, api: str) -> Counter[tuple[str, str]]:
@@ -71,3 +75,23 @@ def live_charges(simulator: Starlette, order: Order) -> list[str]:
         for (_, order_id), t in state.transactions.items()
         if (order_id == ref or order_id.startswith(f"{ref}-")) and t.status in CHARGED
     ]
+
+
+async def billed(
+    services: Services, app: Starlette, url: str, count: int, declined: int = 0
+) -> list[int]:
+    """`count` 定期受注 billed today, the first `declined` of them declined by the card
+    company (a decline the next day may pass: 42G020000); their child orders' ids."""
+    now = services.clock.now()
+    today = tokyo_date(now)
+    await seed_subscriptions(services, url, count, today, now)
+    app.state.simulator.config.inject_error = (
+        InjectError(info="42G020000", count=declined, api="ExecTran") if declined else None
+    )
+    job, _ = await submit(
+        services, "billing", created_by="test", params={"date": today.isoformat()}
+    )
+    await services.dispatcher.drain()
+    job, _ = await job_and_items(services, job.id)
+    assert (job.succeeded, job.failed) == (count - declined, declined)
+    return sorted(o.id for o in (await orders_by_number(services)).values())

@@ -12,9 +12,9 @@ from starlette.applications import Starlette
 from kessai.core.clock import tokyo_date
 from kessai.jobs.service import submit
 from kessai.payments.status import PaymentStatus
-from kessai.providers.simulator.faults import InjectError
 from kessai.services import Services
 from tests.faults.helpers import (
+    billed,
     counts,
     done_at_provider,
     job_and_items,
@@ -58,26 +58,6 @@ async def test_billing_run_through_a_database_restart_charges_each_once_and_coun
     assert sum(charged.values()) == SUBSCRIPTIONS
     assert {o.payment_status for o in children} == {PaymentStatus.AUTHORIZED.value}
     assert {o.in_flight_attempt_id for o in children} == {None}
-
-
-async def billed(
-    services: Services, app: Starlette, url: str, count: int, declined: int = 0
-) -> list[int]:
-    """`count` 定期受注 billed today, the first `declined` of them declined by the card
-    company (a decline the next day may pass: 42G020000); their child orders' ids."""
-    now = services.clock.now()
-    today = tokyo_date(now)
-    await seed_subscriptions(services, url, count, today, now)
-    app.state.simulator.config.inject_error = (
-        InjectError(info="42G020000", count=declined, api="ExecTran") if declined else None
-    )
-    job, _ = await submit(
-        services, "billing", created_by="test", params={"date": today.isoformat()}
-    )
-    await services.dispatcher.drain()
-    job, _ = await job_and_items(services, job.id)
-    assert (job.succeeded, job.failed) == (count - declined, declined)
-    return sorted(o.id for o in (await orders_by_number(services)).values())
 
 
 async def test_bulk_capture_with_its_connections_killed_captures_each_once_and_counts_true(
