@@ -4,6 +4,7 @@ counts and CSV, and each order's 決済状況."""
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import select
 from starlette.applications import Starlette
@@ -57,9 +58,23 @@ async def orders_by_number(services: Services) -> dict[str, Order]:
         return {o.number: o for o in (await s.execute(select(Order))).scalars()}
 
 
-async def drained(services: Services, fault: Awaitable[object]) -> None:
-    """Run the jobs sent so far while `fault` happens beside them."""
-    await asyncio.gather(services.dispatcher.drain(), fault)
+async def run_with_fault(
+    services: Services,
+    kind: str,
+    params: dict[str, Any],
+    simulator: Starlette,
+    api: str,
+    after: int,
+    fault: Callable[[], Awaitable[object]],
+) -> tuple[Job, list[JobItem]]:
+    """A job run in this process; once the provider has done `api` `after` times (some
+    answers written down, most calls still waiting on it), the fault, beside the run."""
+    job, _ = await submit(services, kind, created_by="test", params=params)
+    run = asyncio.ensure_future(services.dispatcher.drain())
+    await when(lambda: sum(done_at_provider(simulator, api).values()) >= after)
+    await fault()
+    await run
+    return await job_and_items(services, job.id)
 
 
 CHARGED = frozenset({"AUTH", "SALES", "CAPTURE"})

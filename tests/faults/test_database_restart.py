@@ -5,22 +5,21 @@ each order's 決済状況 say what the provider did, and nothing is reported 失
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 from starlette.applications import Starlette
 
 from kessai.core.clock import tokyo_date
-from kessai.jobs.service import submit
 from kessai.payments.status import PaymentStatus
 from kessai.services import Services
 from tests.faults.helpers import (
     billed,
     counts,
     done_at_provider,
-    job_and_items,
     live_charges,
     orders_by_number,
-    when,
+    run_with_fault,
 )
 from tests.faults.postgres import PrivatePostgres
 from tests.subscriptions.gmo_shop import seed_subscriptions
@@ -30,6 +29,10 @@ pytestmark = pytest.mark.faults
 SUBSCRIPTIONS = 40
 
 
+def restart(pg: PrivatePostgres) -> Callable[[], Awaitable[None]]:
+    return lambda: asyncio.to_thread(pg.restart)
+
+
 async def test_billing_run_through_a_database_restart_charges_each_once_and_counts_true(
     services: Services, simulator: tuple[Starlette, str], private_pg: PrivatePostgres
 ) -> None:
@@ -37,16 +40,10 @@ async def test_billing_run_through_a_database_restart_charges_each_once_and_coun
     now = services.clock.now()
     today = tokyo_date(now)
     await seed_subscriptions(services, url, SUBSCRIPTIONS, today, now)
-    job, _ = await submit(
-        services, "billing", created_by="test", params={"date": today.isoformat()}
+    params = {"date": today.isoformat()}
+    job, items = await run_with_fault(
+        services, "billing", params, app, "ExecTran", 5, restart(private_pg)
     )
-    run = asyncio.ensure_future(services.dispatcher.drain())
-    # Some answered and written, most still waiting on the provider: then the restart.
-    await when(lambda: sum(done_at_provider(app, "ExecTran").values()) >= 5)
-    await asyncio.to_thread(private_pg.restart)
-    await run
-
-    job, items = await job_and_items(services, job.id)
     assert counts(job) == ("succeeded", SUBSCRIPTIONS, SUBSCRIPTIONS, SUBSCRIPTIONS, 0, 0), [
         i.message for i in items if i.status != "succeeded"
     ]
@@ -65,18 +62,16 @@ async def test_bulk_capture_with_its_connections_killed_captures_each_once_and_c
 ) -> None:
     app, url = simulator
     ids = await billed(services, app, url, 30)
-    job, _ = await submit(
-        services,
-        "bulk_payment_action",
-        created_by="test",
-        params={"action": "capture", "order_ids": ids},
-    )
-    run = asyncio.ensure_future(services.dispatcher.drain())
-    await when(lambda: sum(done_at_provider(app, "AlterTran").values()) >= 3)
-    assert await private_pg.terminate(database) > 0  # kessai's connections, mid-chunk
-    await run
+    cut: list[int] = []
 
-    job, items = await job_and_items(services, job.id)
+    async def terminate() -> None:  # kessai's connections, mid-chunk
+        cut.append(await private_pg.terminate(database))
+
+    params = {"action": "capture", "order_ids": ids}
+    job, items = await run_with_fault(
+        services, "bulk_payment_action", params, app, "AlterTran", 3, terminate
+    )
+    assert cut[0] > 0
     assert counts(job) == ("succeeded", 30, 30, 30, 0, 0), [
         i.message for i in items if i.status != "succeeded"
     ]
@@ -95,15 +90,10 @@ async def test_reauthorization_through_a_database_restart_charges_each_once_and_
     orders = await orders_by_number(services)
     assert {o.payment_status for o in orders.values()} == {"authorize_failed"}
     today = tokyo_date(services.clock.now())
-    job, _ = await submit(
-        services, "reauthorization", created_by="test", params={"date": today.isoformat()}
+    params = {"date": today.isoformat()}
+    job, items = await run_with_fault(
+        services, "reauthorization", params, app, "ExecTran", 3, restart(private_pg)
     )
-    run = asyncio.ensure_future(services.dispatcher.drain())
-    await when(lambda: sum(done_at_provider(app, "ExecTran").values()) >= 3)
-    await asyncio.to_thread(private_pg.restart)
-    await run
-
-    job, items = await job_and_items(services, job.id)
     orders = await orders_by_number(services)
     paid = [o for o in orders.values() if live_charges(app, o)]
     # A try claimed just before the restart cut its call off is left for the next
