@@ -96,8 +96,8 @@ async def test_reauthorization_through_a_database_restart_charges_each_once_and_
     )
     orders = await orders_by_number(services)
     paid = [o for o in orders.values() if live_charges(app, o)]
-    # A try claimed just before the restart cut its call off is left for the next
-    # shipping day (never charged twice); every paid one is counted as paid.
+    # A try the restart cut off before its call reached the provider is left for the
+    # next shipping day (never charged twice); every paid one is counted as paid.
     assert len(paid) >= 25
     assert counts(job) == ("succeeded", 30, 30, len(paid), 0, 30 - len(paid)), [
         i.message for i in items if i.status != "succeeded"
@@ -110,6 +110,6 @@ async def test_reauthorization_through_a_database_restart_charges_each_once_and_
                 "authorized",
                 "completed",
             )
-        else:
-            assert order.payment_status == "authorize_failed"
+        else:  # not charged: as it was, or 決済準備中 where a lookup found nothing sent
+            assert order.payment_status in ("authorize_failed", "pending")
         assert order.in_flight_attempt_id is None
