@@ -51,3 +51,7 @@ async def test_an_unreachable_database_is_named_so() -> None:
         assert database_failure(caught.value)
     finally:
         await engine.dispose()
+
+
+def test_an_unreachable_database_is_still_an_oserror_to_those_reporting_it() -> None:
+    assert isinstance(DatabaseUnavailable("refused"), OSError)

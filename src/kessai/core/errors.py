@@ -65,11 +65,12 @@ class Forbidden(KessaiError):
     code = "forbidden"
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(ConnectionError):
     """The database could not be reached (refused, reset, timed out while connecting).
 
     The driver lets such an OSError through bare, where it would look like any network
-    error, a provider's included; named, it is told apart (core.db.database_failure)."""
+    error, a provider's included; named, it is told apart (core.db.database_failure).
+    Still an OSError, so whoever reports an unreachable database as one keeps doing so."""
 
 
 def in_words(exc: BaseException) -> str:
