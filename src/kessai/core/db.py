@@ -252,7 +252,8 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
             kept.append(pooled)
         else:
             await greenlet_spawn(pooled.close)
-        if isinstance(exc, OSError):  # the socket to the database, nothing else is used here
+        if isinstance(exc, OSError) and not isinstance(exc, DatabaseUnavailable):
+            # The socket to the database: nothing else is used in here.
             raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
         raise
     if len(kept) < _keep(engine):
@@ -285,7 +286,8 @@ def _discard(pooled: PoolProxiedConnection) -> None:
 def _discard_all(
     engine: AsyncEngine, kept: list[PoolProxiedConnection], exc: BaseException
 ) -> None:
-    engine.sync_engine.pool._invalidate(kept[-1], exc if isinstance(exc, Exception) else None)
+    # Every connection the pool made before now is replaced when next taken out.
+    engine.sync_engine.pool._invalidate(kept[-1], exc, _checkin=False)
     while kept:
         _discard(kept.pop())
 
