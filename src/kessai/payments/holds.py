@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 POLL_SECONDS = 1.0  # how often a held order is looked at while its attempt is in flight
 
 
-async def await_release(services: "Services", order_id: int) -> None:
-    """Return when the order is no longer held, its attempt was answered unknown (the
-    engine looks it up at once), or the attempt's lease has run out."""
+async def await_release(services: "Services", order_id: int) -> bool:
+    """Return when the order is no longer held (False), or its attempt was answered
+    unknown or its lease has run out (True: held still, for the engine to settle by a
+    lookup)."""
     lease = services.settings.attempt_lease_seconds
     while True:
         async with read_transaction(services.sessions) as s:
@@ -35,9 +36,9 @@ async def await_release(services: "Services", order_id: int) -> None:
                     .where(Order.id == order_id)
                 )
             ).one_or_none()
-        if row is None or row.outcome != "sent":
-            return
+        if row is None:
+            return False
         left = (row.created_at - services.clock.now()).total_seconds() + lease
-        if left < 0:
-            return
+        if row.outcome != "sent" or left < 0:
+            return True
         await asyncio.sleep(min(POLL_SECONDS, left + 0.05))

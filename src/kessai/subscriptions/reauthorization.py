@@ -279,11 +279,11 @@ async def _process(services: "Services", day: date, actor: str, order_id: int) -
         found = await _load(s, order_id)
         if found is None:
             return ItemResult(str(order_id), ItemStatus.SKIPPED, "受注が見つかりませんでした")
-    if found.order.reauthorization_tried_on == day and found.order.in_flight_attempt_id:
-        # Today's try was claimed, its call written ahead and never recorded (the run died,
-        # or the database went away): what the provider did is settled by a lookup, and
-        # the claim keeps it from being tried again today.
-        await await_release(services, order_id)
+    # Today's try was claimed, its call written ahead and never recorded (the run died, or
+    # the database went away): unless a live run settles it meanwhile, what the provider
+    # did is settled by a lookup, and the claim keeps it from being tried again today.
+    claimed = found.order.reauthorization_tried_on == day
+    if claimed and found.order.in_flight_attempt_id and await await_release(services, order_id):
         await services.payments.run(order_id, ActionRequest(action="reconcile", actor=actor))
     async with transaction(services.sessions) as s:
         found = await _load(s, order_id)
