@@ -10,6 +10,7 @@ from sqlalchemy import delete
 
 from kessai.automation import facts
 from kessai.core.db import transaction
+from kessai.history.repository import list_changes
 from kessai.jobs.schedules import tick
 from kessai.orders.models import OrderLabel
 from kessai.services import Services
@@ -94,6 +95,13 @@ async def test_cards_that_come_back_ng_mail_their_customers_and_reach_the_storef
     [mail] = inbox.to("ichiro@example.jp")
     assert "照合エラー" in mail.body
 
+    # The 定期受注 paid by the NG card shows the rule's run in its 変更履歴.
+    async with transaction(services.sessions) as s:
+        rows = await list_changes(s, "subscription", sub_id)
+    assert [(r.field, r.reason) for r in rows if r.field == "automation"] == [
+        ("automation", "自動化設定「洗替NGのご案内」")
+    ]
+
     # Fetched again the next hour: applied once, no second event or mail.
     await run_calendar(services, RESULT_MOMENT.replace(hour=1))
     await run_everything(services)
@@ -153,6 +161,14 @@ async def test_a_cancel_window_closing_within_n_days_fires_once_per_order_window
     assert await automation_rows(services, closing) == [
         ("自動化設定「取消期限まで1週間」", "受注ラベルを付ける、ショップにメールを送信")
     ]
+    history = (await api.get(f"/api/v1/orders/{closing}/change-history")).json()
+    labelled = {(h["field_label"], h["after"], h["reason"]) for h in history}
+    assert ("受注ラベル", "取消期限間近", "自動化設定「取消期限まで1週間」") in labelled
+    assert (
+        "自動化設定",
+        "受注ラベルを付ける、ショップにメールを送信",
+        "自動化設定「取消期限まで1週間」",
+    ) in labelled
     [mail] = inbox.to("orders@aojiru.example.jp")
     assert "取消期限: " in mail.body
     [event] = hooks.at()

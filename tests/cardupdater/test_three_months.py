@@ -17,6 +17,7 @@ from kessai.orders.models import Order
 from kessai.services import Services
 from kessai.shop.schemas import ShopSettingsPatch
 from kessai.shop.service import update_shop_settings
+from kessai.webhooks.models import Event
 from tests.cardupdater.conftest import (
     RESULT_FILE,
     SHOP_EMAIL,
@@ -162,6 +163,13 @@ async def test_three_months_of_card_updater_and_recurring_billing(
     async with client_for(services, await new_key(services)) as api:
         ng = (await api.get("/api/v1/subscriptions", params={"updater_result": "有効性NG"})).json()
     assert sorted(row["id"] for row in ng["items"]) == sorted([subs[invalid], subs[teiki]])
+    # Each card that became NG has its event (自動洗替 in December, 有効性チェック now).
+    async with transaction(services.sessions) as s:
+        events = (await s.scalars(select(Event).where(Event.type == "card.updater_ng"))).all()
+    assert [(e.subject, e.data["source"]) for e in events] == [
+        (f"card:{invalid}", "自動洗替"),
+        (f"card:{teiki}", "継続課金 有効性チェック"),
+    ]
     [guide] = inbox.to("ichiro@example.jp")
     assert guide.subject == "【青汁ショップ】再決済・決済方法変更のご案内"
     assert "マイページ" in guide.body

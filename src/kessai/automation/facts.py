@@ -24,7 +24,7 @@ class Facts:
     customer: Customer | None
     labels: frozenset[str]
     card: CustomerCard | None = None  # a card event's card
-    subscription_numbers: tuple[str, ...] = field(default=())  # the 定期受注 it pays
+    card_subscriptions: tuple[Subscription, ...] = field(default=())  # the 定期受注 it pays
 
     @property
     def amount(self) -> int | None:
@@ -77,7 +77,7 @@ async def _card(s: AsyncSession, card_id: int) -> Facts:
     method = await s.get(PaymentMethod, card.payment_method_id)
     customer = await s.get(Customer, card.customer_id)
     first = subs[0] if subs else None
-    return Facts(None, first, method, customer, frozenset(), card, tuple(x.number for x in subs))
+    return Facts(None, first, method, customer, frozenset(), card, tuple(subs))
 
 
 async def load(s: AsyncSession, subject: str) -> Facts:
@@ -103,6 +103,13 @@ async def load(s: AsyncSession, subject: str) -> Facts:
 def _japanese_date(moment: Any) -> str:
     day = tokyo_date(moment)
     return f"{day.year}年{day.month}月{day.day}日"
+
+
+def subscriptions_of(facts: Facts) -> tuple[Subscription, ...]:
+    """The 定期受注 an event without an order is about: a card's, or the one itself."""
+    if facts.card is not None:
+        return facts.card_subscriptions
+    return () if facts.subscription is None else (facts.subscription,)
 
 
 def mail_context(facts: Facts, rule_name: str, card_change_allowed: bool) -> dict[str, Any]:
@@ -143,5 +150,5 @@ def card_context(facts: Facts) -> dict[str, Any]:
         "card_number": card.masked_number if card else "",
         "card_expire": card.expire if card else "",
         "updater_result_label": updater_label(card.updater_result) if card else "",
-        "subscription_numbers": list(facts.subscription_numbers),
+        "subscription_numbers": [x.number for x in facts.card_subscriptions],
     }

@@ -161,6 +161,17 @@ async def run_rule(services: "Services", key: str, rule_id: int, event_id: int) 
                 reason=f"自動化設定「{rule.name}」",
                 state=state_of("order", facts.order, {}),
             )
+        for sub in facts_.subscriptions_of(facts):  # no order: the 定期受注's 変更履歴
+            await record_changes(
+                s,
+                entity="subscription",
+                entity_id=sub.id,
+                changes={"automation": (None, data["actions"])},
+                actor=actor,
+                at=services.clock.now(),
+                reason=f"自動化設定「{rule.name}」",
+                state=state_of("subscription", sub, {}),
+            )
     if reauthorize is not None:
         order_id, by = reauthorize
         req = ActionRequest(

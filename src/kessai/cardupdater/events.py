@@ -6,12 +6,14 @@ exist exactly when the result is applied), so a run of a million cards with a hu
 thousand NG adds one statement, not a loop. The JSON is built by the database.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
     ColumnElement,
+    FromClause,
     String,
     Table,
     case,
@@ -53,9 +55,31 @@ def _uid(pg: bool) -> ColumnElement[str]:
 
 
 async def emit_updater_ng(s: AsyncSession, run_id: int, now: datetime, source: str) -> int:
-    """One `card.updater_ng` event per card of the run that came back NG; how many."""
+    """One `card.updater_ng` event per card of the 自動洗替 run that came back NG; how many."""
+    t = targets_t.c
+    cards = targets_t.join(cards_t, cards_t.c.id == t.card_id)
+    return await _emit(s, cards, [t.run_id == run_id, t.result.in_(BLOCKING)], now, source)
+
+
+async def emit_cards_ng(s: AsyncSession, card_ids: list[int], now: datetime, source: str) -> int:
+    """The same for cards another check (継続課金's 有効性チェック) found NG."""
+    if not card_ids:
+        return 0
+    await s.flush()  # the caller set the results on ORM rows
+    c = cards_t.c
+    where = [c.id.in_(card_ids), c.updater_result.in_(BLOCKING)]
+    return await _emit(s, cards_t, where, now, source)
+
+
+async def _emit(
+    s: AsyncSession,
+    cards: FromClause,
+    where: Sequence[ColumnElement[bool]],
+    now: datetime,
+    source: str,
+) -> int:
     pg = s.get_bind().dialect.name == "postgresql"
-    t, c, sub = targets_t.c, cards_t.c, subscriptions_t.c
+    c, sub = cards_t.c, subscriptions_t.c
     subs: ColumnElement[object]
     if pg:
         agg = func.json_agg(aggregate_order_by(sub.id, sub.id))
@@ -99,8 +123,8 @@ async def emit_updater_ng(s: AsyncSession, run_id: int, now: datetime, source: s
             literal(now, UTCDateTime()),
             literal(False, Boolean()),
         )
-        .select_from(targets_t.join(cards_t, c.id == t.card_id))
-        .where(t.run_id == run_id, t.result.in_(BLOCKING))
+        .select_from(cards)
+        .where(*where)
         .order_by(c.id)
     )
     result = await s.execute(

@@ -38,6 +38,8 @@ FIELD_LABELS = {
     "tracking_number": "配送伝票番号",
     "carrier": "配送業者",
     "shipment_count": "発送回数",
+    "automation": "自動化設定",
+    "label": "受注ラベル",
 }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import and_, delete, exists, insert, select, update
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.accounts.secrets import connector_settings
+from kessai.cardupdater.events import emit_cards_ng
 from kessai.cardupdater.request import ids_of, month_start
 from kessai.cardupdater.result import MalformedResult, ResultNotReady
 from kessai.cardupdater.transfer import download, target_of, upload
@@ -344,4 +345,5 @@ async def apply_check(
                 out.invalid.append(card.id)
             else:
                 out.ok += 1
+        await emit_cards_ng(s, out.invalid, now, source="継続課金 有効性チェック")
     return out

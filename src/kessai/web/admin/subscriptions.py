@@ -44,6 +44,7 @@ FIELD_LABELS = {
     "cycle_kind": "周期",
     "cycle_interval": "周期(間隔)",
     "cycle_day": "周期(日)",
+    "automation": "自動化設定",
 }
 
 
