@@ -31,7 +31,7 @@ from tests.cardupdater.conftest import (
 
 @pytest.fixture
 async def simulator(tmp_path: Path) -> AsyncIterator[tuple[SftpSimulator, State]]:
-    state = State(SimClock(None), 100)
+    state = State(SimClock(None))
     sim = await start_sftp_simulator(state, tmp_path / "sftp")
     try:
         yield sim, state

@@ -239,5 +239,5 @@ async def test_rate_limited_call_succeeds_on_retry(shop: Shop) -> None:
     await shop.control(rate_limit={"count": 2, "api": "ExecTran"})
     r = await shop.act(order["id"], "authorize")
     assert r.json()["order"]["payment_status_label"] == "仮売上完了", r.text
-    results = [c["err_info"] for c in await shop.calls("ExecTran")]
+    results = [c["info"] for c in await shop.calls("ExecTran")]
     assert results == ["E92000001", "E92000001", ""]  # two refusals, then through

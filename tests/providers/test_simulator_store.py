@@ -86,3 +86,36 @@ async def test_no_card_number_reaches_the_database(sessions: object) -> None:
     assert "4111111111111111" not in stored
     assert "5555555555554444" not in stored
     assert "411111" in stored  # what GMO itself shows: first six, last four
+
+
+async def test_tokens_outlive_a_restart_and_stay_one_time(sessions: object) -> None:
+    before = started(sessions)
+    fresh, spent = await before.token(), await before.token()
+    other = "token-before"
+    entered = await before.entry(other)
+    paid = await before.call("ExecTran", OrderID=other, **entered, Method="1", Token=spent)
+    assert paid["ACS"] == "0"
+    await before.client.aclose()
+
+    after = started(sessions)  # the process restarted
+    again = "token-after-1"
+    entered = await after.entry(again)
+    reused = await after.call("ExecTran", OrderID=again, **entered, Method="1", Token=spent)
+    assert errors(reused) == ["EX1000302"]  # still spent
+    kept = await after.call("ExecTran", OrderID=again, **entered, Method="1", Token=fresh)
+    assert kept["ACS"] == "0"  # issued before the restart, it still pays (VISA's masked twin)
+    assert (await after.search(again))["CardNo"].endswith("1111")
+    await after.client.aclose()
+
+
+async def test_a_saved_test_card_still_pays_after_a_restart(sessions: object) -> None:
+    before = started(sessions)
+    await before.member_with_card("m-3")  # 4111111111111111
+    await before.client.aclose()
+    after = started(sessions)
+    order_id = "after-restart-visa"
+    entered = await after.entry(order_id)
+    site = {"SiteID": "tsite00000001", "SitePass": "tsitepass", "MemberID": "m-3", "CardSeq": "0"}
+    paid = await after.call("ExecTran", OrderID=order_id, **entered, Method="1", **site)
+    assert paid["ACS"] == "0", paid
+    await after.client.aclose()

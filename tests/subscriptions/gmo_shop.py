@@ -28,8 +28,8 @@ MEMBER_ID = "kessai-teiki-0001"
 
 def exec_tran_results(simulator: Starlette) -> Counter[tuple[str, str]]:
     """(OrderID, result) of every ExecTran the simulator answered."""
-    calls = simulator.state.simulator.state.calls
-    return Counter((c.order_id, c.result) for c in calls if c.api == "ExecTran")
+    calls = simulator.state.simulator.calls
+    return Counter((c.ref, c.result) for c in calls if c.api == "ExecTran")
 
 
 async def _idpass(

@@ -16,7 +16,7 @@ from kessai.providers.gmo_pg.simulator import (
     TEST_SHOP_PASS,
     TEST_SITE_ID,
     TEST_SITE_PASS,
-    Simulator,
+    GmoSimulator,
     SimulatorConfig,
     create_simulator,
 )
@@ -35,9 +35,9 @@ class Gmo:
         self._orders = 0
 
     @property
-    def sim(self) -> Simulator:
+    def sim(self) -> GmoSimulator:
         sim = self.app.state.simulator
-        assert isinstance(sim, Simulator)
+        assert isinstance(sim, GmoSimulator)
         return sim
 
     async def post(self, api: str, params: dict[str, Any]) -> httpx.Response:

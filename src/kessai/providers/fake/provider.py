@@ -9,7 +9,7 @@ are its scenarios, picked by test amounts (connector.TEST_AMOUNTS) or `scenario`
 from kessai.providers.contract import ProviderState
 from kessai.providers.fake import declines, webhook
 from kessai.providers.fake.connector import DECLINE_CODE, HARD_CODE, FakeConnector
-from kessai.providers.fake.sim import create_simulator
+from kessai.providers.fake.sim import FakeSimulator
 from kessai.providers.kit import ConnectorContext, Provider, Sandbox, SandboxInput
 
 NAME = "fake"
@@ -35,7 +35,7 @@ PROVIDER = Provider(
     sandbox_only=True,
     needs_store=False,  # with a store its ledger outlives the process; without, memory
     final_decline=declines.is_final_decline,
-    simulator=create_simulator,
+    simulator=FakeSimulator.create,
     sim_path="fake",
     webhook=webhook.verify,
     sandbox=Sandbox(

@@ -1,24 +1,26 @@
 """The simulated connector's one page: the 3-D Secure step of its `challenge` scenario.
 
 The customer "authenticates" at /sim/fake/3ds; the storefront then asks 決済照会 (reconcile)
-to finish the payment. Everything else of this provider lives in its ledger.
+to finish the payment. Everything else of this provider lives in its ledger (the reference
+store), so it keeps no records here; /_control and /_calls come from the simulator base.
 """
 
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
 
-from kessai.providers.kit import AsgiApp, SimulatorContext
-
-
-async def challenge(_request: Request) -> HTMLResponse:
-    return HTMLResponse(
-        "<!doctype html><meta charset=utf-8><title>3Dセキュア (擬似)</title>"
-        "<p>本人認証が完了しました(擬似)。ショップの画面に戻ってください。</p>"
-    )
+from kessai.providers.simulator.base import Simulator
 
 
-def create_simulator(_ctx: SimulatorContext) -> AsgiApp:
-    app: AsgiApp = Starlette(routes=[Route("/3ds", challenge, methods=["GET"])])
-    return app
+class FakeSimulator(Simulator):
+    name = "fake"
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/3ds", self.challenge, methods=["GET"])]
+
+    async def challenge(self, _request: Request) -> Response:
+        self.log("3ds")
+        return HTMLResponse(
+            "<!doctype html><meta charset=utf-8><title>3Dセキュア (擬似)</title>"
+            "<p>本人認証が完了しました(擬似)。ショップの画面に戻ってください。</p>"
+        )

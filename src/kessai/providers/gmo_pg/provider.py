@@ -15,21 +15,14 @@ import httpx
 from kessai.providers.gmo_pg import declines, notification
 from kessai.providers.gmo_pg.config import GmoPgConfig
 from kessai.providers.gmo_pg.connector import GmoPgConnector
+from kessai.providers.gmo_pg.sim.app import GmoSimulator
 from kessai.providers.gmo_pg.sim.config import (
     TEST_SHOP_ID,
     TEST_SHOP_PASS,
     TEST_SITE_ID,
     TEST_SITE_PASS,
-    SimulatorConfig,
 )
-from kessai.providers.kit import (
-    AsgiApp,
-    ConnectorContext,
-    Provider,
-    Sandbox,
-    SandboxInput,
-    SimulatorContext,
-)
+from kessai.providers.kit import ConnectorContext, Provider, Sandbox, SandboxInput
 
 SUCCESS_CARD = "4111111111111111"
 SOFT_DECLINE_CARD = "4000000000000028"  # 42G020000 カード残高が不足している
@@ -40,15 +33,6 @@ def connect(ctx: ConnectorContext) -> GmoPgConnector:
     if ctx.store is None:
         raise ValueError("GMO PG の接続には参照情報の保存先が必要です")
     return GmoPgConnector(ctx.account_id, ctx.settings, ctx.store)
-
-
-def simulator(ctx: SimulatorContext) -> AsgiApp:
-    from kessai.providers.gmo_pg.sim import create_simulator, records
-    from kessai.providers.simulator.store import SimulatorStore
-
-    store = None if ctx.sessions is None else SimulatorStore(ctx.sessions, records.SIMULATOR)
-    app: AsgiApp = create_simulator(SimulatorConfig(now=ctx.now, store=store))
-    return app
 
 
 def sandbox_settings(base_url: str) -> Mapping[str, Any]:
@@ -94,7 +78,7 @@ PROVIDER = Provider(
     integration="gmo_pg",
     setting_aliases={"shop_password": "shop_pass", "site_password": "site_pass"},
     final_decline=declines.is_final_decline,
-    simulator=simulator,
+    simulator=GmoSimulator.create,
     sim_path="gmo-pg",
     simulator_help=(
         "  idPass: /payment/<API>.idPass, トークン: /token\n"

@@ -33,7 +33,7 @@ class RateLimit:
     probability: float = 0.0  # and then each call with this probability (seeded)
     seed: int = 0
     api: str | None = None
-    info: str = ""  # the provider's own code (each simulator sets its default)
+    info: str = ""  # the provider's own code; "" = the simulator's rate_limit_code
 
 
 @dataclass

@@ -43,16 +43,19 @@ Fault modes (SimulatorConfig fields, or POST /_control with JSON; GET /_control 
 - "server_error": {"status": 503, "count": 1, "api": null, "commit": false} — an HTTP 5xx
   from GMO's front instead of an answer; commit=true processes the call behind it;
 - null switches a fault off. Also {"advance_seconds": 1800} moves the simulator's clock,
-  {"reset": true} forgets every transaction, member and token, {"clear_calls": true}.
+  {"now": "<ISO 8601 with zone>"} sets it, {"reset": true} forgets every transaction, member
+and token (in the database too), {"clear_calls": true}.
 Two calls for the same transaction at once (while the first waits out its latency) give
 E90010001, GMO's 二重送信 answer.
 
-Call log: GET /_calls (?api=ExecTran) → {"calls": [{"seq", "api", "order_id", "result",
-"err_info", "at"}]} in arrival order, never card data; DELETE /_calls clears it.
+Call log: GET /_calls (?api=ExecTran) → {"calls": [{"seq", "api", "ref" (the OrderID),
+"result", "info" (the ErrInfo), "at"}]} in arrival order, never card data; DELETE /_calls
+clears it. GET /_records?kind=transaction|member|token shows what the store keeps.
+/_control, /_records and /_calls are the simulator base's (kessai.providers.simulator.base).
 Card numbers live only in the simulator's memory and never reach a log.
 """
 
-from kessai.providers.gmo_pg.sim.app import ResponseLost, Simulator, create_simulator
+from kessai.providers.gmo_pg.sim.app import GmoSimulator, create_simulator
 from kessai.providers.gmo_pg.sim.config import (
     CHALLENGE_CARD,
     DECLINE_CARDS,
@@ -64,6 +67,7 @@ from kessai.providers.gmo_pg.sim.config import (
     RateLimit,
     SimulatorConfig,
 )
+from kessai.providers.simulator.base import ResponseLost
 from kessai.providers.simulator.faults import InjectError, LoseResponse, ServerError
 
 __all__ = [
@@ -74,12 +78,12 @@ __all__ = [
     "TEST_SHOP_PASS",
     "TEST_SITE_ID",
     "TEST_SITE_PASS",
+    "GmoSimulator",
     "InjectError",
     "LoseResponse",
     "RateLimit",
     "ResponseLost",
     "ServerError",
-    "Simulator",
     "SimulatorConfig",
     "create_simulator",
 ]

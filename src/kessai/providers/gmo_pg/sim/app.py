@@ -1,10 +1,9 @@
-"""The ASGI app: idPass endpoints, the challenge page, the token endpoint, fault control."""
+"""The ASGI app, on the simulator base: idPass endpoints, the challenge page, the token
+endpoint; /_control, /_records and /_calls come from the base."""
 
-import asyncio
 import html
 import json
-from collections.abc import Callable, Mapping
-from datetime import timedelta
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,17 +17,23 @@ from starlette.responses import (
     RedirectResponse,
     Response,
 )
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
 from kessai.providers.gmo_pg import codec
 from kessai.providers.gmo_pg.sim import records, shop, site
-from kessai.providers.gmo_pg.sim.config import SimulatorConfig, apply_faults, faults_json
+from kessai.providers.gmo_pg.sim.config import (
+    CHALLENGE_CARD,
+    DECLINE_CARDS,
+    SimulatorConfig,
+)
 from kessai.providers.gmo_pg.sim.context import Ctx, Handler, Reply
-from kessai.providers.gmo_pg.sim.state import SimClock, State, Transaction
+from kessai.providers.gmo_pg.sim.state import State, Transaction
 from kessai.providers.gmo_pg.sim.token import MULTIPAYMENT_JS, issue_tokens, parse_body
 from kessai.providers.gmo_pg.sim.validation import Refused, error_pairs
-from kessai.providers.simulator.faults import LoseResponse, RateLimiter, ServerError, take
+from kessai.providers.kit import AsgiApp, SimulatorContext
+from kessai.providers.simulator import base
+from kessai.providers.simulator.base import Call, Records, Scenarios
 
 HANDLERS: dict[str, Handler] = {
     "EntryTran": shop.entry_tran,
@@ -53,175 +58,169 @@ HANDLERS: dict[str, Handler] = {
 _READ_ONLY = {"SearchTrade", "SearchTradeMulti", "SearchMember", "SearchCard", "SearchCardDetail"}
 
 
-class ResponseLost(ConnectionResetError):
-    """Raised after the response headers went out: the connection drops, no body follows."""
+class GmoSimulator(base.Simulator):
+    """GMO's test environment on the simulator base: idPass calls go through its fault
+    switches; transactions, members and tokens through its store."""
 
+    name = records.SIMULATOR
+    rate_limit_code = "E92000001"  # GMO's 流量制限
+    scenarios = Scenarios(cards={**DECLINE_CARDS, CHALLENGE_CARD: "ACS=2 (3-D Secure challenge)"})
 
-class Simulator:
-    def __init__(self, config: SimulatorConfig) -> None:
+    def __init__(
+        self, config: SimulatorConfig | None = None, ctx: SimulatorContext | None = None
+    ) -> None:
+        config = config or SimulatorConfig(now=ctx.now if ctx else None)
+        super().__init__(
+            SimulatorContext(now=config.now, sessions=ctx.sessions if ctx else None),
+            faults_from=config,
+            store=config.store,
+            sleep=config.sleep,
+            call_log_limit=config.call_log_limit,
+        )
         self.config = config
-        self.clock = SimClock(config.now)
-        self.state = State(self.clock, config.call_log_limit)
-        self.sleep = config.sleep or asyncio.sleep
-        self._limiter = RateLimiter()
-        self._limiter.reseed(config.rate_limit)
+        self.state = State(self.clock)
         self._in_flight: set[tuple[str, str]] = set()
-        self.store = config.store
-        self._loaded = self.store is None
-        self._loading = asyncio.Lock()
 
-    async def ready(self) -> None:
-        """With a store: read back what an earlier run of the simulator held, once."""
-        if self._loaded:
-            return
-        async with self._loading:
-            if not self._loaded and self.store is not None:
-                records.restore(self.state, await self.store.load())
-                self._loaded = True
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/payment/Tds2Challenge", self.challenge_page, methods=["GET"]),
+            Route("/payment/{name}", self.idpass, methods=["POST"]),
+            Route("/token", self.token, methods=["POST", "OPTIONS"]),
+            Route("/ext/js/token.js", self.token_js, methods=["GET"]),
+        ]
 
-    async def save(self, params: Mapping[str, str], tran: Transaction | None = None) -> None:
-        """Write what a call changed (its transaction and member) to the store."""
-        if self.store is None:
-            return
+    def error(self, api: str, code: str) -> Response:
+        return _idpass_response(error_pairs([code]))
+
+    def restore(self, records_: Records) -> None:
+        records.restore(self.state, records_)
+
+    def forget(self) -> None:
+        self.state.reset()
+
+    def control(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        if "tds2_style" in body:
+            if body["tds2_style"] not in ("acs", "challenge_url"):
+                raise ValueError("tds2_style must be 'acs' or 'challenge_url'")
+            self.config.tds2_style = body["tds2_style"]
+        return {"tds2_style": self.config.tds2_style}
+
+    def keep_touched(self, params: Mapping[str, str], tran: Transaction | None = None) -> None:
+        """Hand what a call changed (its transaction, member and token) to the store."""
         if tran is None:
             tran = self.state.by_access_id.get(params.get("AccessID", "")) or (
                 self.state.transactions.get((params.get("ShopID", ""), params.get("OrderID", "")))
             )
         member = params.get("MemberID")
-        members = [(params.get("SiteID", ""), member)] if member else []
-        await records.save(self.store, self.state, [tran] if tran else [], members)
+        token = params.get("Token")
+        records.keep(
+            self.keep,
+            self.state,
+            [tran] if tran else [],
+            [(params.get("SiteID", ""), member)] if member else [],
+            [token] if token else [],
+        )
 
-    async def reset(self) -> None:
-        self.state.reset()
-        if self.store is not None:
-            await self.store.clear()
-
-    def set_faults(self, body: Mapping[str, Any]) -> None:
-        apply_faults(self.config, dict(body))
-        if "rate_limit" in body:
-            self._limiter.reseed(self.config.rate_limit)
+    @classmethod
+    def create(cls, ctx: SimulatorContext) -> AsgiApp:
+        app: AsgiApp = cls(ctx=ctx).app()
+        return app
 
     # --- one idPass call ----------------------------------------------------------------
-    async def call(
-        self, api: str, params: Mapping[str, str], base_url: Callable[[], str]
-    ) -> tuple[Reply, LoseResponse | ServerError | None]:
-        """Answer one call; the second value says the answer must be lost on the way back."""
-        await self.ready()
+    async def idpass(self, request: Request) -> Response:
+        """POST /payment/<Api>.idPass: CP932 form in, raw CP932 `K=V&…` out, always 200."""
+        name = str(request.path_params.get("name", ""))
+        params = codec.decode_request(await request.body())
+        if not name.endswith(".idPass"):
+            self.log(name, params.get("OrderID", ""), "unsupported", "E91099997")
+            return self.error(name, "E91099997")
+        api = name.removesuffix(".idPass")
         key = (api, params.get("AccessID") or params.get("OrderID") or "")
         guarded = api not in _READ_ONLY and bool(key[1])
         if guarded and key in self._in_flight:
             # 二重送信: the same transaction is still being processed
-            self.state.log_call(api, params.get("OrderID", ""), "double", "E90010001")
-            return error_pairs(["E90010001"]), None
+            self.log(api, params.get("OrderID", ""), "double", "E90010001")
+            return self.error(api, "E90010001")
         if guarded:
             self._in_flight.add(key)
         try:
-            if self.config.latency_seconds > 0:
-                await self.sleep(self.config.latency_seconds)
-            answer = self._answer(api, params, base_url)
-            if api not in _READ_ONLY:
-                await self.save(params)
-            return answer
+            base = self.config.public_url or _base_url(request.scope)
+            return await self.answer(
+                api, lambda call: self._act(api, params, base, call), params.get("OrderID", "")
+            )
         finally:
             self._in_flight.discard(key)
 
-    def _answer(
-        self, api: str, params: Mapping[str, str], base_url: Callable[[], str]
-    ) -> tuple[Reply, LoseResponse | ServerError | None]:
-        order_id = params.get("OrderID", "")
-        limited = self._limiter.limited(self.config.rate_limit, api)
-        if limited:
-            self.state.log_call(api, order_id, "rate_limited", limited)
-            return error_pairs([limited]), None
-        server = take(self.config.server_error, api)
-        if server and not server.commit:
-            self.state.log_call(api, order_id, "server_error", str(server.status))
-            return [], server
-        lose = server or take(self.config.lose_response, api)
-        inject = take(self.config.inject_error, api)
-        if isinstance(lose, LoseResponse) and not lose.commit:
-            self.state.log_call(api, order_id, "lost")
-            return [], lose
-        if inject and not inject.commit:
-            self.state.log_call(api, order_id, "injected", inject.info)
-            return error_pairs([inject.info]), lose
+    async def _act(self, api: str, params: Mapping[str, str], base: str, call: Call) -> Response:
         handler = HANDLERS.get(api)
         if handler is None:
-            self.state.log_call(api, order_id, "unsupported", "E91099997")
-            return error_pairs(["E91099997"]), lose
-        public = self.config.public_url
-        ctx = Ctx(self.config, self.state, (lambda: public) if public else base_url)
-        result, err_info = "ok", ""
+            call.result, call.info = "unsupported", "E91099997"
+            return self.error(api, "E91099997")
+        ctx = Ctx(self.config, self.state, lambda: base)
         try:
             reply = handler(ctx, params)
         except Refused as refused:
-            reply, result, err_info = error_pairs(refused.infos), "error", "|".join(refused.infos)
-        if inject:  # acted on it; the client is told something else
-            reply, result, err_info = error_pairs([inject.info]), "injected", inject.info
-        if isinstance(lose, ServerError):
-            result = "server_error"
-        elif lose:
-            result = "lost"
-        self.state.log_call(api, ctx.order_id or order_id, result, err_info)
-        return reply, lose
+            reply, call.result, call.info = (
+                error_pairs(refused.infos),
+                "error",
+                "|".join(refused.infos),
+            )
+        call.ref = ctx.order_id or call.ref
+        if api not in _READ_ONLY:
+            self.keep_touched(params)
+        return _idpass_response(reply)
+
+    # --- the customer's and the storefront's pages ----------------------------------------
+    async def challenge_page(self, request: Request) -> Response:
+        base = self.config.public_url or _base_url(request.scope)
+        if self.config.challenge_page and "result" not in request.query_params:
+            return HTMLResponse(_challenge_form(request.query_params.get("tds2TransID", "")))
+        ctx = Ctx(self.config, self.state, lambda: base)
+        passed = request.query_params.get("result", "Y").upper() != "N"
+        await self.ready()
+        tran = shop.challenge_done(ctx, request.query_params.get("tds2TransID", ""), passed)
+        if tran is None:
+            return HTMLResponse("<p>この認証は見つからないか、既に終了しています。</p>", 404)
+        self.keep_touched({}, tran)
+        await self.flush()
+        if not tran.tds2_ret_url:
+            text = "本人認証が完了しました。" if passed else "本人認証に失敗しました。"
+            return HTMLResponse(f"<p>{text}</p>")
+        joiner = "&" if "?" in tran.tds2_ret_url else "?"
+        target = f"{tran.tds2_ret_url}{joiner}AccessID={tran.access_id}&OrderID={tran.order_id}"
+        return RedirectResponse(target, status_code=303)
+
+    async def token(self, request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=_CORS)
+        try:
+            form = parse_body(await request.body(), request.headers.get("content-type", ""))
+        except ValueError:
+            return JSONResponse({"resultCode": "999"}, headers=_CORS)
+        await self.ready()
+        answer = issue_tokens(form, self.config, self.state)
+        issued = answer.get("tokenObject", {}).get("token", [])
+        records.keep(self.keep, self.state, tokens=issued)
+        await self.flush()
+        return JSONResponse(answer, headers=_CORS)
+
+    async def token_js(self, request: Request) -> Response:
+        base = json.dumps(self.config.public_url or _base_url(request.scope))
+        return PlainTextResponse(MULTIPAYMENT_JS % base, media_type="application/javascript")
 
 
-def _api_name(scope: Scope) -> str | None:
-    name = str(scope.get("path_params", {}).get("name", ""))
-    return name.removesuffix(".idPass") if name.endswith(".idPass") else None
+_CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "Content-Type"}
+
+
+def _idpass_response(reply: Reply) -> Response:
+    content_type = codec.RESPONSE_CONTENT_TYPE
+    return Response(codec.encode_response(reply), headers={"content-type": content_type})
 
 
 def _base_url(scope: Scope) -> str:
     """Where this app is reached, mount prefix (root_path) included."""
     root = scope.get("root_path", "")
     return str(URL(scope={**scope, "path": root, "query_string": b""})).rstrip("/")
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-class IdPassEndpoint:
-    """POST /payment/<Api>.idPass: CP932 form in, raw CP932 `K=V&…` out, always HTTP 200."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        api = _api_name(scope)
-        body = await _read_body(receive)
-        if api is None:
-            reply = error_pairs(["E91099997"])
-            lose = None
-        else:
-            params = codec.decode_request(body)
-            reply, lose = await self.sim.call(api, params, lambda: _base_url(scope))
-        if isinstance(lose, ServerError):
-            page = b"<html><body>Service Temporarily Unavailable</body></html>"
-            html = [(b"content-type", b"text/html"), (b"content-length", str(len(page)).encode())]
-            await send({"type": "http.response.start", "status": lose.status, "headers": html})
-            await send({"type": "http.response.body", "body": page})
-            return
-        payload = codec.encode_response(reply)
-        headers = [
-            (b"content-type", codec.RESPONSE_CONTENT_TYPE.encode()),
-            # at least 1: a lost answer must leave the client waiting for a body
-            (b"content-length", str(len(payload) or 1).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        if lose is not None:
-            if lose.mode == "hang":
-                await self.sim.sleep(lose.hang_seconds)
-            raise ResponseLost(f"simulated: the {api} response was lost")
-        await send({"type": "http.response.body", "body": payload})
 
 
 def _challenge_form(trans_id: str) -> str:
@@ -243,81 +242,4 @@ def _json_error(message: str) -> JSONResponse:
 
 def create_simulator(config: SimulatorConfig | None = None) -> Starlette:
     """The GMO PG simulator as an ASGI app; app.state.simulator holds its state."""
-    sim = Simulator(config or SimulatorConfig())
-    cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "Content-Type"}
-
-    async def challenge_page(request: Request) -> Response:
-        base = sim.config.public_url or _base_url(request.scope)
-        if sim.config.challenge_page and "result" not in request.query_params:
-            return HTMLResponse(_challenge_form(request.query_params.get("tds2TransID", "")))
-        ctx = Ctx(sim.config, sim.state, lambda: base)
-        passed = request.query_params.get("result", "Y").upper() != "N"
-        await sim.ready()
-        tran = shop.challenge_done(ctx, request.query_params.get("tds2TransID", ""), passed)
-        if tran is not None:
-            await sim.save({}, tran)
-        if tran is None:
-            return HTMLResponse("<p>この認証は見つからないか、既に終了しています。</p>", 404)
-        if not tran.tds2_ret_url:
-            text = "本人認証が完了しました。" if passed else "本人認証に失敗しました。"
-            return HTMLResponse(f"<p>{text}</p>")
-        joiner = "&" if "?" in tran.tds2_ret_url else "?"
-        target = f"{tran.tds2_ret_url}{joiner}AccessID={tran.access_id}&OrderID={tran.order_id}"
-        return RedirectResponse(target, status_code=303)
-
-    async def token(request: Request) -> Response:
-        if request.method == "OPTIONS":
-            return Response(status_code=204, headers=cors)
-        try:
-            form = parse_body(await request.body(), request.headers.get("content-type", ""))
-        except ValueError:
-            return JSONResponse({"resultCode": "999"}, headers=cors)
-        return JSONResponse(issue_tokens(form, sim.config, sim.state), headers=cors)
-
-    async def token_js(request: Request) -> Response:
-        base = json.dumps(sim.config.public_url or _base_url(request.scope))
-        return PlainTextResponse(MULTIPAYMENT_JS % base, media_type="application/javascript")
-
-    async def control(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                body = json.loads(await request.body() or b"{}")
-                if not isinstance(body, dict):
-                    raise ValueError("a JSON object is expected")
-                sim.set_faults(body)
-                if body.get("advance_seconds"):
-                    sim.clock.offset += timedelta(seconds=float(body["advance_seconds"]))
-                if body.get("reset"):
-                    await sim.reset()
-                if body.get("clear_calls"):
-                    sim.state.calls.clear()
-            except (ValueError, TypeError) as exc:
-                return _json_error(str(exc))
-        return JSONResponse(
-            {
-                "faults": faults_json(sim.config),
-                "now": sim.clock.now().isoformat(),
-                "offset_seconds": sim.clock.offset.total_seconds(),
-            }
-        )
-
-    async def calls(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.state.calls.clear()
-        api = request.query_params.get("api")
-        return JSONResponse(
-            {"calls": [c.json() for c in sim.state.calls if api is None or c.api == api]}
-        )
-
-    app = Starlette(
-        routes=[
-            Route("/payment/Tds2Challenge", challenge_page, methods=["GET"]),
-            Route("/payment/{name}", IdPassEndpoint(sim), methods=["POST"]),
-            Route("/token", token, methods=["POST", "OPTIONS"]),
-            Route("/ext/js/token.js", token_js, methods=["GET"]),
-            Route("/_control", control, methods=["GET", "POST"]),
-            Route("/_calls", calls, methods=["GET", "DELETE"]),
-        ]
-    )
-    app.state.simulator = sim
-    return app
+    return GmoSimulator(config).app()

@@ -5,7 +5,7 @@ rate-limit answer)."""
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from kessai.providers.simulator import faults
 from kessai.providers.simulator.faults import InjectError, LoseResponse, ServerError
@@ -61,16 +61,3 @@ class SimulatorConfig:
     call_log_limit: int = 100_000
     # Where its transactions and members outlive a restart (kessai's database); None: memory.
     store: SimulatorStore | None = None
-
-
-def faults_json(config: SimulatorConfig) -> dict[str, Any]:
-    return {**faults.faults_json(config), "tds2_style": config.tds2_style}
-
-
-def apply_faults(config: SimulatorConfig, body: dict[str, Any]) -> None:
-    """Change fault switches from a /_control JSON body (keys left out stay as they are)."""
-    faults.apply_faults(config, body, RateLimit)
-    if "tds2_style" in body:
-        if body["tds2_style"] not in ("acs", "challenge_url"):
-            raise ValueError("tds2_style must be 'acs' or 'challenge_url'")
-        config.tds2_style = body["tds2_style"]

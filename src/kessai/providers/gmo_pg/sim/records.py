@@ -2,21 +2,30 @@
 (kessai.providers.simulator.store), so a restarted simulator holds what GMO would.
 
 A card is kept as GMO shows it: first six and last four digits, expiry, holder. A card read
-back has zeros in between; every test card keeps its behaviour that way (their middle
-digits are zeros: 4000000000000028 comes back as itself, 4111111111111111 as a succeeding
-4111110000001111).
+back has zeros in between, the last of them chosen so the number passes the Luhn check;
+every test card keeps its behaviour that way (their middle digits are zeros:
+4000000000000028 comes back as itself, 4111111111111111 as a succeeding 4111110000091111).
+A one-time token is kept the same way, with its shop, expiry and whether it was used.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
-from kessai.providers.gmo_pg.sim.state import Member, SavedCard, State, StoredCard, Transaction
-from kessai.providers.simulator.store import SimulatorStore
+from kessai.core.carddata import luhn_valid
+from kessai.providers.gmo_pg.sim.state import (
+    Member,
+    SavedCard,
+    State,
+    StoredCard,
+    Token,
+    Transaction,
+)
+from kessai.providers.simulator.base import Records
 
 SIMULATOR = "gmo_pg"
-TRANSACTION, MEMBER = "transaction", "member"
+TRANSACTION, MEMBER, TOKEN = "transaction", "member", "token"
 _DATES = ("process_date", "authorized_at")
 
 
@@ -37,9 +46,15 @@ def _card_out(card: StoredCard | None) -> dict[str, Any] | None:
 def _card_in(data: Mapping[str, Any] | None) -> StoredCard | None:
     if not data:
         return None
-    middle = "0" * max(0, int(data["length"]) - 10)
+    first6, last4, length = data["first6"], data["last4"], int(data["length"])
+    if length <= 10:
+        number = (first6 + last4)[-length:]
+    else:
+        zeros = "0" * (length - 11)
+        candidates = (f"{first6}{zeros}{digit}{last4}" for digit in "0123456789")
+        number = next(n for n in candidates if luhn_valid(n))
     return StoredCard(
-        number=f"{data['first6']}{middle}{data['last4']}",
+        number=number,
         expire=data["expire"],
         holder_name=data.get("holder_name", ""),
         security_code_set=bool(data.get("security_code_set")),
@@ -85,7 +100,23 @@ def member_in(data: Mapping[str, Any]) -> Member:
     return Member(member_id=data["member_id"], name=data.get("name", ""), cards=cards)
 
 
-def restore(state: State, records: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> None:
+def token_out(token: Token) -> dict[str, Any]:
+    return {
+        "card": _card_out(token.card),
+        "shop_id": token.shop_id,
+        "expires_at": token.expires_at.isoformat(),
+        "used": token.used,
+    }
+
+
+def token_in(data: Mapping[str, Any]) -> Token:
+    card = _card_in(data["card"])
+    assert card is not None
+    expires = datetime.fromisoformat(data["expires_at"])
+    return Token(card=card, shop_id=data["shop_id"], expires_at=expires, used=data["used"])
+
+
+def restore(state: State, records: Records) -> None:
     """Fill an empty state from the store's records (what load() returned)."""
     for data in records.get(TRANSACTION, {}).values():
         tran = transaction_in(data)
@@ -96,20 +127,27 @@ def restore(state: State, records: Mapping[str, Mapping[str, Mapping[str, Any]]]
     for key, data in records.get(MEMBER, {}).items():
         site_id = key.split("|", 1)[0]
         state.members[(site_id, data["member_id"])] = member_in(data)
+    for key, data in records.get(TOKEN, {}).items():
+        state.tokens[key] = token_in(data)
 
 
-async def save(
-    store: SimulatorStore,
+Keep = Callable[[str, str, dict[str, Any] | None], None]
+
+
+def keep(
+    keep: Keep,
     state: State,
-    trans: list[Transaction],
-    members: list[tuple[str, str]],
+    trans: Iterable[Transaction] = (),
+    members: Iterable[tuple[str, str]] = (),
+    tokens: Iterable[str] = (),
 ) -> None:
-    """Write what one call touched: its transactions, and its members (gone ones deleted)."""
-    records: dict[tuple[str, str], dict[str, Any] | None] = {}
+    """Hand what one call touched to the store: its transactions, its members (gone ones
+    deleted) and its tokens."""
     for tran in trans:
-        records[(TRANSACTION, f"{tran.shop_id}|{tran.order_id}")] = transaction_out(tran)
+        keep(TRANSACTION, f"{tran.shop_id}|{tran.order_id}", transaction_out(tran))
     for site_id, member_id in members:
         member = state.members.get((site_id, member_id))
-        key = (MEMBER, f"{site_id}|{member_id}")
-        records[key] = member_out(member) if member is not None else None
-    await store.put(records)
+        keep(MEMBER, f"{site_id}|{member_id}", member_out(member) if member else None)
+    for value in tokens:
+        token = state.tokens.get(value)
+        keep(TOKEN, value, token_out(token) if token else None)

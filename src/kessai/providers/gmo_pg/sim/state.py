@@ -1,4 +1,5 @@
-"""The simulator's memory: transactions per shop, members and cards per site, tokens.
+"""The simulator's memory: transactions per shop, members and cards per site, tokens
+(each written to the simulator store by records.py, so a restart keeps them).
 
 Card numbers live here only, as the provider would hold them; they never reach a log, a
 repr or the call log (StoredCard hides the number).
@@ -7,13 +8,11 @@ repr or the call log (StoredCard hides the number).
 import hashlib
 import itertools
 import secrets
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from kessai.core.clock import to_tokyo
+from kessai.providers.simulator.base import SimClock as SimClock
 
 FORWARD = "2a99662"  # 仕向先コード of GMO's test environment
 
@@ -100,51 +99,18 @@ class Token:
     used: bool = False
 
 
-@dataclass
-class Call:
-    seq: int
-    api: str
-    order_id: str
-    result: str  # ok, error, rate_limited, injected, lost, unsupported, double
-    err_info: str
-    at: datetime
-
-    def json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "api": self.api,
-            "order_id": self.order_id,
-            "result": self.result,
-            "err_info": self.err_info,
-            "at": to_tokyo(self.at).isoformat(timespec="milliseconds"),
-        }
-
-
-class SimClock:
-    """The simulator's time: a source (system by default) plus an offset /_control can move."""
-
-    def __init__(self, source: Callable[[], datetime] | None) -> None:
-        self._source = source or (lambda: datetime.now(UTC))
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return self._source() + self.offset
-
-
 def gmo_datetime(moment: datetime) -> str:
     return to_tokyo(moment).strftime("%Y%m%d%H%M%S")
 
 
 class State:
-    def __init__(self, clock: SimClock, call_log_limit: int) -> None:
+    def __init__(self, clock: SimClock) -> None:
         self.clock = clock
         self.transactions: dict[tuple[str, str], Transaction] = {}
         self.by_access_id: dict[str, Transaction] = {}
         self.by_tds2_id: dict[str, Transaction] = {}
         self.members: dict[tuple[str, str], Member] = {}
         self.tokens: dict[str, Token] = {}
-        self.calls: deque[Call] = deque(maxlen=call_log_limit)
-        self._call_seq = itertools.count(1)
         self._tran_seq = itertools.count(198_800)
 
     def reset(self) -> None:
@@ -230,8 +196,3 @@ class State:
         if token is None or token.used or self.clock.now() >= token.expires_at:
             return None
         return token.card
-
-    # --- call log -------------------------------------------------------------------------
-    def log_call(self, api: str, order_id: str, result: str, err_info: str = "") -> None:
-        call = Call(next(self._call_seq), api, order_id, result, err_info, self.clock.now())
-        self.calls.append(call)
