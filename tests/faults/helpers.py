@@ -22,8 +22,8 @@ from tests.subscriptions.gmo_shop import seed_subscriptions
 
 def provider_calls(simulator: Starlette, api: str) -> Counter[tuple[str, str]]:
     """(OrderID, result) of every call `api` the simulator answered (or processed)."""
-    calls = simulator.state.simulator.state.calls
-    return Counter((c.order_id, c.result) for c in calls if c.api == api)
+    calls = simulator.state.simulator.calls  # the simulator base's call log
+    return Counter((c.ref, c.result) for c in calls if c.api == api)
 
 
 def done_at_provider(simulator: Starlette, api: str) -> Counter[str]:
