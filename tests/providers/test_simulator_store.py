@@ -119,3 +119,47 @@ async def test_a_saved_test_card_still_pays_after_a_restart(sessions: object) ->
     paid = await after.call("ExecTran", OrderID=order_id, **entered, Method="1", **site)
     assert paid["ACS"] == "0", paid
     await after.client.aclose()
+
+
+async def test_sftp_card_updates_outlive_a_restart(sessions: object, tmp_path: Path) -> None:
+    """A 洗替 answer changes a member's card on the SFTP side; a restarted simulator still
+    holds the new card."""
+    import asyncssh
+
+    from kessai.providers.gmo_pg.sim.sftp import (
+        TEST_SFTP_PASSWORD,
+        TEST_SFTP_USER,
+        UPDATER_REPLACED_CARD,
+        start_sftp_simulator,
+    )
+
+    before = started(sessions)
+    await before.site_call("SaveMember", MemberID="m-4")
+    saved = await before.site_call(
+        "SaveCard", MemberID="m-4", CardNo=UPDATER_REPLACED_CARD, Expire="2701"
+    )
+    sim = before.sim
+    server = await start_sftp_simulator(sim.state, tmp_path / "sftp", persist=sim.keep_members)
+    try:
+        async with (
+            asyncssh.connect(
+                "127.0.0.1",
+                server.port,
+                username=TEST_SFTP_USER,
+                password=TEST_SFTP_PASSWORD,
+                known_hosts=None,
+            ) as conn,
+            conn.start_sftp_client() as client,
+        ):
+            async with client.open("upload/tsite00000001_202612_cardupdate.csv", "wb") as f:
+                await f.write(f"m-4,{saved['CardSeq']},2701\r\n".encode())
+            result = "download/tsite00000001_202612_cardupdate_result.csv"
+            assert await client.exists(result)
+    finally:
+        server.close()
+    await before.client.aclose()
+
+    after = started(sessions)  # the process restarted
+    card = await after.site_call("SearchCard", MemberID="m-4")
+    assert (card["CardNo"][-4:], card["Expire"]) == ("0077", "3201")
+    await after.client.aclose()

@@ -126,6 +126,11 @@ class GmoSimulator(base.Simulator):
         app: AsgiApp = cls(ctx=ctx).app()
         return app
 
+    async def keep_members(self, members: set[tuple[str, str]]) -> None:
+        """Write members changed outside an idPass call (the SFTP side's 洗替 answers)."""
+        records.keep(self.keep, self.state, members=sorted(members))
+        await self.flush()
+
     # --- one idPass call ----------------------------------------------------------------
     async def idpass(self, request: Request) -> Response:
         """POST /payment/<Api>.idPass: CP932 form in, raw CP932 `K=V&…` out, always 200."""

@@ -21,9 +21,10 @@ download/<site>_<yyyymm>_cardupdate_result.csv. kessai fetches it from the 27th.
 """
 
 import logging
+import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -61,11 +62,16 @@ def _masked(number: str) -> str:
     return number[:6] + "*" * (len(number) - 10) + number[-4:]
 
 
+_BY_MASKED = {_masked(number): result for number, result in _BY_NUMBER.items()}
+
+
 @dataclass
 class UpdaterRules:
-    """Decides each request line's result, changing the simulator's cards as GMO would."""
+    """Decides each request line's result, changing the simulator's cards as GMO would;
+    `changed` gathers the (site, member) whose cards changed, for the simulator's store."""
 
     state: State
+    changed: set[tuple[str, str]] = field(default_factory=set)
 
     def answer(self, site_id: str, month: date, cells: dict[str, str]) -> list[str]:
         member_id, seq, expire = cells["member_id"], cells["card_seq"], cells["expire"]
@@ -79,13 +85,16 @@ class UpdaterRules:
             renewed = result == "0" and expiring
             return [member_id, seq, result, "", _later(expire) if renewed else ""]
         card = saved.card
-        if card.number in _BY_NUMBER:
-            return [member_id, seq, _BY_NUMBER[card.number], "", ""]
-        if card.number == UPDATER_REPLACED_CARD:
+        shown = _masked(card.number)  # a card read back from the store keeps only this
+        if shown in _BY_MASKED:
+            return [member_id, seq, _BY_MASKED[shown], "", ""]
+        if shown == _masked(UPDATER_REPLACED_CARD):
             saved.card = StoredCard(UPDATER_NEW_CARD, _later(card.expire), card.holder_name)
+            self.changed.add((site_id, member_id))
             return [member_id, seq, "0", _masked(UPDATER_NEW_CARD), saved.card.expire]
         if card.expire in _months(month):
             saved.card = StoredCard(card.number, _later(card.expire), card.holder_name)
+            self.changed.add((site_id, member_id))
             return [member_id, seq, "0", _masked(card.number), saved.card.expire]
         return [member_id, seq, "0", "", ""]
 
@@ -118,37 +127,54 @@ class _Login(asyncssh.SSHServer):
         return username == TEST_SFTP_USER and password == TEST_SFTP_PASSWORD
 
 
-def _sftp_factory(root: Path, rules: UpdaterRules) -> Callable[..., asyncssh.SFTPServer]:
+def _answer_upload(root: Path, rules: UpdaterRules, local: Path) -> tuple[str, bytes] | None:
+    if local.parent != root / "upload" or not local.is_file():
+        return None
+    return answer_request(rules, local.name, local.read_bytes())
+
+
+def _write_result(root: Path, name: str, content: bytes) -> None:
+    (root / "download").mkdir(exist_ok=True)
+    (root / "download" / name).write_bytes(content)
+    log.info("洗替結果 %s (%d bytes)", name, len(content))
+
+
+# Writes the members whose cards an answer changed to the simulator's store.
+Persist = Callable[[set[tuple[str, str]]], Awaitable[None]]
+
+
+def _sftp_factory(
+    root: Path, rules: UpdaterRules, persist: Persist | None
+) -> Callable[..., asyncssh.SFTPServer]:
     class GmoSftp(asyncssh.SFTPServer):
         def __init__(self, chan: Any) -> None:
             super().__init__(chan, chroot=str(root).encode())
 
-        def _answer(self, path: bytes) -> None:
-            self._answer_local(Path(self.map_path(path).decode()))
+        async def _answer(self, path: bytes) -> None:
+            await self._answer_local(Path(self.map_path(path).decode()))
 
-        def _answer_local(self, local: Path) -> None:
-            if local.parent != root / "upload" or not local.is_file():
+        async def _answer_local(self, local: Path) -> None:
+            answered = _answer_upload(root, rules, local)
+            if answered is None:
                 return
-            answered = answer_request(rules, local.name, local.read_bytes())
-            if answered is not None:
-                name, content = answered
-                (root / "download").mkdir(exist_ok=True)
-                (root / "download" / name).write_bytes(content)
-                log.info("洗替結果 %s (%d bytes)", name, len(content))
+            changed, rules.changed = rules.changed, set()
+            if persist is not None and changed:  # kept before the answer is there to fetch
+                await persist(changed)
+            _write_result(root, *answered)
 
-        def rename(self, oldpath: bytes, newpath: bytes) -> None:
+        async def rename(self, oldpath: bytes, newpath: bytes) -> None:
             super().rename(oldpath, newpath)
-            self._answer(newpath)
+            await self._answer(newpath)
 
-        def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
+        async def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
             super().posix_rename(oldpath, newpath)
-            self._answer(newpath)
+            await self._answer(newpath)
 
-        def close(self, file_obj: object) -> None:
+        async def close(self, file_obj: object) -> None:
             super().close(file_obj)
             name = getattr(file_obj, "name", None)
-            if isinstance(name, str):  # a plain upload under the request's own name
-                self._answer_local(Path(name))
+            if isinstance(name, str | bytes):  # a plain upload under the request's own name
+                await self._answer_local(Path(os.fsdecode(name)))
 
     return GmoSftp
 
@@ -194,16 +220,22 @@ class SftpSimulator:
 
 
 async def start_sftp_simulator(
-    state: State, root: Path, *, host: str = "127.0.0.1", port: int = 0
+    state: State,
+    root: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    persist: Persist | None = None,
 ) -> SftpSimulator:
-    """Serve the simulator's SFTP side; `root` holds upload/ and download/."""
+    """Serve the simulator's SFTP side; `root` holds upload/ and download/; `persist`
+    writes the members an answer changed (GmoSimulator.keep_members)."""
     root, key = _prepare(root)
     server = await asyncssh.create_server(
         _Login,
         host,
         port,
         server_host_keys=[key],
-        sftp_factory=_sftp_factory(root, UpdaterRules(state)),
+        sftp_factory=_sftp_factory(root, UpdaterRules(state), persist),
         allow_scp=False,
     )
     bound = server.sockets[0].getsockname()[1]
