@@ -170,7 +170,9 @@ async def start_sftp_simulator(app: FastAPI, svc: Services) -> "SftpSimulator | 
     try:
         root = sandbox_root(svc.settings)
         await simulator.ready()  # the members it kept in the database, before SFTP reads them
-        return await start_sftp_simulator(simulator.state, root, port=port)
+        return await start_sftp_simulator(
+            simulator.state, root, port=port, persist=simulator.keep_members
+        )
     except OSError as exc:  # the port is taken: the rest of the sandbox still works
         logging.getLogger("kessai.sim").warning("GMO PG SFTP simulator not started: %s", exc)
         return None
