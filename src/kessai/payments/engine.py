@@ -583,6 +583,7 @@ class PaymentEngine:
                         capture=plan.capture,
                         source=claimed.source,
                         options=req.options,
+                        method=claimed.facts.method.method_type,
                     )
                 )
             if plan.operation == Operation.COMPLETE_CHALLENGE:

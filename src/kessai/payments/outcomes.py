@@ -78,11 +78,12 @@ def settle_outcome(
         if k is OutcomeKind.PENDING:
             pending: dict[str, Any] = {"provider_transaction_id": outcome.transaction_id}
             if outcome.redirect_url:
-                # The customer must act (3-D Secure): 決済準備中 until they come back.
-                return Settlement(
-                    None,
-                    {**pending, "redirect_url": outcome.redirect_url, "three_d_secure": True},
-                )
+                # The customer must act (3-D Secure, or a wallet's own page such as PayPay's):
+                # 決済準備中 until they come back.
+                pending["redirect_url"] = outcome.redirect_url
+                if kind is MethodKind.CARD:
+                    pending["three_d_secure"] = True
+                return Settlement(None, pending)
             return Settlement(Event.CREDIT_CHECK_STARTED, pending)
         return Settlement(
             _declined_authorization(kind, outcome.stage),

@@ -54,6 +54,9 @@ class AuthorizeRequest:
     capture: bool  # オーソリ時確定: authorize and capture in one call
     source: Mapping[str, str] = field(default_factory=dict)  # token or stored-card reference
     options: Mapping[str, str] = field(default_factory=dict)  # sandbox scenario etc.
+    # The seed-003 method type of the order's 支払い方法 (a gateway such as GMO PG serves
+    # several: クレジットカード, PayPay, キャリア決済 … each with its own calls).
+    method: str = ""
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ OPTIONAL = {  # optional parameters whose GMO default kessai wants
     "DeviceCategory",  # obsolete
     "SeqMode",  # 0: logical card numbering, GMO's default
     "DefaultFlag",  # 0, GMO's default
+    "ItemId",  # d払い・楽天ペイ: the shop's own product code, optional
 }
 
 
@@ -274,6 +275,39 @@ async def _traded_error(conn: Conn, store: Store, rec: Rec) -> None:
         await conn.traded_card("1371958258", "1371958259")
     assert raised.value.code == "E01110002"
     assert raised.value.message == "指定されたIDとパスワードの取引が存在しません。"
+
+
+REDIRECTS = {
+    "_exec_tran_docomo_gets_data_about_a_transaction": ("carrier", {"carrier": "d_barai"}),
+    "_exec_tran_rakuten_id_gets_data_about_a_transaction": ("rakuten_pay", {}),
+    "_exec_tran_linepay_gets_data_about_a_transaction": ("line_pay", {}),
+    "_exec_tran_paypal_gets_data_about_a_transaction": ("paypal", {}),
+}
+
+
+async def _redirect(conn: Conn, store: Store, rec: Rec, stem: str) -> None:
+    method, source = REDIRECTS[stem]
+    entry = rec[0].request
+    request = pay(
+        rec,
+        amount=int(entry["Amount"]),
+        capture=entry["JobCd"] == "CAPTURE",
+        source={**source, "return_url": "https://example.com/path/to/return/success"},
+        method=method,
+    )
+    outcome = await conn.authorize(request)
+    assert outcome.kind is OutcomeKind.PENDING, outcome
+    answer = answer_of(rec, rec[1].api)
+    start = answer.get("StartURL") or "/payment/PaypalStart.idPass"
+    assert outcome.redirect_url is not None
+    assert start in outcome.redirect_url
+    stored = await store.get(order_id(rec))
+    assert stored is not None
+    assert stored["access_id"] == answer_of(rec, rec[0].api)["AccessID"]
+
+
+for _stem in REDIRECTS:
+    driven(_stem)(lambda conn, store, rec, _stem=_stem: _redirect(conn, store, rec, _stem))
 
 
 @pytest.fixture

@@ -50,20 +50,12 @@ SKIPPED: dict[str, str] = {
     "_entry_tran_cvs_gets_data_about_a_transaction": "コンビニ決済 (EntryTranCvs)",
     "_entry_tran_cvs_got_error_if_missing_options": "コンビニ決済 (EntryTranCvs)",
     "_exec_tran_cvs_gets_data_about_a_transaction": "コンビニ決済 (ExecTranCvs)",
-    "_entry_tran_docomo_gets_data_about_a_transaction": "ドコモ払い (EntryTranDocomo)",
-    "_exec_tran_docomo_gets_data_about_a_transaction": "ドコモ払い (ExecTranDocomo)",
     "_entry_tran_edy_gets_data_about_a_transaction": "楽天Edy (EntryTranEdy)",
     "_exec_tran_edy_gets_data_about_a_transaction": "楽天Edy (ExecTranEdy)",
     "_entry_tran_ganb_gets_data_about_a_transaction": "銀行振込 GANB (EntryTranGANB)",
     "_exec_tran_ganb_gets_data_about_a_transaction": "銀行振込 GANB (ExecTranGANB)",
-    "_entry_tran_linepay_gets_data_about_a_transaction": "LINE Pay (EntryTranLinepay)",
-    "_exec_tran_linepay_gets_data_about_a_transaction": "LINE Pay (ExecTranLinepay)",
     "_entry_tran_pay_easy_gets_data_about_a_transaction": "Pay-easy (EntryTranPayEasy)",
     "_exec_tran_pay_easy_gets_data_about_a_transaction": "Pay-easy (ExecTranPayEasy)",
-    "_entry_tran_paypal_gets_data_about_a_transaction": "PayPal (EntryTranPaypal)",
-    "_exec_tran_paypal_gets_data_about_a_transaction": "PayPal (ExecTranPaypal)",
-    "_entry_tran_rakuten_id_gets_data_about_a_transaction": "楽天ペイ (EntryTranRakutenId)",
-    "_exec_tran_rakuten_id_gets_data_about_a_transaction": "楽天ペイ (ExecTranRakutenId)",
     "_entry_tran_suica_gets_data_about_a_transaction": "モバイルSuica (EntryTranSuica)",
     "_exec_tran_suica_gets_data_about_a_transaction": "モバイルSuica (ExecTranSuica)",
     "_entry_tran_virtualaccount_gets_data_about_a_transaction": "バーチャル口座 (EntryTranVirtualaccount)",  # noqa: E501
@@ -217,6 +209,7 @@ FIXED = {
 def _request(text: str, values: dict[str, str], add: dict[str, str]) -> bytes:
     for old, new in values.items():
         text = text.replace(old, new)
+    text = text.replace("<TOKEN>", "1")  # VCR's filter put it for a "1" in ids and amounts
     present = {pair.split("=", 1)[0] for pair in text.split("&")}
     extra = {k: v for k, v in add.items() if k not in present}
     if extra:

@@ -256,7 +256,7 @@ async def test_challenge_url_style_answers_like_the_2025_recordings() -> None:
 
 
 async def test_unknown_api_answers_like_gmo(gmo: Gmo) -> None:
-    reply = await gmo.call("EntryTranPaypal", OrderID="p-1", JobCd="CAPTURE", Amount=100)
+    reply = await gmo.call("EntryTranSuica", OrderID="p-1", JobCd="CAPTURE", Amount=100)
     assert errors(reply) == ["E91099997"]
     assert reply["ErrCode"] == "E91"
 

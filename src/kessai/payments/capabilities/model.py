@@ -207,6 +207,9 @@ class CapabilityRow:
     carriers: tuple[Carrier, ...] = ()  # キャリア決済: the carriers the seed names
     three_d_secure_method: bool = False  # the method itself is 3Dセキュア
     cancel_excluded_with_3ds: bool = False  # 3Dセキュア認証を行う場合はキャンセル連携の対象外
+    # A carrier's own cancel deadline, whichever gateway carries it (d払い via GMO PG keeps
+    # NTTドコモ's 翌々月末20時): applies in both phases when the payment names that carrier.
+    carrier_windows: tuple[tuple[Carrier, Window], ...] = ()
     note: str = ""  # other 備考 (e.g. §4 Smartpay)
 
     def cancel_rule(self, phase: Phase) -> CancelRule | None:

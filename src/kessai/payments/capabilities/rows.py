@@ -314,6 +314,8 @@ ROWS: tuple[CapabilityRow, ...] = (
         amount_after=AmountRule(carriers=(Carrier.D_BARAI, Carrier.AU_EASY)),
         capture_on_authorize=FLAG,
         carriers=(Carrier.D_BARAI, Carrier.SOFTBANK_B, Carrier.AU_EASY),
+        # The NTTドコモ row's d払い deadline is d払い's own: it holds through GMO PG too.
+        carrier_windows=((Carrier.D_BARAI, D_BARAI),),
     ),
     # エポスかんたん決済 appears under GMOペイメントゲートウェイ only in the オーソリ確定後
     # tables of §2 and §3 (before the next provider name), so it is GMO PG's row.

@@ -171,6 +171,17 @@ def can_cancel(ctx: PaymentContext, phase: Phase) -> Decision:
         )
         if refused is not None:
             return refused
+    for carrier, window in r.carrier_windows:
+        if ctx.carrier is carrier:
+            refused = _check_window(
+                r,
+                window,
+                ctx,
+                f"({carrier.label}の期限)。決済会社へ取消可否を確認し、決済会社での取消が"
+                "正常に行われた場合は「強制取消処理」を実施してください。",
+            )
+            if refused is not None:
+                return refused
     return _link(
         f"{label(r)}: {phase.label}、{how}キャンセル連携します(全額取消のみ可能、一部返金は不可)"
     )

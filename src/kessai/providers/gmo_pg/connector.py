@@ -42,6 +42,8 @@ from kessai.providers.gmo_pg.http import (
     TransportError,
 )
 from kessai.providers.gmo_pg.members import CARD_SEQ, CardVaultMixin, check_member_id, check_token
+from kessai.providers.gmo_pg.methods import redirect_method
+from kessai.providers.gmo_pg.redirect import RedirectMixin
 from kessai.providers.store import ReferenceStore
 from kessai.providers.vault import ProviderError, ProviderUnreachable
 
@@ -157,9 +159,10 @@ def _gmo_date(value: str | None) -> date | None:
         return None
 
 
-class GmoPgConnector(CardVaultMixin):
+class GmoPgConnector(CardVaultMixin, RedirectMixin):
     """Authorizer, Capturer, Canceller, AmountChanger, Reconciler, CardVault and
-    ChallengeCompleter for one GMO PG account."""
+    ChallengeCompleter for one GMO PG account: クレジットカード here, the redirect methods
+    (PayPay, d払い …) in redirect.py, chosen by the order's method type."""
 
     def __init__(self, account_id: int, settings: Mapping[str, Any], store: ReferenceStore) -> None:
         self.account_id = account_id
@@ -175,6 +178,12 @@ class GmoPgConnector(CardVaultMixin):
 
     def _shop(self) -> dict[str, object]:
         return {"ShopID": self.config.shop_id, "ShopPass": self.config.shop_pass}
+
+    def _errors(self, reply: Reply, stage: DeclineStage, *, retry: bool = False) -> Outcome:
+        return outcome_of_errors(reply, stage, retry=retry)
+
+    def _transport(self, exc: TransportError) -> Outcome:
+        return outcome_of_transport(exc)
 
     # ------------------------------------------------------------------ authorize
     def _card(self, source: Mapping[str, str]) -> dict[str, object] | Outcome:
@@ -212,6 +221,9 @@ class GmoPgConnector(CardVaultMixin):
         ref = request.reference
         if not ORDER_ID.fullmatch(ref):
             return _refused("invalid_order_id", f"{ORDER_ID_RULE} (受け取った値: {ref[:40]})")
+        redirect = redirect_method(request.method, request.source)
+        if redirect is not None:
+            return await self._redirect_authorize(request, redirect)
         card = self._card(request.source)
         if isinstance(card, Outcome):
             return card
@@ -335,7 +347,11 @@ class GmoPgConnector(CardVaultMixin):
         return Outcome(OutcomeKind.SUCCEEDED, transaction_id=reply.get("TranID"), captured=captured)
 
     async def complete_challenge(self, reference: str) -> Outcome:
-        """SecureTran2 after the customer came back from the 3-D Secure 2.0 challenge."""
+        """SecureTran2 after the customer came back from the 3-D Secure 2.0 challenge (a
+        redirect method: GMO's state after the customer's approval)."""
+        redirect = await self._redirect_of(reference)
+        if redirect is not None:
+            return await self._redirect_complete(reference, *redirect)
         stored = await self.store.get(reference) or {}
         access = await self._access(reference, stored)
         if isinstance(access, Outcome):
@@ -408,6 +424,9 @@ class GmoPgConnector(CardVaultMixin):
 
     async def capture(self, txn: Transaction, shipment: Shipment | None) -> Outcome:
         """AlterTran SALES: GMO checks the amount against the authorization's."""
+        redirect = await self._redirect_of(txn.reference)
+        if redirect is not None:
+            return await self._redirect_capture(txn, *redirect)
         access = await self._access(txn.reference)
         if isinstance(access, Outcome):
             return access
@@ -422,6 +441,9 @@ class GmoPgConnector(CardVaultMixin):
     async def cancel(self, txn: Transaction, *, captured: bool) -> Outcome:
         """AlterTran VOID / RETURN / RETURNX after SearchTrade (its ProcessDate decides which;
         a transaction already canceled, or never charged, needs nothing more)."""
+        redirect = await self._redirect_of(txn.reference)
+        if redirect is not None:
+            return await self._redirect_cancel(txn, *redirect)
         trade = await self._trade(txn.reference)
         if isinstance(trade, Outcome):
             return trade
@@ -444,6 +466,9 @@ class GmoPgConnector(CardVaultMixin):
 
     async def change_amount(self, txn: Transaction, new_amount: int, *, captured: bool) -> Outcome:
         """ChangeTran: JobCd AUTH keeps it authorized, CAPTURE re-charges a captured sale."""
+        redirect = await self._redirect_of(txn.reference)
+        if redirect is not None:
+            return self._redirect_change(redirect[0])
         access = await self._access(txn.reference)
         if isinstance(access, Outcome):
             return access
@@ -461,6 +486,9 @@ class GmoPgConnector(CardVaultMixin):
         say: the engine then keeps the order held rather than guess."""
         if not ORDER_ID.fullmatch(reference):
             return Lookup(ProviderState.NONE, message=ORDER_ID_RULE)
+        redirect = await self._redirect_of(reference)
+        if redirect is not None:
+            return await self._multi(reference, redirect[0])
         try:
             reply = await self._client.call(
                 "SearchTrade", {"OrderID": reference, **self._shop()}, ref=reference

@@ -1,6 +1,9 @@
-"""GMO PG (PGマルチペイメント, idPass) クレジットカード: what this folder declares.
+"""GMO PG (PGマルチペイメント, idPass): what this folder declares.
 
-- connector.py: EntryTran/ExecTran/AlterTran/ChangeTran/SearchTrade, 会員・カード (members.py);
+- connector.py: クレジットカード: EntryTran/ExecTran/AlterTran/ChangeTran/SearchTrade,
+  会員・カード (members.py); redirect.py + methods.py: PayPay, d払い・auかんたん決済・
+  ソフトバンクまとめて支払い(B), 楽天ペイ, LINE Pay, au PAY, PayPal (EntryTran<X>/ExecTran<X>,
+  the customer's approval, <X>Sales, <X>Cancel…, SearchTradeMulti);
   codec.py the CP932 wire format, http.py the transport, errors.py GMO's ErrInfo table.
 - sim/: the simulator of GMO's test environment (test cards in sim/config.py).
 - notification.py: 結果通知 (GMO does not sign it: the shop id is checked here, the
@@ -15,6 +18,7 @@ import httpx
 from kessai.providers.gmo_pg import declines, notification
 from kessai.providers.gmo_pg.config import GmoPgConfig
 from kessai.providers.gmo_pg.connector import GmoPgConnector
+from kessai.providers.gmo_pg.methods import SEED_003_REDIRECTS
 from kessai.providers.gmo_pg.sim.app import GmoSimulator
 from kessai.providers.gmo_pg.sim.config import (
     TEST_SHOP_ID,
@@ -70,11 +74,13 @@ async def token_for(base_url: str, source: Mapping[str, str]) -> Mapping[str, st
 
 PROVIDER = Provider(
     name="gmo_pg",
-    title="GMOペイメントゲートウェイ (クレジットカード)",
+    title="GMOペイメントゲートウェイ",
     connect=connect,
     check_settings=GmoPgConfig.from_settings,
     provider_codes=frozenset({"gmo_pg"}),
-    method_types=frozenset({"credit_card", "credit_card_recurring"}),
+    method_types=frozenset(
+        {"credit_card", "credit_card_recurring", *SEED_003_REDIRECTS},
+    ),
     integration="gmo_pg",
     setting_aliases={"shop_password": "shop_pass", "site_password": "site_pass"},
     final_decline=declines.is_final_decline,

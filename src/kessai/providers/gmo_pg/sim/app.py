@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from kessai.providers.gmo_pg import codec
-from kessai.providers.gmo_pg.sim import records, shop, site
+from kessai.providers.gmo_pg.sim import records, redirect, shop, site
 from kessai.providers.gmo_pg.sim.config import (
     CHALLENGE_CARD,
     DECLINE_CARDS,
@@ -54,6 +54,7 @@ HANDLERS: dict[str, Handler] = {
     "DeleteCard": site.delete_card,
     "TradedCard": site.traded_card,
     "SearchCardDetail": site.search_card_detail,
+    **redirect.HANDLERS,
 }
 _READ_ONLY = {"SearchTrade", "SearchTradeMulti", "SearchMember", "SearchCard", "SearchCardDetail"}
 
@@ -84,6 +85,7 @@ class GmoSimulator(base.Simulator):
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/payment/Tds2Challenge", self.challenge_page, methods=["GET"]),
+            Route("/payment/{method}Start.idPass", self.start_page, methods=["GET", "POST"]),
             Route("/payment/{name}", self.idpass, methods=["POST"]),
             Route("/token", self.token, methods=["POST", "OPTIONS"]),
             Route("/ext/js/token.js", self.token_js, methods=["GET"]),
@@ -194,6 +196,26 @@ class GmoSimulator(base.Simulator):
         joiner = "&" if "?" in tran.tds2_ret_url else "?"
         target = f"{tran.tds2_ret_url}{joiner}AccessID={tran.access_id}&OrderID={tran.order_id}"
         return RedirectResponse(target, status_code=303)
+
+    async def start_page(self, request: Request) -> Response:
+        """The wallet's or carrier's page the customer is sent to (StartURL)."""
+        query = dict(request.query_params)
+        if request.method == "POST":  # GMO's own way: a form with AccessID and Token
+            query |= {k: str(v) for k, v in (await request.form()).items()}
+        await self.ready()
+        ctx = Ctx(self.config, self.state, lambda: _base_url(request.scope))
+        tran = redirect.start_target(ctx, query)
+        if tran is None:
+            return HTMLResponse("<p>この決済は見つかりません。</p>", 404)
+        result = query.get("result")
+        shop.expire_if_late(tran, self.clock.now())
+        if result is None and tran.status == "REQSUCCESS":
+            return HTMLResponse(redirect.start_page(tran, query))
+        if result is not None:
+            redirect.decide(ctx, tran, result)
+            self.keep_touched({}, tran)
+            await self.flush()
+        return RedirectResponse(redirect.return_url(tran), status_code=303)
 
     async def token(self, request: Request) -> Response:
         if request.method == "OPTIONS":

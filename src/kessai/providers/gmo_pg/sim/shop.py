@@ -2,9 +2,10 @@
 
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from kessai.core.carddata import luhn_valid
+from kessai.providers.gmo_pg.methods import BY_KEY
 from kessai.providers.gmo_pg.sim.config import CHALLENGE_CARD, DECLINE_CARDS
 from kessai.providers.gmo_pg.sim.context import Ctx, Reply
 from kessai.providers.gmo_pg.sim.state import Member, StoredCard, Transaction, gmo_datetime
@@ -390,8 +391,19 @@ _MULTI_EMPTY = [
 ]
 
 
+def expire_if_late(tran: Transaction, now: datetime) -> None:
+    """A redirect-method customer who never approved before StartLimitDate: EXPIRED."""
+    if tran.status == "REQSUCCESS" and tran.start_limit and gmo_datetime(now) > tran.start_limit:
+        tran.status = "EXPIRED"
+
+
+def _pay_type(tran: Transaction) -> str:
+    method = BY_KEY.get(tran.pay_method)
+    return method.pay_type if method else "0"
+
+
 def search_trade_multi(ctx: Ctx, p: Mapping[str, str]) -> Reply:
-    """Only PayType=0 (card) is simulated; other payment types are never found."""
+    """PayType 0 (card) and the redirect methods' (methods.py); others are never found."""
     c = Checks()
     shop_id = c.shop(p, ctx.config, family="M")
     order_id = value(p, "OrderID")
@@ -414,13 +426,14 @@ def search_trade_multi(ctx: Ctx, p: Mapping[str, str]) -> Reply:
     tran = None
     if order_ok:
         tran = ctx.state.transactions.get((shop_id, order_id))
-        if tran is None or pay_type != "0":
+        if tran is None or pay_type != _pay_type(tran):
             c.not_found("M01004002")
     c.raise_if_any()
     assert tran is not None
+    expire_if_late(tran, ctx.state.clock.now())
     return [
         *_trade_fields(tran),
-        ("PayType", "0"),
+        ("PayType", pay_type),
         *[(key, "") for key in _MULTI_EMPTY],
         ("Currency", "JPN"),
     ]

@@ -64,6 +64,12 @@ class Transaction:
     tds2_trans_id: str = ""
     tds2_ret_url: str = ""
     tds2_result: str = ""  # "" no 3DS, "C" waiting for the challenge, "Y" passed, "N" failed
+    # Redirect methods (PayPay, d払い …): which one, the customer's start token, where the
+    # customer returns, until when they may start (yyyyMMddHHmmss, Japan time).
+    pay_method: str = ""
+    start_token: str = ""
+    ret_url: str = ""
+    start_limit: str = ""
 
 
 @dataclass
