@@ -46,12 +46,15 @@ async def fake(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Harness]:
         yield h
 
 
-def result_notice(reference: str, status: str, *, shop_id: str = TEST_SHOP_ID) -> bytes:
+def result_notice(
+    reference: str, status: str, *, shop_id: str = TEST_SHOP_ID, access_id: str = ""
+) -> bytes:
     """GMO's 結果通知 as GMO posts it (CP932 form; ShopPass masked)."""
     return codec.encode_request(
         {
             "ShopID": shop_id,
             "ShopPass": "**********",
+            "AccessID": access_id,
             "OrderID": reference,
             "Status": status,
             "JobCd": status,
@@ -64,6 +67,14 @@ def result_notice(reference: str, status: str, *, shop_id: str = TEST_SHOP_ID) -
             "PayType": "0",
         }
     )
+
+
+async def notice(h: Harness, order: int, status: str) -> bytes:
+    """The 結果通知 GMO sends for this order: its AccessID as the simulator issued it."""
+    reference = await h.reference(order)
+    sim = h.sim_app.state.simulator.state
+    tran = next(t for t in sim.transactions.values() if t.order_id == reference)
+    return result_notice(reference, status, access_id=tran.access_id)
 
 
 async def post(h: Harness, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -97,7 +108,7 @@ async def held_order(h: Harness) -> int:
 
 async def test_a_notification_posted_twice_is_stored_and_applied_once(gmo: Harness) -> None:
     order = await held_order(gmo)
-    body = result_notice(await gmo.reference(order), "AUTH")
+    body = await notice(gmo, order, "AUTH")
     first, second = await post(gmo, body), await post(gmo, body)
     await gmo.services.dispatcher.drain()
     assert (first.status_code, first.text) == (200, "0")  # GMO's 「受け取りました」
@@ -173,7 +184,7 @@ async def test_a_late_cancel_after_a_capture_moves_nothing(gmo: Harness) -> None
     assert (await gmo.run(order, "authorize")).outcome == "succeeded"
     assert (await gmo.run(order, "capture")).outcome == "succeeded"
     before = len(await gmo.history(order))
-    assert (await post(gmo, result_notice(await gmo.reference(order), "VOID"))).status_code == 200
+    assert (await post(gmo, await notice(gmo, order, "VOID"))).status_code == 200
     await gmo.services.dispatcher.drain()
     (event,) = await events(gmo)
     assert event.status == "applied"
@@ -191,7 +202,7 @@ async def test_a_provider_state_the_order_disagrees_with_is_left_for_a_person(gm
     assert isinstance(conn, c.Canceller)
     txn = c.Transaction(await gmo.reference(order), None, 1000)
     assert (await conn.cancel(txn, captured=False)).kind is c.OutcomeKind.SUCCEEDED
-    await post(gmo, result_notice(await gmo.reference(order), "VOID"))
+    await post(gmo, await notice(gmo, order, "VOID"))
     await gmo.services.dispatcher.drain()
     (event,) = await events(gmo)
     assert event.status == "mismatch"
@@ -225,7 +236,7 @@ async def test_a_failing_notification_is_retried_and_shown_in_jobs(gmo: Harness)
     order = await gmo.order(gmo.sandbox.succeed)
     assert (await gmo.run(order, "authorize")).outcome == "succeeded"
     await gmo.use(lambda inner: FlakyLookup(inner, failures=2))
-    await post(gmo, result_notice(await gmo.reference(order), "AUTH"))
+    await post(gmo, await notice(gmo, order, "AUTH"))
     await gmo.services.dispatcher.drain()
     (event,) = await events(gmo)
     assert event.status == "applied"
@@ -240,7 +251,7 @@ async def test_a_failing_notification_is_retried_and_shown_in_jobs(gmo: Harness)
 async def test_an_operator_replays_what_kept_failing(gmo: Harness) -> None:
     order = await held_order(gmo)
     await gmo.use(lambda inner: FlakyLookup(inner, failures=100))
-    await post(gmo, result_notice(await gmo.reference(order), "AUTH"))
+    await post(gmo, await notice(gmo, order, "AUTH"))
     await gmo.services.dispatcher.drain()
     key = await new_key(gmo.services)
     async with client_for(gmo.services, key) as api:

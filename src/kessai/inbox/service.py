@@ -37,7 +37,7 @@ from kessai.payments.plans import ActionRequest
 from kessai.payments.status import Action, PaymentStatus
 from kessai.providers import contract as c
 from kessai.providers.installed import BY_NAME, BY_SIM_PATH
-from kessai.providers.kit import Forged, Notification, Provider
+from kessai.providers.kit import Forged, Notification, NotificationChecker, Provider
 
 if TYPE_CHECKING:
     from kessai.services import Services
@@ -244,6 +244,16 @@ async def _settle(
 ) -> tuple[EventStatus, str]:
     before = PaymentStatus(order.payment_status)
     actor = f"webhook:{event.provider}"
+    connector = services.registry.connector_for(account)
+    if isinstance(connector, NotificationChecker):
+        problem = await connector.check_notification(
+            order.provider_reference or order.number, event.data or {}, order.amount
+        )
+        if problem:  # never applied: a person looks at it
+            return (
+                EventStatus.MISMATCH,
+                f"通知「{event.event}」: {problem}。受注には反映していません",
+            )
     if before in _WAITING or order.in_flight_attempt_id is not None:
         try:
             result = await services.payments.run(
@@ -259,7 +269,6 @@ async def _settle(
                 if after is not before
                 else f"決済照会の結果、決済状況「{before.label}」のままです ({result.message})"
             )
-    connector = services.registry.connector_for(account)
     if not isinstance(connector, c.Reconciler):
         return (
             EventStatus.MISMATCH,

@@ -46,6 +46,8 @@ class Order(Base):
     tracking_reported: Mapped[bool] = mapped_column(default=False)  # 伝票番号連携済
     three_d_secure: Mapped[bool] = mapped_column(default=False)
     redirect_url: Mapped[str | None] = mapped_column(String(2000))
+    # コンビニ・Pay-easy・銀行振込: what the customer pays with (受付番号, 支払期限 …)
+    payment_slip: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     authorization_count: Mapped[int] = mapped_column(Integer, default=0)
     # The attempt that holds the order: sent and not yet settled, or unknown.
     in_flight_attempt_id: Mapped[int | None] = mapped_column(IdType)

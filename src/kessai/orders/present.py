@@ -37,6 +37,7 @@ def order_out(view: OrderView, now: datetime) -> OrderOut:
         authorization_expires_at=authorization_expires_at(view),
         captured_at=o.captured_at,
         redirect_url=o.redirect_url,
+        payment_slip=o.payment_slip,
         needs_reconcile=o.in_flight_attempt_id is not None,
         allowed_actions=allowed_actions(OrderFacts(o, m, view.account, now)),
         reauthorization_label=o.reauthorization_label,

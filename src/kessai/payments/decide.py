@@ -79,8 +79,10 @@ class OrderFacts:
 
     @property
     def awaiting_customer(self) -> bool:
-        """決済準備中 while the customer completes 3-D Secure at the provider."""
-        return self.status is S.PENDING and bool(self.order.redirect_url)
+        """決済準備中 while the customer completes 3-D Secure or a wallet's approval at the
+        provider, or has a payment slip (コンビニ・銀行振込) still to pay."""
+        o = self.order
+        return self.status is S.PENDING and bool(o.redirect_url or o.payment_slip)
 
     @property
     def phase(self) -> caps.Phase:
@@ -205,8 +207,9 @@ def _authorize(f: OrderFacts, req: ActionRequest, action: Action) -> Plan:
 
 
 def _awaiting_customer(f: OrderFacts) -> Conflict:
+    words = "お支払い" if f.order.payment_slip else "認証(3Dセキュア・決済サービスでの承認)"
     return Conflict(
-        "お客様の認証(3Dセキュア)の完了待ちです。決済照会で結果を確認してください",
+        f"お客様の{words}の完了待ちです。決済照会で結果を確認してください",
         code="awaiting_customer",
         detail={"redirect_url": f.order.redirect_url},
     )

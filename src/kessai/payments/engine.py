@@ -312,7 +312,7 @@ class PaymentEngine:
                 release = {"in_flight_attempt_id": None}
             if action is Action.RECONCILE:
                 waiting = self._waiting(facts)
-                if order.redirect_url and isinstance(waiting.connector, ChallengeCompleter):
+                if facts.awaiting_customer and isinstance(waiting.connector, ChallengeCompleter):
                     # The customer is back from 3-D Secure: the provider authorizes now,
                     # a call like any other, written ahead.
                     completion = Call(
@@ -708,9 +708,7 @@ class PaymentEngine:
     def _waiting(self, facts: OrderFacts) -> "_Waiting":
         """決済照会 on an order the provider is still deciding (与信審査中, 3-D Secure)."""
         status = PaymentStatus(facts.order.payment_status)
-        waiting = status is PaymentStatus.CREDIT_CHECK_PENDING or (
-            status is PaymentStatus.PENDING and facts.order.redirect_url
-        )
+        waiting = status is PaymentStatus.CREDIT_CHECK_PENDING or facts.awaiting_customer
         if not waiting:
             raise Conflict(
                 f"決済状況「{status.label}」の受注には照会が必要な決済はありません",

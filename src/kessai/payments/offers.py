@@ -57,7 +57,7 @@ def _reconcile(f: OrderFacts) -> Offer:
     live = (
         o.in_flight_attempt_id is not None
         or f.status is S.CREDIT_CHECK_PENDING
-        or (f.status is S.PENDING and bool(o.redirect_url))
+        or f.awaiting_customer
     )
     if live:
         return Offer(Action.RECONCILE, True, operation="lookup", reference=o.provider_reference)

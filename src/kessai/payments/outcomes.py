@@ -77,6 +77,9 @@ def settle_outcome(
             )
         if k is OutcomeKind.PENDING:
             pending: dict[str, Any] = {"provider_transaction_id": outcome.transaction_id}
+            if outcome.slip is not None:
+                # コンビニ・銀行振込: 決済準備中 with the slip until the customer pays.
+                return Settlement(None, {**pending, "payment_slip": dict(outcome.slip)})
             if outcome.redirect_url:
                 # The customer must act (3-D Secure, or a wallet's own page such as PayPay's):
                 # 決済準備中 until they come back.

@@ -37,6 +37,9 @@ class Outcome:
     stage: DeclineStage = DeclineStage.PAYMENT
     hard: bool = False  # a decline that no retry can fix
     captured: bool = False  # the money was captured in the same call
+    # pending: the payment slip the customer pays with later (コンビニ 受付番号, 確認番号,
+    # 支払期限, 振込先口座 …), 日本語 label → value
+    slip: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ with its `sandbox` inputs.
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -64,6 +64,17 @@ class Verified:
     reference: str | None
     event: str
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class NotificationChecker(Protocol):
+    """A connector that can hold a verified notification against what it knows of the
+    transaction (GMO: the AccessID it was given for the OrderID, the pay type, the amount)
+    before the inbox acts on it. Answers the disagreement in Japanese, or None."""
+
+    async def check_notification(
+        self, reference: str, data: Mapping[str, Any], amount: int
+    ) -> str | None: ...
 
 
 class Forged(Exception):

@@ -135,6 +135,7 @@ D_BARAI = Window(
     anchor=Anchor.AUTHORIZED_AT, note="決済日時の翌々月末20時を過ぎるとエラー", months=2, hour=20
 )
 RAKUTEN_CARD_170_NOTE = "オーソリ確定日時から170日を超えるとエラー"
+BEYOND_SEED = "seed 003 の表にない決済 (GMOペイメントゲートウェイで利用できる後払い型の決済)"
 
 # --- the table ----------------------------------------------------------------------------
 
@@ -344,6 +345,21 @@ ROWS: tuple[CapabilityRow, ...] = (
         cancel_before=CancelRule(note=AU_PAY_90.note, window=AU_PAY_90),
         cancel_after=CancelRule(note=AU_PAY_90.note, window=AU_PAY_90),
         capture_on_authorize=FLAG,
+    ),
+    # Beyond seed 003's matrix (issue #12): GMO PG's pay-later methods. The customer pays a
+    # slip later; GMO's 結果通知 says so. Only an unpaid コンビニ slip can be cancelled
+    # (CvsCancel); once paid, a refund is the shop's own bank transfer.
+    CapabilityRow(
+        "gmo_pg",
+        "cvs",
+        "コンビニ決済",
+        K.CVS,
+        cancel_before=API,
+        note=BEYOND_SEED,
+    ),
+    CapabilityRow("gmo_pg", "pay_easy", "Pay-easy", K.CVS, cancel_before=API, note=BEYOND_SEED),
+    CapabilityRow(
+        "gmo_pg", "bank_transfer", "銀行振込", K.CVS, cancel_before=API, note=BEYOND_SEED
     ),
     # GMOペイメントサービス
     CapabilityRow(

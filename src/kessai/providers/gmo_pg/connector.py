@@ -32,7 +32,7 @@ from kessai.providers.contract import (
     Shipment,
     Transaction,
 )
-from kessai.providers.gmo_pg import errors
+from kessai.providers.gmo_pg import errors, notification
 from kessai.providers.gmo_pg.config import GmoPgConfig
 from kessai.providers.gmo_pg.http import (
     HttpRefused,
@@ -42,8 +42,9 @@ from kessai.providers.gmo_pg.http import (
     TransportError,
 )
 from kessai.providers.gmo_pg.members import CARD_SEQ, CardVaultMixin, check_member_id, check_token
-from kessai.providers.gmo_pg.methods import redirect_method
+from kessai.providers.gmo_pg.methods import SLIP_BY_KEY, redirect_method
 from kessai.providers.gmo_pg.redirect import RedirectMixin
+from kessai.providers.gmo_pg.slips import SlipMixin
 from kessai.providers.store import ReferenceStore
 from kessai.providers.vault import ProviderError, ProviderUnreachable
 
@@ -159,10 +160,11 @@ def _gmo_date(value: str | None) -> date | None:
         return None
 
 
-class GmoPgConnector(CardVaultMixin, RedirectMixin):
+class GmoPgConnector(CardVaultMixin, RedirectMixin, SlipMixin):
     """Authorizer, Capturer, Canceller, AmountChanger, Reconciler, CardVault and
     ChallengeCompleter for one GMO PG account: クレジットカード here, the redirect methods
-    (PayPay, d払い …) in redirect.py, chosen by the order's method type."""
+    (PayPay, d払い …) in redirect.py, コンビニ・Pay-easy・銀行振込 in slips.py, chosen by the
+    order's method type (later calls: by what the store kept for the OrderID)."""
 
     def __init__(self, account_id: int, settings: Mapping[str, Any], store: ReferenceStore) -> None:
         self.account_id = account_id
@@ -224,6 +226,9 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin):
         redirect = redirect_method(request.method, request.source)
         if redirect is not None:
             return await self._redirect_authorize(request, redirect)
+        slip = SLIP_BY_KEY.get(request.method)
+        if slip is not None:
+            return await self._slip_authorize(request, slip)
         card = self._card(request.source)
         if isinstance(card, Outcome):
             return card
@@ -352,6 +357,9 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin):
         redirect = await self._redirect_of(reference)
         if redirect is not None:
             return await self._redirect_complete(reference, *redirect)
+        slip = await self._slip_of(reference)
+        if slip is not None:
+            return await self._slip_complete(reference, *slip)
         stored = await self.store.get(reference) or {}
         access = await self._access(reference, stored)
         if isinstance(access, Outcome):
@@ -427,6 +435,8 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin):
         redirect = await self._redirect_of(txn.reference)
         if redirect is not None:
             return await self._redirect_capture(txn, *redirect)
+        if await self._slip_of(txn.reference) is not None:  # paid means sold: nothing to do
+            return Outcome(OutcomeKind.SUCCEEDED, captured=True)
         access = await self._access(txn.reference)
         if isinstance(access, Outcome):
             return access
@@ -444,6 +454,9 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin):
         redirect = await self._redirect_of(txn.reference)
         if redirect is not None:
             return await self._redirect_cancel(txn, *redirect)
+        slip = await self._slip_of(txn.reference)
+        if slip is not None:
+            return await self._slip_cancel(txn, *slip)
         trade = await self._trade(txn.reference)
         if isinstance(trade, Outcome):
             return trade
@@ -469,6 +482,9 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin):
         redirect = await self._redirect_of(txn.reference)
         if redirect is not None:
             return self._redirect_change(redirect[0])
+        slip = await self._slip_of(txn.reference)
+        if slip is not None:
+            return self._redirect_change(slip[0])
         access = await self._access(txn.reference)
         if isinstance(access, Outcome):
             return access
@@ -480,6 +496,12 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin):
             )
         return outcome
 
+    async def check_notification(
+        self, reference: str, data: Mapping[str, Any], amount: int
+    ) -> str | None:
+        """結果通知 against the AccessID, pay type and amount kessai knows (notification.py)."""
+        return await notification.check(self.store, reference, data, amount)
+
     # ------------------------------------------------------------------ reconcile
     async def lookup(self, reference: str) -> Lookup:
         """SearchTrade by OrderID. Raises ProviderUnreachable / ProviderError when GMO cannot
@@ -489,6 +511,9 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin):
         redirect = await self._redirect_of(reference)
         if redirect is not None:
             return await self._multi(reference, redirect[0])
+        slip = await self._slip_of(reference)
+        if slip is not None:
+            return await self._multi(reference, slip[0])
         try:
             reply = await self._client.call(
                 "SearchTrade", {"OrderID": reference, **self._shop()}, ref=reference

@@ -105,3 +105,117 @@ def redirect_method(method_type: str, source: Mapping[str, str]) -> RedirectMeth
     if method_type == CARRIER:
         return BY_KEY.get(source.get("carrier", ""))
     return BY_KEY.get(method_type)
+
+
+@dataclass(frozen=True)
+class SlipMethod:
+    """A pay-later method: the customer gets a slip and pays at a counter or a bank."""
+
+    key: str  # kessai's method type
+    name: str
+    suffix: str  # EntryTran<suffix> / ExecTran<suffix>
+    pay_type: str
+    cancel: str | None  # the call cancelling an unpaid slip (None: it just expires)
+    # ExecTran<X> parameters: (GMO name, payment_source key, required)
+    exec_fields: tuple[tuple[str, str, bool], ...]
+    labels: Mapping[str, str]  # payment_source key → 日本語, for refusals
+    slip_fields: tuple[tuple[str, str], ...]  # (GMO answer key, the slip's 日本語 label)
+
+    @property
+    def entry(self) -> str:
+        return f"EntryTran{self.suffix}"
+
+    @property
+    def exec(self) -> str:
+        return f"ExecTran{self.suffix}"
+
+
+_CUSTOMER = (
+    ("CustomerName", "customer_name", True),
+    ("CustomerKana", "customer_kana", True),
+    ("TelNo", "tel_no", True),
+    ("ReceiptsDisp11", "shop_contact", True),  # 問い合わせ先 (the slip shows it)
+    ("ReceiptsDisp12", "shop_contact_tel", True),
+    ("ReceiptsDisp13", "shop_contact_hours", True),
+)
+_CUSTOMER_LABELS = {
+    "customer_name": "お客様氏名(customer_name)",
+    "customer_kana": "お客様氏名カナ(customer_kana)",
+    "tel_no": "電話番号(tel_no)",
+    "shop_contact": "問い合わせ先(shop_contact)",
+    "shop_contact_tel": "問い合わせ先電話番号(shop_contact_tel)",
+    "shop_contact_hours": "問い合わせ先受付時間(shop_contact_hours)",
+}
+# Sources: the recordings of EntryTranCvs/ExecTranCvs/CvsCancel, EntryTranPayEasy/
+# ExecTranPayEasy and EntryTranGANB/ExecTranGANB (parameter and answer names); PayType 3
+# (コンビニ) as GMO's own 結果通知 handlers read it; 4 (Pay-easy) and 36 (銀行振込(バーチャル
+# 口座 あおぞら)) from GMO's merchant spec.
+SLIPS = (
+    SlipMethod(
+        "cvs",
+        "コンビニ決済",
+        "Cvs",
+        "3",
+        "CvsCancel",
+        (("Convenience", "convenience", True), *_CUSTOMER),
+        {"convenience": "コンビニ(convenience: GMOのコンビニコード)", **_CUSTOMER_LABELS},
+        (
+            ("Convenience", "コンビニ"),
+            ("ReceiptNo", "受付番号"),
+            ("ConfNo", "確認番号"),
+            ("PaymentTerm", "支払期限"),
+        ),
+    ),
+    SlipMethod(
+        "pay_easy",
+        "Pay-easy",
+        "PayEasy",
+        "4",
+        None,
+        _CUSTOMER,
+        _CUSTOMER_LABELS,
+        (
+            ("BkCode", "収納機関番号"),
+            ("CustID", "お客様番号"),
+            ("ConfNo", "確認番号"),
+            ("PaymentTerm", "支払期限"),
+        ),
+    ),
+    SlipMethod(
+        "bank_transfer",
+        "銀行振込",
+        "GANB",
+        "36",
+        None,
+        (("TradeDays", "trade_days", False),),
+        {"trade_days": "振込期限日数(trade_days)"},
+        (
+            ("BankName", "振込先銀行"),
+            ("BankCode", "銀行コード"),
+            ("BranchName", "支店"),
+            ("BranchCode", "支店コード"),
+            ("AccountType", "口座種別"),
+            ("AccountNumber", "口座番号"),
+            ("AccountHolderName", "口座名義"),
+            ("AvailableDate", "振込期限"),
+        ),
+    ),
+)
+# GMO's ErrInfo for a required ExecTranCvs/ExecTranPayEasy parameter left out (its table).
+MISSING: dict[str, str] = {
+    "Convenience": "M01009001",
+    "CustomerName": "M01010001",
+    "CustomerKana": "M01011001",
+    "TelNo": "M01012001",
+    "ReceiptsDisp11": "M01036001",
+    "ReceiptsDisp12": "M01037001",
+    "ReceiptsDisp13": "M01038001",
+}
+SLIP_BY_KEY: dict[str, SlipMethod] = {m.key: m for m in SLIPS}
+SLIP_BY_SUFFIX: dict[str, SlipMethod] = {m.suffix: m for m in SLIPS}
+
+
+def pay_type_of(key: str) -> str:
+    """The PayType of kessai's method key ("0": クレジットカード)."""
+    found = BY_KEY.get(key) or SLIP_BY_KEY.get(key)
+    return found.pay_type if found else "0"

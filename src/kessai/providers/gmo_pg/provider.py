@@ -18,7 +18,7 @@ import httpx
 from kessai.providers.gmo_pg import declines, notification
 from kessai.providers.gmo_pg.config import GmoPgConfig
 from kessai.providers.gmo_pg.connector import GmoPgConnector
-from kessai.providers.gmo_pg.methods import SEED_003_REDIRECTS
+from kessai.providers.gmo_pg.methods import SEED_003_REDIRECTS, SLIP_BY_KEY
 from kessai.providers.gmo_pg.sim.app import GmoSimulator
 from kessai.providers.gmo_pg.sim.config import (
     TEST_SHOP_ID,
@@ -79,7 +79,7 @@ PROVIDER = Provider(
     check_settings=GmoPgConfig.from_settings,
     provider_codes=frozenset({"gmo_pg"}),
     method_types=frozenset(
-        {"credit_card", "credit_card_recurring", *SEED_003_REDIRECTS},
+        {"credit_card", "credit_card_recurring", *SEED_003_REDIRECTS, *SLIP_BY_KEY},
     ),
     integration="gmo_pg",
     setting_aliases={"shop_password": "shop_pass", "site_password": "site_pass"},

@@ -24,7 +24,7 @@ from kessai.providers.contract import (
 from kessai.providers.gmo_pg import errors
 from kessai.providers.gmo_pg.config import GmoPgConfig
 from kessai.providers.gmo_pg.http import IdPassClient, Reply, TransportError
-from kessai.providers.gmo_pg.methods import BY_KEY, RedirectMethod
+from kessai.providers.gmo_pg.methods import BY_KEY, RedirectMethod, SlipMethod
 from kessai.providers.store import ReferenceStore
 from kessai.providers.vault import ProviderError, ProviderUnreachable
 
@@ -45,6 +45,11 @@ MULTI_STATES: dict[str, ProviderState] = {
     "VOID": ProviderState.CANCELED,
     "PAYFAIL": ProviderState.DECLINED,
     "EXPIRED": ProviderState.DECLINED,
+    # コンビニ・Pay-easy・銀行振込: TRADING 取引中 (銀行振込 waiting), PAYSUCCESS 入金済み
+    # (the money is in: a sale), STOP 取引停止.
+    "TRADING": ProviderState.PENDING,
+    "PAYSUCCESS": ProviderState.CAPTURED,
+    "STOP": ProviderState.CANCELED,
 }
 CUSTOMER_WORDS = {
     "PAYFAIL": "お客様の決済が完了しませんでした (決済失敗)",
@@ -220,7 +225,7 @@ class RedirectMixin:
         amount = found.amount if found.amount is not None else txn.amount
         return await self._redirect_call(m.cancel, txn.reference, stored, {"CancelAmount": amount})
 
-    def _redirect_change(self, m: RedirectMethod) -> Outcome:
+    def _redirect_change(self, m: RedirectMethod | SlipMethod) -> Outcome:
         return _not_sent(
             "gmo_pg_amount_change_unsupported",
             f"{m.name}(GMO PG)の金額変更連携には対応していません。"
@@ -228,7 +233,7 @@ class RedirectMixin:
         )
 
     # ------------------------------------------------------------------ reconcile
-    async def _multi(self, ref: str, m: RedirectMethod) -> Lookup:
+    async def _multi(self, ref: str, m: RedirectMethod | SlipMethod) -> Lookup:
         """SearchTradeMulti (OrderID + PayType). Raises ProviderUnreachable / ProviderError
         when GMO cannot say."""
         params = {"OrderID": ref, "PayType": m.pay_type, **self._shop()}

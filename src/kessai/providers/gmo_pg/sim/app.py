@@ -21,13 +21,15 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from kessai.providers.gmo_pg import codec
-from kessai.providers.gmo_pg.sim import records, redirect, shop, site
+from kessai.providers.gmo_pg.sim import records, redirect, shop, site, slips
 from kessai.providers.gmo_pg.sim.config import (
     CHALLENGE_CARD,
     DECLINE_CARDS,
     SimulatorConfig,
+    apply_notify,
 )
 from kessai.providers.gmo_pg.sim.context import Ctx, Handler, Reply
+from kessai.providers.gmo_pg.sim.notify import Notifier, fields
 from kessai.providers.gmo_pg.sim.state import State, Transaction
 from kessai.providers.gmo_pg.sim.token import MULTIPAYMENT_JS, issue_tokens, parse_body
 from kessai.providers.gmo_pg.sim.validation import Refused, error_pairs
@@ -55,6 +57,7 @@ HANDLERS: dict[str, Handler] = {
     "TradedCard": site.traded_card,
     "SearchCardDetail": site.search_card_detail,
     **redirect.HANDLERS,
+    **slips.HANDLERS,
 }
 _READ_ONLY = {"SearchTrade", "SearchTradeMulti", "SearchMember", "SearchCard", "SearchCardDetail"}
 
@@ -81,6 +84,12 @@ class GmoSimulator(base.Simulator):
         self.config = config
         self.state = State(self.clock)
         self._in_flight: set[tuple[str, str]] = set()
+        self.notifier = Notifier(
+            lambda: config.notify_url,
+            lambda: config.notify_retries,
+            lambda: config.notify_retry_seconds,
+            self.sleep,
+        )
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -89,6 +98,8 @@ class GmoSimulator(base.Simulator):
             Route("/payment/{name}", self.idpass, methods=["POST"]),
             Route("/token", self.token, methods=["POST", "OPTIONS"]),
             Route("/ext/js/token.js", self.token_js, methods=["GET"]),
+            Route("/_sandbox/pay", self.sandbox_pay, methods=["POST"]),
+            Route("/_notifications", self.notifications, methods=["GET", "POST"]),
         ]
 
     def error(self, api: str, code: str) -> Response:
@@ -105,7 +116,7 @@ class GmoSimulator(base.Simulator):
             if body["tds2_style"] not in ("acs", "challenge_url"):
                 raise ValueError("tds2_style must be 'acs' or 'challenge_url'")
             self.config.tds2_style = body["tds2_style"]
-        return {"tds2_style": self.config.tds2_style}
+        return {"tds2_style": self.config.tds2_style, **apply_notify(self.config, body)}
 
     def keep_touched(self, params: Mapping[str, str], tran: Transaction | None = None) -> None:
         """Hand what a call changed (its transaction, member and token) to the store."""
@@ -215,7 +226,43 @@ class GmoSimulator(base.Simulator):
             redirect.decide(ctx, tran, result)
             self.keep_touched({}, tran)
             await self.flush()
+            self.notifier.send(fields(tran))
         return RedirectResponse(redirect.return_url(tran), status_code=303)
+
+    async def sandbox_pay(self, request: Request) -> Response:
+        """The customer pays a コンビニ・Pay-easy・銀行振込 slip (a sandbox call)."""
+        try:
+            body = json.loads(await request.body() or b"{}")
+            order_id = str(body["OrderID"])
+            amount = body.get("Amount")
+            if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
+                raise ValueError("Amount must be an integer")
+        except (ValueError, KeyError, TypeError) as exc:
+            return _json_error(f"{{'OrderID': …, 'Amount'?: int}} expected: {exc}")
+        await self.ready()
+        ctx = Ctx(self.config, self.state, lambda: _base_url(request.scope))
+        tran, refused = slips.pay(ctx, order_id, amount)
+        if tran is None or refused:
+            return JSONResponse({"error": refused}, status_code=409 if tran else 404)
+        self.keep_touched({}, tran)
+        await self.flush()
+        self.notifier.send(fields(tran))
+        return JSONResponse({"OrderID": tran.order_id, "Status": tran.status})
+
+    async def notifications(self, request: Request) -> Response:
+        """Every 結果通知 attempt so far (POST {"OrderID", "Status"?, "Amount"?} sends one
+        more for a transaction as it stands, with fields overridden: a tester's tool)."""
+        if request.method == "POST":
+            body = json.loads(await request.body() or b"{}")
+            tran = next(
+                (t for t in self.state.transactions.values() if t.order_id == body.get("OrderID")),
+                None,
+            )
+            if tran is None:
+                return _json_error("no such OrderID")
+            extra = {k: str(v) for k, v in body.items() if k != "OrderID"}
+            self.notifier.send(fields(tran, extra))
+        return JSONResponse({"attempts": [a.json() for a in self.notifier.attempts]})
 
     async def token(self, request: Request) -> Response:
         if request.method == "OPTIONS":

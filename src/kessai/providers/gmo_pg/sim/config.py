@@ -2,10 +2,10 @@
 of the simulator base, kessai.providers.simulator.faults, with GMO's E92000001 as its
 rate-limit answer)."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from kessai.providers.simulator import faults
 from kessai.providers.simulator.faults import InjectError, LoseResponse, ServerError
@@ -61,3 +61,29 @@ class SimulatorConfig:
     call_log_limit: int = 100_000
     # Where its transactions and members outlive a restart (kessai's database); None: memory.
     store: SimulatorStore | None = None
+    # 結果通知 (sim/notify.py): the shop's 結果通知プログラム URL, and GMO's retries
+    notify_url: str | None = None
+    notify_retries: int = 5
+    notify_retry_seconds: float = 3600.0
+
+
+def apply_notify(config: SimulatorConfig, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The 結果通知 switches of a /_control body (keys left out stay as they are)."""
+    if "notify_url" in body:
+        url = body["notify_url"]
+        if url is not None and not (
+            isinstance(url, str) and url.startswith(("http://", "https://"))
+        ):
+            raise ValueError("notify_url must be an http(s) URL or null")
+        config.notify_url = url
+    for key in ("notify_retries", "notify_retry_seconds"):
+        if key in body:
+            number = body[key]
+            if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
+                raise ValueError(f"{key} must be a number of at least 0")
+            setattr(config, key, type(getattr(config, key))(number))
+    return {
+        "notify_url": config.notify_url,
+        "notify_retries": config.notify_retries,
+        "notify_retry_seconds": config.notify_retry_seconds,
+    }

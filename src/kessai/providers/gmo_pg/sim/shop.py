@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from kessai.core.carddata import luhn_valid
-from kessai.providers.gmo_pg.methods import BY_KEY
+from kessai.providers.gmo_pg.methods import pay_type_of
 from kessai.providers.gmo_pg.sim.config import CHALLENGE_CARD, DECLINE_CARDS
 from kessai.providers.gmo_pg.sim.context import Ctx, Reply
 from kessai.providers.gmo_pg.sim.state import Member, StoredCard, Transaction, gmo_datetime
@@ -392,14 +392,15 @@ _MULTI_EMPTY = [
 
 
 def expire_if_late(tran: Transaction, now: datetime) -> None:
-    """A redirect-method customer who never approved before StartLimitDate: EXPIRED."""
-    if tran.status == "REQSUCCESS" and tran.start_limit and gmo_datetime(now) > tran.start_limit:
+    """A customer who never approved (redirect methods) or paid (コンビニ・銀行振込) before
+    the limit: EXPIRED."""
+    late = tran.start_limit and gmo_datetime(now) > tran.start_limit
+    if tran.status in ("REQSUCCESS", "TRADING") and late:
         tran.status = "EXPIRED"
 
 
 def _pay_type(tran: Transaction) -> str:
-    method = BY_KEY.get(tran.pay_method)
-    return method.pay_type if method else "0"
+    return pay_type_of(tran.pay_method)
 
 
 def search_trade_multi(ctx: Ctx, p: Mapping[str, str]) -> Reply:

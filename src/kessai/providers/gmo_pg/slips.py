@@ -1,0 +1,168 @@
+"""The connector's side of GMO's pay-later methods: コンビニ, Pay-easy, 銀行振込 (methods.py).
+
+authorize: EntryTran<X> (OrderID, Amount; AccessID/AccessPass stored before the next call),
+ExecTran<X> → the payment slip (受付番号, 確認番号, 支払期限, 振込先口座 …), answered PENDING
+with the slip: the order stays 決済準備中 until the customer pays. GMO's 結果通知 (PAYSUCCESS)
+makes kessai ask SearchTradeMulti: paid → 売上完了 (the money is in: nothing to capture);
+EXPIRED / CANCEL → 仮売上失敗. cancel: CvsCancel for an unpaid コンビニ slip; the others
+have no cancel call, so an unpaid one needs none and a paid one is refused (a refund is a
+bank transfer the shop makes itself).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from kessai.providers.contract import (
+    AuthorizeRequest,
+    DeclineStage,
+    Lookup,
+    Outcome,
+    OutcomeKind,
+    ProviderState,
+    Transaction,
+)
+from kessai.providers.gmo_pg.config import GmoPgConfig
+from kessai.providers.gmo_pg.http import IdPassClient, Reply, TransportError
+from kessai.providers.gmo_pg.methods import SLIP_BY_KEY, SlipMethod
+from kessai.providers.store import ReferenceStore
+from kessai.providers.vault import ProviderError, ProviderUnreachable
+
+
+def _not_sent(code: str, message: str) -> Outcome:
+    return Outcome(OutcomeKind.NOT_SENT, code=code, message=message)
+
+
+class SlipMixin:
+    """Needs what RedirectMixin needs (config, store, _client, _shop, _errors, _transport,
+    _multi)."""
+
+    config: GmoPgConfig
+    store: ReferenceStore
+    _client: IdPassClient
+
+    def _shop(self) -> dict[str, object]:
+        raise NotImplementedError
+
+    def _errors(self, reply: Reply, stage: DeclineStage, *, retry: bool = False) -> Outcome:
+        raise NotImplementedError
+
+    def _transport(self, exc: TransportError) -> Outcome:
+        raise NotImplementedError
+
+    async def _slip_of(self, ref: str) -> tuple[SlipMethod, dict[str, Any]] | None:
+        stored = await self.store.get(ref) or {}
+        method = SLIP_BY_KEY.get(str(stored.get("pay_method") or ""))
+        return None if method is None else (method, stored)
+
+    async def _slip_authorize(self, request: AuthorizeRequest, m: SlipMethod) -> Outcome:
+        ref, source = request.reference, request.source
+        exec_params: dict[str, object] = {}
+        for gmo, key, required in m.exec_fields:
+            given = source.get(key)
+            if required and not given:
+                return _not_sent(f"{key}_missing", f"{m.name}: {m.labels[key]}を指定してください")
+            if given:
+                exec_params[gmo] = given
+        stored = await self.store.get(ref) or {}
+        if stored.get("access_id"):
+            if (stored.get("amount"), stored.get("pay_method")) != (request.amount, m.key):
+                return _not_sent(
+                    "reference_reused",
+                    f"オーダーID {ref} は別の金額・決済方法で登録済みです。"
+                    "新しいオーダーIDで決済してください",
+                )
+            access = {"AccessID": stored["access_id"], "AccessPass": stored["access_pass"]}
+        else:
+            params = {"OrderID": ref, "Amount": request.amount, **self._shop()}
+            try:
+                entry = await self._client.call(m.entry, params, ref=ref)
+            except TransportError as exc:
+                return self._transport(exc)
+            if not entry.ok:
+                return self._errors(entry, DeclineStage.REGISTER)
+            access_id, access_pass = entry.get("AccessID"), entry.get("AccessPass")
+            if not access_id or not access_pass:
+                return Outcome(OutcomeKind.UNKNOWN, message=f"{m.entry}の応答に取引IDがありません")
+            access = {"AccessID": access_id, "AccessPass": access_pass}
+            await self.store.put(
+                ref,
+                access_id=access_id,
+                access_pass=access_pass,
+                job_cd="CAPTURE",
+                amount=request.amount,
+                pay_method=m.key,
+            )
+        params = {**access, "OrderID": ref, **exec_params, **self._shop()}
+        try:
+            reply = await self._client.call(m.exec, params, ref=ref)
+        except TransportError as exc:
+            return self._transport(exc)
+        if not reply.ok:
+            return self._errors(reply, DeclineStage.PAYMENT, retry=bool(stored))
+        slip = {label: reply.get(gmo) or "" for gmo, label in m.slip_fields if reply.get(gmo)}
+        await self.store.put(ref, slip=slip)
+        return Outcome(OutcomeKind.PENDING, slip=slip, message=_slip_text(m, slip))
+
+    async def _slip_complete(self, ref: str, m: SlipMethod, stored: Mapping[str, Any]) -> Outcome:
+        """After a 結果通知 (or an operator's 決済照会): has the customer paid?"""
+        try:
+            found = await self._multi(ref, m)
+        except ProviderUnreachable as exc:
+            return Outcome(OutcomeKind.UNKNOWN, message=str(exc))
+        except ProviderError as exc:
+            return Outcome(OutcomeKind.DECLINED, code=exc.code, message=exc.message)
+        if found.state is ProviderState.CAPTURED:
+            return Outcome(
+                OutcomeKind.SUCCEEDED, transaction_id=found.transaction_id, captured=True
+            )
+        if found.state in (ProviderState.PENDING, ProviderState.NONE):
+            slip = dict(stored.get("slip") or {})
+            return Outcome(OutcomeKind.PENDING, slip=slip, message=_slip_text(m, slip))
+        return Outcome(
+            OutcomeKind.DECLINED,
+            code=found.code,
+            message=found.message or f"{m.name}の支払いは完了していません",
+        )
+
+    async def _multi(self, ref: str, m: SlipMethod) -> Lookup:
+        raise NotImplementedError
+
+    async def _slip_cancel(
+        self, txn: Transaction, m: SlipMethod, stored: Mapping[str, Any]
+    ) -> Outcome:
+        try:
+            found = await self._multi(txn.reference, m)
+        except (ProviderUnreachable, ProviderError) as exc:
+            return _not_sent("lookup_failed", str(exc))
+        if found.state in (ProviderState.CANCELED, ProviderState.DECLINED, ProviderState.NONE):
+            return Outcome(
+                OutcomeKind.SUCCEEDED, message="決済サービスでは未入金のため取消は不要です"
+            )
+        if found.state is ProviderState.CAPTURED:
+            return _not_sent(
+                "paid_slip_not_cancellable",
+                f"{m.name}は入金済みのため決済サービスでは取り消せません。"
+                "返金はショップから直接お客様へお振込みください",
+            )
+        if m.cancel is None:  # unpaid, and GMO has no call: the slip simply expires
+            return Outcome(
+                OutcomeKind.SUCCEEDED,
+                message=f"{m.name}の未入金の取引は支払期限を過ぎると無効になります",
+            )
+        params = {
+            "AccessID": stored["access_id"],
+            "AccessPass": stored["access_pass"],
+            "OrderID": txn.reference,
+            **self._shop(),
+        }
+        try:
+            reply = await self._client.call(m.cancel, params, ref=txn.reference)
+        except TransportError as exc:
+            return self._transport(exc)
+        if not reply.ok:
+            return self._errors(reply, DeclineStage.PAYMENT)
+        return Outcome(OutcomeKind.SUCCEEDED)
+
+
+def _slip_text(m: SlipMethod, slip: Mapping[str, str]) -> str:
+    return f"{m.name}: " + "、".join(f"{k} {v}" for k, v in slip.items())

@@ -1,0 +1,256 @@
+"""GMO PG コンビニ・Pay-easy・銀行振込 end to end, and GMO's 結果通知: kessai's API and the
+GMO simulator over loopback; the customer pays by a sandbox call and the simulator posts
+its 結果通知 to kessai's /webhooks/gmo-pg/<account> as GMO does, retrying until it hears 0."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from kessai.accounts.models import PaymentMethod, ProviderAccount
+from kessai.apikeys.service import create_key
+from kessai.core.clock import TOKYO
+from kessai.core.db import transaction
+from kessai.providers.gmo_pg.simulator import (
+    TEST_SHOP_ID,
+    TEST_SHOP_PASS,
+    SimulatorConfig,
+    create_simulator,
+)
+from kessai.services import Services
+from kessai.web.app import create_app
+from tests.loopback import serve
+
+CUSTOMER = {
+    "customer_name": "山田花子",
+    "customer_kana": "ヤマダハナコ",
+    "tel_no": "0312345678",
+    "shop_contact": "kessai ショップ",
+    "shop_contact_tel": "0300000000",
+    "shop_contact_hours": "09:00-18:00",
+}
+
+
+@dataclass
+class Shop:
+    api: httpx.AsyncClient
+    sim: httpx.AsyncClient
+    sim_app: Starlette
+    services: Services
+    account_id: int
+
+    async def order(self, method: str, amount: int = 3_300, **source: str) -> dict[str, Any]:
+        r = await self.api.post(
+            "/api/v1/orders",
+            json={
+                "payment_method": method,
+                "amount": amount,
+                "tax": amount // 11,
+                "customer": {"name": "山田 花子"},
+                "payment_source": source,
+            },
+        )
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    async def act(self, order_id: int, action: str, **body: Any) -> httpx.Response:
+        return await self.api.post(f"/api/v1/orders/{order_id}/payment/{action}", json=body)
+
+    async def get(self, order_id: int) -> dict[str, Any]:
+        return dict((await self.api.get(f"/api/v1/orders/{order_id}")).json())
+
+    async def settled(self) -> None:
+        """Every 結果通知 under way delivered, and every job it started run."""
+        await self.sim_app.state.simulator.notifier.drain()
+        await self.services.dispatcher.drain()
+
+    async def pay(self, number: str, **body: Any) -> httpx.Response:
+        return await self.sim.post("/_sandbox/pay", json={"OrderID": number, **body})
+
+    async def events(self) -> list[dict[str, Any]]:
+        r = await self.api.get("/api/v1/inbound-webhooks")
+        assert r.status_code == 200, r.text
+        return list(r.json())
+
+
+@pytest.fixture
+async def shop(live_services: Services) -> AsyncIterator[Shop]:
+    svc = live_services
+    svc.dispatcher.retry_pause = 0.01  # type: ignore[attr-defined]
+    svc.clock.set_now(datetime(2026, 11, 10, 10, 0, tzinfo=TOKYO))
+    simulator = create_simulator(
+        SimulatorConfig(now=svc.clock.now, notify_retries=2, notify_retry_seconds=0.01)
+    )
+    async with serve(simulator) as sim_url, serve(create_app(svc)) as api_url:
+        now = svc.clock.now()
+        async with transaction(svc.sessions) as s:
+            account = ProviderAccount(
+                provider="gmo_pg",
+                name="GMO PG",
+                connector="gmo_pg",
+                settings={
+                    "shop_id": TEST_SHOP_ID,
+                    "shop_pass": TEST_SHOP_PASS,
+                    "endpoint": sim_url,
+                    "e92_backoff_seconds": 0.01,
+                },
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(account)
+            await s.flush()
+            for code, name, method_type in (
+                ("gmo-cvs", "コンビニ決済", "cvs"),
+                ("gmo-payeasy", "Pay-easy", "pay_easy"),
+                ("gmo-bank", "銀行振込", "bank_transfer"),
+            ):
+                s.add(
+                    PaymentMethod(
+                        code=code,
+                        name=name,
+                        provider="gmo_pg",
+                        method_type=method_type,
+                        account_id=account.id,
+                        cancel_api_link=True,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            key = await create_key(s, "admin", now)
+            account_id = account.id
+        headers = {"Authorization": f"Bearer {key}"}
+        async with (
+            httpx.AsyncClient(base_url=api_url, headers=headers, timeout=20) as api,
+            httpx.AsyncClient(base_url=sim_url, timeout=20) as sim,
+        ):
+            r = await sim.post(
+                "/_control", json={"notify_url": f"{api_url}/webhooks/gmo-pg/{account_id}"}
+            )
+            assert r.status_code == 200, r.text
+            yield Shop(api, sim, simulator, svc, account_id)
+
+
+async def test_cvs_slip_then_result_notice_of_payment_makes_it_a_sale(shop: Shop) -> None:
+    order = await shop.order("gmo-cvs", convenience="00001", **CUSTOMER)
+    r = await shop.act(order["id"], "authorize")
+    body = r.json()
+    assert body["outcome"] == "pending", r.text
+    slip = body["order"]["payment_slip"]
+    assert set(slip) == {"コンビニ", "受付番号", "確認番号", "支払期限"}
+    assert slip["支払期限"].startswith("20261117")  # 7 days at GMO's test shop
+    assert body["order"]["payment_status_label"] == "決済準備中"
+
+    assert (await shop.pay(order["number"], Amount=3_300)).json()["Status"] == "PAYSUCCESS"
+    await shop.settled()
+    after = await shop.get(order["id"])
+    assert after["payment_status_label"] == "売上完了"
+    (event,) = await shop.events()
+    assert (event["event"], event["status_label"]) == ("PAYSUCCESS", "反映済み")
+    attempts = (await shop.sim.get("/_notifications")).json()["attempts"]
+    assert [a["answer"] for a in attempts] == ["200 0"]
+
+
+async def test_the_same_result_notice_twice_changes_nothing(shop: Shop) -> None:
+    order = await shop.order("gmo-cvs", convenience="00001", **CUSTOMER)
+    await shop.act(order["id"], "authorize")
+    await shop.pay(order["number"])
+    await shop.settled()
+    history = (await shop.api.get(f"/api/v1/orders/{order['id']}/payment-history")).json()
+    r = await shop.sim.post("/_notifications", json={"OrderID": order["number"]})  # again
+    assert r.status_code == 200
+    await shop.settled()
+    attempts = (await shop.sim.get("/_notifications")).json()["attempts"]
+    assert [a["answer"] for a in attempts] == ["200 0", "200 0"]  # 0 each time
+    assert len(await shop.events()) == 1
+    again = (await shop.api.get(f"/api/v1/orders/{order['id']}/payment-history")).json()
+    assert again == history
+    assert (await shop.get(order["id"]))["payment_status_label"] == "売上完了"
+
+
+async def test_a_result_notice_with_the_wrong_amount_is_refused_and_shown(shop: Shop) -> None:
+    order = await shop.order("gmo-cvs", convenience="00001", **CUSTOMER)
+    await shop.act(order["id"], "authorize")
+    await shop.sim.post("/_control", json={"notify_url": None})  # GMO's own notice held back
+    await shop.pay(order["number"])
+    await shop.sim.post(
+        "/_control",
+        json={"notify_url": f"{shop.api.base_url}/webhooks/gmo-pg/{shop.account_id}"},
+    )
+    r = await shop.sim.post("/_notifications", json={"OrderID": order["number"], "Amount": "1"})
+    assert r.status_code == 200
+    await shop.settled()
+    (event,) = await shop.events()
+    assert event["status_label"] == "要確認"
+    assert "通知の金額 1円 が受注の金額 3,300円 と一致しません" in event["result"]
+    assert (await shop.get(order["id"]))["payment_status_label"] == "決済準備中"
+
+
+async def test_a_result_notice_with_an_unknown_access_id_is_not_applied(shop: Shop) -> None:
+    order = await shop.order("gmo-cvs", convenience="00001", **CUSTOMER)
+    await shop.act(order["id"], "authorize")
+    await shop.sim.post("/_control", json={"notify_url": None})
+    await shop.pay(order["number"])
+    await shop.sim.post(
+        "/_control",
+        json={"notify_url": f"{shop.api.base_url}/webhooks/gmo-pg/{shop.account_id}"},
+    )
+    await shop.sim.post("/_notifications", json={"OrderID": order["number"], "AccessID": "x"})
+    await shop.settled()
+    (event,) = await shop.events()
+    assert event["status_label"] == "要確認"
+    assert "AccessID" in event["result"]
+    assert (await shop.get(order["id"]))["payment_status_label"] == "決済準備中"
+
+
+async def test_gmo_retries_a_result_notice_kessai_did_not_take(shop: Shop) -> None:
+    order = await shop.order("gmo-cvs", convenience="00001", **CUSTOMER)
+    await shop.act(order["id"], "authorize")
+    wrong = f"{shop.api.base_url}/webhooks/gmo-pg/999999"  # no such account: not taken
+    await shop.sim.post("/_control", json={"notify_url": wrong})
+    await shop.pay(order["number"])
+    await shop.settled()
+    attempts = (await shop.sim.get("/_notifications")).json()["attempts"]
+    assert [a["attempt"] for a in attempts] == [1, 2, 3]  # the first and two retries
+    assert all(a["answer"].startswith("404") for a in attempts)
+    assert (await shop.get(order["id"]))["payment_status_label"] == "決済準備中"
+
+
+async def test_payment_after_the_deadline_is_refused_and_the_slip_expires(shop: Shop) -> None:
+    order = await shop.order("gmo-cvs", convenience="00001", **CUSTOMER)
+    await shop.act(order["id"], "authorize")
+    shop.services.clock.set_now(datetime(2026, 11, 18, 10, 0, tzinfo=TOKYO))
+    r = await shop.pay(order["number"])
+    assert r.status_code == 409
+    assert r.json()["error"] == "支払期限を過ぎています"
+    r = await shop.act(order["id"], "reconcile")
+    assert r.json()["order"]["payment_status_label"] == "仮売上失敗", r.text
+
+
+@pytest.mark.parametrize(
+    ("method", "source", "labels"),
+    [
+        ("gmo-payeasy", CUSTOMER, {"収納機関番号", "お客様番号", "確認番号", "支払期限"}),
+        ("gmo-bank", {}, {"振込先銀行", "口座番号", "口座名義", "振込期限"}),
+    ],
+)
+async def test_pay_easy_and_bank_transfer_give_their_slip_and_settle_on_payment(
+    shop: Shop, method: str, source: dict[str, str], labels: set[str]
+) -> None:
+    order = await shop.order(method, **source)
+    body = (await shop.act(order["id"], "authorize")).json()
+    assert labels <= set(body["order"]["payment_slip"]), body
+    await shop.pay(order["number"])
+    await shop.settled()
+    assert (await shop.get(order["id"]))["payment_status_label"] == "売上完了"
+
+
+async def test_cvs_without_the_customer_fields_is_refused_before_any_call(shop: Shop) -> None:
+    order = await shop.order("gmo-cvs", convenience="00001")
+    r = await shop.act(order["id"], "authorize")
+    assert r.status_code == 502, r.text  # nothing sent: the connector's own refusal
+    assert "お客様氏名(customer_name)を指定してください" in r.json()["detail"]["provider_message"]
+    assert (await shop.sim.get("/_calls", params={"api": "EntryTranCvs"})).json()["calls"] == []
