@@ -585,6 +585,15 @@ CANCEL_WINDOWS: list[tuple[str, str, Phase, dict[str, datetime | None], datetime
         jst(2025, 1, 31, 20, 0),
         jst(2025, 1, 31, 20, 0, 1),
     ),
+    # GMO PG card, 月跨りの返品: 決済日時から90日 (2024-01-10 12:00 -> 2024-04-09 12:00)
+    (
+        "gmo_pg",
+        "credit_card",
+        AFTER,
+        {"authorized_at": jst(2024, 1, 10, 12, 0), "captured_at": jst(2024, 1, 11, 12, 0)},
+        jst(2024, 4, 9, 12, 0),
+        jst(2024, 4, 9, 12, 1),
+    ),
     # 楽天カード オーソリ確定日時から170日: 2024-01-10 12:00 -> 2024-06-28 12:00
     (
         "rakuten_card",

@@ -499,6 +499,13 @@ def test_cancel_job_reads_dates_in_tokyo() -> None:
     assert cancel_job(None, today, captured=True) == "RETURN"
 
 
+def test_an_authorization_from_an_earlier_month_is_returned_never_returnx() -> None:
+    today = date(2026, 4, 2)
+    assert cancel_job(date(2026, 3, 20), today, captured=False) == "RETURN"
+    assert cancel_job(date(2026, 3, 20), today, captured=True) == "RETURNX"
+    assert cancel_job(date(2026, 4, 2), today, captured=False) == "VOID"
+
+
 # ------------------------------------------------------------------ lookup
 @pytest.mark.parametrize(
     ("status", "state"),

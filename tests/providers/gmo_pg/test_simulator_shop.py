@@ -52,6 +52,15 @@ async def test_capture_at_once_and_return(gmo: Gmo) -> None:
     assert (await gmo.search(order_id))["Status"] == "RETURN"
 
 
+async def test_returnx_of_an_authorization_is_refused_like_gmo(gmo: Gmo) -> None:
+    order_id, access, _ = await gmo.authorize()  # AUTH: nothing sold in an earlier month
+    refused = await gmo.call("AlterTran", **access, JobCd="RETURNX")
+    assert errors(refused) == ["E11010003"]
+    assert (await gmo.search(order_id))["Status"] == "AUTH"
+    returned = await gmo.call("AlterTran", **access, JobCd="RETURN")
+    assert set(returned) == CHANGE_KEYS
+
+
 async def test_exec_tran_twice_is_refused_without_a_second_charge(gmo: Gmo) -> None:
     order_id, access, first = await gmo.authorize()
     again = await gmo.call(

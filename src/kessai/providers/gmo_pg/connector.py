@@ -134,12 +134,15 @@ def _refused(code: str | None, message: str) -> Outcome:
 
 def cancel_job(process_date: date | None, today: date, *, captured: bool) -> str:
     """VOID on the day of GMO's last processing, RETURN later in the same month, RETURNX
-    after the month has turned (GMO: 取消 / 返品 / 月跨り返品; dates in Asia/Tokyo)."""
+    for a sale after the month has turned (GMO: 取消 / 返品 / 月跨り返品; dates in
+    Asia/Tokyo). `captured`: GMO holds a sale (CAPTURE / SALES). A transaction still in AUTH
+    is returned with RETURN, never RETURNX, whatever the month: nothing was sold in the
+    earlier month (the rule of GMO's own EC-CUBE module, which GMO's test shop enforces)."""
     if process_date is None:
         return "RETURN" if captured else "VOID"
     if process_date >= today:
         return "VOID"
-    if (process_date.year, process_date.month) == (today.year, today.month):
+    if not captured or (process_date.year, process_date.month) == (today.year, today.month):
         return "RETURN"
     return "RETURNX"
 
@@ -468,7 +471,8 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin, SlipMixin):
                 OutcomeKind.SUCCEEDED, message="決済サービスでは未決済のため取消は不要です"
             )
         today = self.store.clock.now().astimezone(TOKYO).date()
-        job = cancel_job(_gmo_date(trade.get("ProcessDate")), today, captured=captured)
+        sold = STATES.get(status) is ProviderState.CAPTURED  # GMO's own word, not the order's
+        job = cancel_job(_gmo_date(trade.get("ProcessDate")), today, captured=sold)
         params = {
             "AccessID": trade.fields["AccessID"],
             "AccessPass": trade.fields["AccessPass"],

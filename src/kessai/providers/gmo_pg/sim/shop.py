@@ -278,6 +278,8 @@ def alter_tran(ctx: Ctx, p: Mapping[str, str]) -> Reply:
     elif job in CANCELLED:
         if tran.status not in (*AUTHORIZED, "CAPTURE", "SALES"):
             raise Refused("E11010003")
+        if job == "RETURNX" and tran.status in AUTHORIZED:
+            raise Refused("E11010003")  # 月跨り返品 is for a sale; an authorization is RETURNed
         if tran.authorized_at and now - tran.authorized_at > RETURN_LIMIT:
             raise Refused("E11010010")
         ctx.state.stamp(tran, job, job)
