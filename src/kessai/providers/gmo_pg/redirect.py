@@ -227,7 +227,7 @@ class RedirectMixin:
 
     def _redirect_change(self, m: RedirectMethod | SlipMethod) -> Outcome:
         return _not_sent(
-            "gmo_pg_amount_change_unsupported",
+            "operation_unsupported",  # the engine's code: refused, nothing ever sent
             f"{m.name}(GMO PG)の金額変更連携には対応していません。"
             "取消のうえ新しい金額で決済してください",
         )
