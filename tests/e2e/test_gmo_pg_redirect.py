@@ -138,8 +138,8 @@ async def shop(live_services: Services) -> AsyncIterator[Shop]:
             key = await create_key(s, "storefront", now)
         headers = {"Authorization": f"Bearer {key}"}
         async with (
-            httpx.AsyncClient(base_url=api_url, headers=headers, timeout=20) as api,
-            httpx.AsyncClient(base_url=sim_url, timeout=20) as sim,
+            httpx.AsyncClient(base_url=api_url, headers=headers, timeout=90) as api,
+            httpx.AsyncClient(base_url=sim_url, timeout=90) as sim,
         ):
             yield Shop(api, sim, svc)
 

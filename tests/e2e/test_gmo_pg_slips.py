@@ -124,8 +124,8 @@ async def shop(live_services: Services) -> AsyncIterator[Shop]:
             account_id = account.id
         headers = {"Authorization": f"Bearer {key}"}
         async with (
-            httpx.AsyncClient(base_url=api_url, headers=headers, timeout=20) as api,
-            httpx.AsyncClient(base_url=sim_url, timeout=20) as sim,
+            httpx.AsyncClient(base_url=api_url, headers=headers, timeout=90) as api,
+            httpx.AsyncClient(base_url=sim_url, timeout=90) as sim,
         ):
             r = await sim.post(
                 "/_control", json={"notify_url": f"{api_url}/webhooks/gmo-pg/{account_id}"}
