@@ -6,6 +6,9 @@
   never run, and a domain names the composition root's `Services` that way).
 - No connector module (anything under `providers/`) imports orders, payments, customers or
   subscriptions: a provider knows its wire, not kessai's 受注.
+- A provider's room (`providers/<name>/`) is imported from outside it only by
+  `providers/installed.py`: everything else reads the declaration. The few modules that still
+  reach into GMO PG's file layouts are listed below; the list only shrinks.
 """
 
 import ast
@@ -152,6 +155,47 @@ def connector_violations(root: Path) -> list[str]:
     )
 
 
+# Modules that still import a room directly, waiting to be routed through the declaration:
+# GMO PG's 自動洗替 / 継続課金 file layouts and the sandbox's SFTP demo account; the fake's
+# scenario names, which the sandbox API (`{"sandbox": {"scenario": …}}`) takes.
+NOT_YET_ROUTED = frozenset(
+    {
+        "kessai.accounts.integrations.defs_card_updater",
+        "kessai.cardupdater.jobs",
+        "kessai.cardupdater.request",
+        "kessai.cardupdater.result",
+        "kessai.cardupdater.sandbox",
+        "kessai.recurring.service",
+        "kessai.payments.schemas",
+        "kessai.web.admin.sandbox_shop",
+    }
+)
+
+
+def room_of(module: str) -> str | None:
+    """kessai.providers.gmo_pg.sim.app → kessai.providers.gmo_pg (a provider's room)."""
+    parts = module.split(".")
+    if len(parts) >= 4 and parts[1] == "providers":  # a package under providers/
+        return ".".join(parts[:3])
+    return None
+
+
+def room_violations(root: Path) -> list[str]:
+    graph = import_graph(root, typing_too=True)
+    rooms = {r for m in graph if (r := room_of(m)) and f"{r}.provider" in graph}
+    return sorted(
+        f"{m} → {t}"
+        for m, targets in graph.items()
+        if m != f"{root.name}.providers.installed" and m not in NOT_YET_ROUTED
+        for t in targets
+        if (room := room_of(t)) in rooms and room_of(m) != room
+    )
+
+
+def test_a_provider_room_is_imported_only_by_the_installed_list() -> None:
+    assert room_violations(SRC) == []
+
+
 def test_core_imports_nothing_of_kessai_outside_itself() -> None:
     assert core_violations(SRC) == []
 
@@ -186,6 +230,12 @@ def broken(tmp_path: Path) -> Path:
         "jobs/kinds.py": "from kessai.payments import typing_only\n",
         "providers/__init__.py": "",
         "providers/densan.py": "from kessai.orders.models import Order\n",
+        "providers/installed.py": "from kessai.providers.acme.provider import PROVIDER\n",
+        "providers/acme/__init__.py": "",
+        "providers/acme/provider.py": "from kessai.providers.acme import codec\n",
+        "providers/acme/codec.py": "",
+        "web/__init__.py": "",
+        "web/app.py": "from kessai.providers.acme.codec import x\n",
     }
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -198,3 +248,4 @@ def test_the_checker_finds_each_broken_rule(broken: Path) -> None:
     # A lazy import closes a circle; a TYPE_CHECKING one (jobs ↔ payments here) does not.
     assert cross_domain_circles(broken) == [["kessai.orders.service", "kessai.payments.engine"]]
     assert connector_violations(broken) == ["kessai.providers.densan → kessai.orders.models"]
+    assert room_violations(broken) == ["kessai.web.app → kessai.providers.acme.codec"]

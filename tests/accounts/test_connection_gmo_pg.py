@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from kessai.accounts import service
-from kessai.accounts.connection_tests import CONNECTED, UNREACHABLE, check_gmo_pg
+from kessai.accounts.connection_tests import CONNECTED, UNREACHABLE, check_account
 from kessai.accounts.models import ProviderAccount
 from kessai.core.crypto import Keyring, SecretBox, generate_key
 from kessai.core.db import transaction
@@ -64,7 +64,7 @@ async def calls(sim_url: str) -> list[str]:
 
 
 async def test_right_credentials_connect(services: Services, sim_url: str) -> None:
-    result = await check_gmo_pg(services, account(), settings_for(sim_url))
+    result = await check_account(services, account(), settings_for(sim_url))
     assert result.ok is True
     assert result.message == CONNECTED
     assert result.detail["gateway"]["checked"] == ["shop", "site"]
@@ -84,7 +84,7 @@ async def test_right_credentials_connect(services: Services, sim_url: str) -> No
 async def test_wrong_credentials_show_gmos_message(
     services: Services, sim_url: str, overrides: dict[str, str], code: str, api: str
 ) -> None:
-    result = await check_gmo_pg(services, account(), settings_for(sim_url, **overrides))
+    result = await check_account(services, account(), settings_for(sim_url, **overrides))
     assert result.ok is False
     gmo_message = errors.message_for([code])
     assert "存在しません" in gmo_message
@@ -96,14 +96,14 @@ async def test_wrong_credentials_show_gmos_message(
 
 
 async def test_no_server_means_not_connected(services: Services) -> None:
-    result = await check_gmo_pg(services, account(), settings_for(closed_port_url()))
+    result = await check_account(services, account(), settings_for(closed_port_url()))
     assert result.ok is False
     assert result.message == UNREACHABLE
     assert result.detail["gateway"]["api"] == "SearchTrade"
 
 
 async def test_settings_that_cannot_make_a_request_are_named(services: Services) -> None:
-    result = await check_gmo_pg(
+    result = await check_account(
         services, account(), settings_for(closed_port_url(), shop_password=None)
     )
     assert result.ok is False

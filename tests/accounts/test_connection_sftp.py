@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kessai.accounts.connection_tests import check_gmo_pg, check_gmo_pg_sftp
+from kessai.accounts.connection_tests import check_account, check_sftp
 from kessai.accounts.models import ProviderAccount
 from kessai.core.settings import Env, Settings
 from kessai.providers import sftp
@@ -90,7 +90,7 @@ async def test_list_read_and_write(sftpd: SftpServer) -> None:
 async def test_connection_test_lists_the_login_directory(
     services: Services, sftpd: SftpServer
 ) -> None:
-    result = await check_gmo_pg_sftp(services, account(), sftp_settings(sftpd))
+    result = await check_sftp(services, account(), sftp_settings(sftpd))
     assert result.ok is True, result
     assert result.message == f"SFTPに接続できました(ファイル{len(HOME_FILES)}件)"
     assert result.detail == {"entries": len(HOME_FILES), "host_key_verified": True}
@@ -98,7 +98,7 @@ async def test_connection_test_lists_the_login_directory(
 
 async def test_a_wrong_password_cannot_log_in(services: Services, sftpd: SftpServer) -> None:
     settings = sftp_settings(sftpd, sftp_private_key=None, sftp_password="wrong-password")
-    result = await check_gmo_pg_sftp(services, account(), settings)
+    result = await check_sftp(services, account(), settings)
     assert result.ok is False
     assert result.message == "SFTPにログインできませんでした"
     assert "wrong-password" not in repr(result)
@@ -110,13 +110,13 @@ async def test_a_key_the_server_does_not_know_cannot_log_in(
     services: Services, sftpd: SftpServer
 ) -> None:
     (sftpd.log_path.parent / "authorized_keys").write_text("")
-    result = await check_gmo_pg_sftp(services, account(), sftp_settings(sftpd))
+    result = await check_sftp(services, account(), sftp_settings(sftpd))
     assert (result.ok, result.message) == (False, "SFTPにログインできませんでした")
 
 
 async def test_another_host_key_is_refused(services: Services, sftpd: SftpServer) -> None:
     other = "SHA256:" + "A" * 43
-    result = await check_gmo_pg_sftp(
+    result = await check_sftp(
         services, account(), sftp_settings(sftpd, sftp_host_key_fingerprint=other)
     )
     assert result.ok is False
@@ -135,7 +135,7 @@ async def test_an_unconfirmed_host_is_shown_its_fingerprint_and_sent_nothing(
         sftp_private_key=None,
         sftp_password="Never-Sent-Pw-1",
     )
-    result = await check_gmo_pg_sftp(services, account(), settings)
+    result = await check_sftp(services, account(), settings)
     assert result.ok is False
     assert result.detail["code"] == "sftp_host_key_unconfirmed"
     assert result.detail["host_key_fingerprint"] == sftpd.host_key_fingerprint
@@ -151,7 +151,7 @@ async def test_an_unconfirmed_host_is_shown_its_fingerprint_and_sent_nothing(
 
     confirmed = {**settings, "sftp_host_key_fingerprint": result.detail["host_key_fingerprint"]}
     (sftpd.log_path.parent / "authorized_keys").write_text("")  # the password alone logs in?
-    again = await check_gmo_pg_sftp(services, account(), confirmed)
+    again = await check_sftp(services, account(), confirmed)
     assert again.detail.get("code") != "sftp_host_key_unconfirmed"
     assert sftpd.username in sftpd.log()  # now, and only now, a login was tried
 
@@ -163,7 +163,7 @@ async def test_no_server_means_not_connected(services: Services) -> None:
         "sftp_login_id": "user",
         "sftp_password": "pw",
     }
-    result = await check_gmo_pg_sftp(services, account(), settings)
+    result = await check_sftp(services, account(), settings)
     assert (result.ok, result.message) == (False, "SFTPサーバに接続できませんでした")
 
 
@@ -186,7 +186,7 @@ async def test_no_server_means_not_connected(services: Services) -> None:
 async def test_incomplete_settings_are_named_without_connecting(
     services: Services, settings: dict[str, Any], words: str
 ) -> None:
-    result = await check_gmo_pg_sftp(services, account(), settings)
+    result = await check_sftp(services, account(), settings)
     assert result.ok is False
     assert words in result.message
 
@@ -202,10 +202,10 @@ async def test_the_gmo_pg_test_covers_gateway_and_sftp(
             "site_password": TEST_SITE_PASS,
             "endpoint": sim_url,
         }
-        good = await check_gmo_pg(services, account(), gateway | sftp_settings(sftpd))
+        good = await check_account(services, account(), gateway | sftp_settings(sftpd))
         bad_sftp = sftp_settings(sftpd, sftp_private_key=None, sftp_password="nope")
-        bad = await check_gmo_pg(services, account(), gateway | bad_sftp)
-        gateway_only = await check_gmo_pg(services, account(), gateway)
+        bad = await check_account(services, account(), gateway | bad_sftp)
+        gateway_only = await check_account(services, account(), gateway)
     assert good.ok is True
     assert good.message == f"接続できました(SFTPに接続できました(ファイル{len(HOME_FILES)}件))"
     assert bad.ok is False

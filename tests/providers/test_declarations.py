@@ -1,6 +1,7 @@
 """Each provider folder's provider.py, read against the seeds, and what is built from them."""
 
 import inspect
+from pathlib import Path
 
 import httpx
 import pytest
@@ -80,3 +81,47 @@ def test_kessai_simulate_names_what_exists_when_asked_for_what_does_not() -> Non
     assert result.exit_code == 2
     assert "「paypal」のシミュレーターはありません" in result.stderr
     assert "gmo-pg" in result.stderr
+
+
+async def test_declared_side_simulators_and_connection_tests_are_used(
+    services: Services, tmp_path: Path
+) -> None:
+    """What web/app.py and the 接続テスト take from the declarations, naming no provider:
+    GMO PG's SFTP side starts beside its mounted simulator; its gateway check is registered
+    under its integration; mounted for people, the issuer's page waits for a click."""
+    import dataclasses
+    import socket
+
+    import asyncssh
+
+    from kessai.accounts.service import CONNECTION_TESTS
+    from kessai.web.app import start_side_simulators
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    db = tmp_path / "kessai.db"
+    # the SFTP files beside a SQLite file under tmp_path (the database itself is unchanged)
+    services.settings = dataclasses.replace(
+        services.settings, sim_sftp_port=port, database_url=f"sqlite+aiosqlite:///{db}"
+    )
+    app = create_app(services)
+    started = await start_side_simulators(app, services)
+    try:
+        assert len(started) == 1
+        async with (
+            asyncssh.connect(
+                "127.0.0.1", port, username="kessai-sftp", password="sftp-pass", known_hosts=None
+            ) as conn,
+            conn.start_sftp_client() as client,
+        ):
+            assert set(await client.listdir(".")) >= {"upload", "download"}
+    finally:
+        for server in started:
+            server.close()
+    assert {p.integration for p in PROVIDERS if p.connection_test} <= set(CONNECTION_TESTS)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://kessai"
+    ) as client:
+        page = await client.get("/sim/gmo-pg/payment/Tds2Challenge?tds2TransID=x")
+    assert "認証する" in page.text

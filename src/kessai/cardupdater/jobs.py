@@ -34,6 +34,7 @@ from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.models import Job
 from kessai.jobs.status import ItemStatus
 from kessai.providers.gmo_pg import files
+from kessai.providers.installed import offering
 
 if TYPE_CHECKING:
     from kessai.services import Services
@@ -89,11 +90,11 @@ def month_label(month: date) -> str:
 
 
 async def enabled_accounts(services: "Services") -> list[ProviderAccount]:
-    """GMO PG accounts with 自動洗替 on."""
+    """Accounts with 自動洗替 on, at providers that run it (GMO PG)."""
     async with transaction(services.sessions) as s:
         rows = await s.scalars(
             select(ProviderAccount)
-            .where(ProviderAccount.provider == "gmo_pg")
+            .where(ProviderAccount.provider.in_(offering("card_updater")))
             .order_by(ProviderAccount.id)
         )
         return [a for a in rows.all() if (a.settings or {}).get("auto_card_update") is True]

@@ -24,6 +24,18 @@ BY_SIM_PATH: dict[str, Provider] = {p.sim_path: p for p in PROVIDERS if p.sim_pa
 SIMULATED = FAKE.name
 
 
+def offering(file_service: str) -> tuple[str, ...]:
+    """The seed-003 provider codes whose accounts run this monthly file exchange
+    ("card_updater": 自動洗替, "recurring": 継続課金)."""
+    return tuple(
+        sorted({c for p in PROVIDERS if file_service in p.file_services for c in p.provider_codes})
+    )
+
+
+def by_integration(integration: str | None) -> Provider | None:
+    return BY_INTEGRATION.get(integration or "")
+
+
 def provider(name: str) -> Provider | None:
     return BY_NAME.get(name)
 

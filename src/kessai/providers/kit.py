@@ -40,6 +40,31 @@ class SimulatorContext:
 
     now: Callable[[], datetime] | None = None
     sessions: async_sessionmaker[AsyncSession] | None = None
+    # Mounted by `kessai serve` for people (試験購入): a customer's page (the issuer's
+    # 3-D Secure step) waits for a click instead of passing at once.
+    for_people: bool = False
+
+
+CONNECTED = "接続できました"
+UNREACHABLE = "接続できませんでした"
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """What a provider's 接続テスト found, in the shop's words (`detail` for the screen)."""
+
+    ok: bool
+    message: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+# Sandbox: a server beside the mounted simulator that shares its state (GMO: the SFTP side
+# of 自動洗替), started by `kessai serve` with the simulator's app and kessai's settings.
+SideSimulator = Callable[[Any, Any], Awaitable[Closable | None]]
 
 
 @dataclass(frozen=True)
@@ -152,6 +177,12 @@ class Provider:
     simulator: Callable[[SimulatorContext], AsgiApp] | None = None
     sim_path: str | None = None  # mounted at /sim/<sim_path> in sandbox mode
     simulator_help: str = ""  # what `kessai simulate` tells the person who starts it
+    side_simulator: SideSimulator | None = None
+    # 接続テスト: read-only calls at the provider with the account's settings (no charge).
+    connection_test: Callable[[ConnectorContext], Awaitable[ConnectionCheck]] | None = None
+    # The monthly file exchanges over SFTP the provider runs for its accounts:
+    # "card_updater" (自動洗替), "recurring" (継続課金). Their 接続テスト logs in over SFTP too.
+    file_services: frozenset[str] = frozenset()
     webhook: WebhookVerifier | None = None
     # The answer the provider expects once a notification is stored (GMO: "0").
     webhook_ack: str = "OK"

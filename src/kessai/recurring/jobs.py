@@ -26,6 +26,7 @@ from kessai.jobs import repository as jobs_repo
 from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.models import Job
 from kessai.jobs.status import ItemStatus
+from kessai.providers.installed import offering
 from kessai.recurring import service
 from kessai.recurring.models import RecurringBatch
 from kessai.recurring.notices import queue_change_notices
@@ -48,7 +49,7 @@ async def recurring_accounts(services: "Services") -> list[ProviderAccount]:
         rows = await s.scalars(
             select(ProviderAccount)
             .where(
-                ProviderAccount.provider == "gmo_pg",
+                ProviderAccount.provider.in_(offering("recurring")),
                 ProviderAccount.id.in_(
                     select(PaymentMethod.account_id).where(PaymentMethod.recurring.is_(True))
                 ),

@@ -41,7 +41,7 @@ from kessai.webhooks.delivery import Pump
 from kessai.webhooks.endpoints import router as webhooks_router
 
 if TYPE_CHECKING:
-    from kessai.providers.gmo_pg.sim.sftp import SftpSimulator
+    from kessai.providers.kit import Closable
 
 __all__ = ["connection_tests", "create_app"]
 
@@ -80,10 +80,10 @@ def create_app(services: Services | None = None) -> FastAPI:
             beat = asyncio.create_task(run_scheduler(svc, SCHEDULER_INTERVAL_SECONDS))
         # Every serving process relays and sends webhooks (claims keep them from doubling).
         pump = asyncio.create_task(Pump(svc).run()) if owned else None
-        sftp_sim = await start_sftp_simulator(app, svc) if owned else None
+        side_servers = await start_side_simulators(app, svc) if owned else []
         yield
-        if sftp_sim is not None:
-            sftp_sim.close()
+        for server in side_servers:
+            server.close()
         for task in (beat, pump):
             if task is not None:
                 task.cancel()
@@ -140,39 +140,37 @@ def create_app(services: Services | None = None) -> FastAPI:
 
 def mount_simulators(app: FastAPI, svc: Services) -> None:
     """Sandbox only: each declared provider's simulator at /sim/<path>, on kessai's own
-    (movable) clock."""
+    (movable) clock, its pages waiting for a person where the provider's would."""
     from kessai.providers.installed import PROVIDERS
     from kessai.providers.kit import SimulatorContext
 
     simulators: dict[str, Any] = {}
     for provider in PROVIDERS:
         if provider.simulator is not None and provider.sim_path:
-            simulators[provider.sim_path] = provider.simulator(
-                SimulatorContext(svc.clock.now, svc.sessions)
-            )
+            context = SimulatorContext(svc.clock.now, svc.sessions, for_people=True)
+            simulators[provider.sim_path] = provider.simulator(context)
             app.mount(f"/sim/{provider.sim_path}", simulators[provider.sim_path])
     app.state.simulators = simulators
-    gmo_pg = simulators.get("gmo-pg")
-    if gmo_pg is not None:  # its SFTP side (自動洗替) shares the members
-        app.state.gmo_pg_simulator = gmo_pg.state.simulator
-        # 試験購入: the issuer's page waits for a person to click 認証する.
-        gmo_pg.state.simulator.config.challenge_page = True
 
 
-async def start_sftp_simulator(app: FastAPI, svc: Services) -> "SftpSimulator | None":
-    """Sandbox only: the GMO PG simulator's SFTP side (自動洗替), on KESSAI_SIM_SFTP_PORT."""
-    from kessai.providers.gmo_pg.sim.sftp import sandbox_root, start_sftp_simulator
+async def start_side_simulators(app: FastAPI, svc: Services) -> "list[Closable]":
+    """Sandbox only: the servers beside the mounted simulators their providers declare
+    (GMO PG: the SFTP side of 自動洗替, on KESSAI_SIM_SFTP_PORT)."""
+    from kessai.providers.installed import PROVIDERS
 
-    port = svc.settings.sim_sftp_port
-    simulator = getattr(app.state, "gmo_pg_simulator", None)
-    if not svc.settings.sandbox or simulator is None or port == 0:
-        return None
-    try:
-        root = sandbox_root(svc.settings)
-        await simulator.ready()  # the members it kept in the database, before SFTP reads them
-        return await start_sftp_simulator(
-            simulator.state, root, port=port, persist=simulator.keep_members
-        )
-    except OSError as exc:  # the port is taken: the rest of the sandbox still works
-        logging.getLogger("kessai.sim").warning("GMO PG SFTP simulator not started: %s", exc)
-        return None
+    started: list[Closable] = []
+    mounted = getattr(app.state, "simulators", {})
+    for provider in PROVIDERS:
+        sim_app = mounted.get(provider.sim_path)
+        if provider.side_simulator is None or sim_app is None or not svc.settings.sandbox:
+            continue
+        try:
+            server = await provider.side_simulator(sim_app, svc.settings)
+        except OSError as exc:  # the port is taken: the rest of the sandbox still works
+            logging.getLogger("kessai.sim").warning(
+                "%s: side simulator not started: %s", provider.title, exc
+            )
+            continue
+        if server is not None:
+            started.append(server)
+    return started

@@ -15,8 +15,10 @@ from typing import Any
 
 import httpx
 
+from kessai.core.settings import Settings
 from kessai.providers.gmo_pg import declines, notification
 from kessai.providers.gmo_pg.config import GmoPgConfig
+from kessai.providers.gmo_pg.connection_test import check_gateway
 from kessai.providers.gmo_pg.connector import GmoPgConnector
 from kessai.providers.gmo_pg.methods import SEED_003_REDIRECTS, SLIP_BY_KEY
 from kessai.providers.gmo_pg.sim.app import GmoSimulator
@@ -26,7 +28,7 @@ from kessai.providers.gmo_pg.sim.config import (
     TEST_SITE_ID,
     TEST_SITE_PASS,
 )
-from kessai.providers.kit import ConnectorContext, Provider, Sandbox, SandboxInput
+from kessai.providers.kit import Closable, ConnectorContext, Provider, Sandbox, SandboxInput
 
 SUCCESS_CARD = "4111111111111111"
 SOFT_DECLINE_CARD = "4000000000000028"  # 42G020000 カード残高が不足している
@@ -60,6 +62,20 @@ def charges(simulator_app: Any, _connector: object) -> int:
 _NOT_CHARGED = ("UNPROCESSED", "AUTHENTICATED")
 
 
+async def start_sftp_side(simulator_app: Any, settings: Settings) -> Closable | None:
+    """Sandbox: the simulator's SFTP side (自動洗替) on KESSAI_SIM_SFTP_PORT, sharing its
+    members; its 洗替 answers go to the simulator's store. None when the port is 0."""
+    from kessai.providers.gmo_pg.sim.sftp import sandbox_root, start_sftp_simulator
+
+    port = settings.sim_sftp_port
+    if not port:
+        return None
+    sim = simulator_app.state.simulator
+    await sim.ready()  # the members it kept in the database, before SFTP reads them
+    root = sandbox_root(settings)
+    return await start_sftp_simulator(sim.state, root, port=port, persist=sim.keep_members)
+
+
 async def token_for(base_url: str, source: Mapping[str, str]) -> Mapping[str, str]:
     """A test card becomes a one-time token at the simulator's token endpoint, as the
     browser's token.js would do it: the card number never reaches kessai."""
@@ -91,6 +107,9 @@ PROVIDER = Provider(
         f"  ショップID {TEST_SHOP_ID} / {TEST_SHOP_PASS}\n"
         f"  サイトID {TEST_SITE_ID} / {TEST_SITE_PASS}"
     ),
+    side_simulator=start_sftp_side,
+    connection_test=check_gateway,
+    file_services=frozenset({"card_updater", "recurring"}),
     webhook=notification.verify,
     webhook_ack="0",
     sandbox=Sandbox(

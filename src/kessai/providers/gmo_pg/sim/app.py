@@ -73,7 +73,9 @@ class GmoSimulator(base.Simulator):
     def __init__(
         self, config: SimulatorConfig | None = None, ctx: SimulatorContext | None = None
     ) -> None:
-        config = config or SimulatorConfig(now=ctx.now if ctx else None)
+        if config is None:
+            people = ctx is not None and ctx.for_people  # 試験購入: the issuer's page waits
+            config = SimulatorConfig(now=ctx.now if ctx else None, challenge_page=people)
         super().__init__(
             SimulatorContext(now=config.now, sessions=ctx.sessions if ctx else None),
             faults_from=config,
