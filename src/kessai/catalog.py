@@ -16,6 +16,8 @@ The calendar (Asia/Tokyo):
   18th 06:00, 有効性チェック結果取得 from the 27th 06:00; each hourly until done.
 - Every tick: the 取消期限・与信期限 that came within a 自動化設定 rule's N days (one event
   per order, window and N).
+- 決済結果の自動照会: every hour, orders whose provider answer was lost and orders in
+  与信審査中 (payments.unsettled).
 """
 
 from kessai.automation import deadlines as automation_deadlines
@@ -33,6 +35,7 @@ from kessai.imports import (
 )
 from kessai.inbox import kind as inbox_kind  # noqa: F401
 from kessai.jobs.schedules import TICK_STEPS, Schedule, register_schedule
+from kessai.payments import unsettled
 from kessai.payments.bulk import kind  # noqa: F401
 from kessai.recurring import jobs as recurring
 from kessai.subscriptions import (
@@ -73,3 +76,6 @@ RECURRING = [
     for step in (recurring.SEND, recurring.RESULT, recurring.CHECK)
 ]
 TICK_STEPS["取消期限・与信期限の確認 (自動化設定)"] = automation_deadlines.scan
+UNSETTLED = register_schedule(
+    Schedule(name="決済結果の自動照会 (毎時)", kind=unsettled.KIND, due=unsettled.hourly_due)
+)

@@ -242,6 +242,7 @@ def _reauthorize(f: OrderFacts, req: ActionRequest) -> Plan:
             "provider_transaction_id": None,
             "authorized_at": None,
             "authorized_amount": None,
+            "tracking_reported": False,  # the new transaction has had no slip sent
         },
         capture=plan.capture,
     )

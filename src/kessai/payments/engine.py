@@ -35,7 +35,13 @@ from kessai.core import metrics
 from kessai.core.batcher import Batcher
 from kessai.core.clock import Clock
 from kessai.core.db import engine_of, transaction
-from kessai.core.errors import Conflict, InProgress, KessaiError, ProviderUnavailable
+from kessai.core.errors import (
+    Conflict,
+    InProgress,
+    InvalidInput,
+    KessaiError,
+    ProviderUnavailable,
+)
 from kessai.core.logging import bound
 from kessai.core.settings import Settings
 from kessai.orders.models import Order
@@ -262,6 +268,7 @@ class PaymentEngine:
         # Before the write: the write-ahead commits on its own.
         connector = self._connector(facts)
         values = self._claim_values(facts, plan)
+        _check_input(connector, plan, self._source(order, values))
         account_id = facts.account.id if facts.account is not None else None
         changes = repo.changes_of(order, values)
         reason = OPERATION_LABELS.get(plan.operation, plan.operation)
@@ -448,10 +455,11 @@ class PaymentEngine:
         self, s: AsyncSession, facts: OrderFacts, plan: Call, req: ActionRequest
     ) -> "_Claimed | None":
         order = facts.order
+        values = self._claim_values(facts, plan)
+        _check_input(self._connector(facts), plan, self._source(order, values))
         attempt_id = await repo.add_attempt(
             s, order_id=order.id, **self._sent(plan, req, facts.now)
         )
-        values = self._claim_values(facts, plan)
         values["in_flight_attempt_id"] = attempt_id
         reason = OPERATION_LABELS.get(plan.operation, plan.operation)
         if not await repo.compare_and_set(
@@ -916,6 +924,18 @@ def _payment(attempt_id: int, operation: str, outcome: c.Outcome) -> dict[str, A
 
 # The code of an operation the connector does not declare (refused before any call).
 UNSUPPORTED = "operation_unsupported"
+
+
+def _check_input(connector: object, plan: Call, source: dict[str, str]) -> None:
+    """The connector's own input rules, before anything is written or sent (InvalidInput)."""
+    if not isinstance(connector, c.InputChecker):
+        return
+    problem = connector.check_input(
+        c.Intended(plan.operation, plan.reference, plan.amount, source, plan.shipment)
+    )
+    if problem is not None:
+        detail = {"field": problem.field} if problem.field else {}
+        raise InvalidInput(problem.message, code=problem.code, detail=detail)
 
 
 def _unsupported(facts: OrderFacts, what: str) -> _Unsupported:

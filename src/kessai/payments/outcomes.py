@@ -53,6 +53,8 @@ def settle_outcome(
     """Map a direct answer of the provider to an event and order fields."""
     k = outcome.kind
     if k is OutcomeKind.NOT_SENT:
+        if operation == Operation.CAPTURE and kind is MethodKind.DEFERRED:
+            return Settlement(None, _NO_SLIP)  # the 出荷報告 never left: no slip is linked
         return Settlement(None)
     if k is OutcomeKind.UNKNOWN:
         # A 後払い 出荷報告 without an answer is shown as 出荷報告依頼中 (seed 004).
@@ -96,7 +98,7 @@ def settle_outcome(
         if k is OutcomeKind.SUCCEEDED:
             return Settlement(Event.CAPTURED, {"captured_at": now})
         if kind is MethodKind.DEFERRED:
-            return Settlement(Event.SHIPMENT_REPORT_FAILED)
+            return Settlement(Event.SHIPMENT_REPORT_FAILED, _NO_SLIP)
         return Settlement(Event.CAPTURE_FAILED)
     if operation == Operation.CANCEL:
         return Settlement(Event.CANCELED if k is OutcomeKind.SUCCEEDED else Event.CANCEL_FAILED)
@@ -116,8 +118,19 @@ def settle_outcome(
     raise ValueError(f"unknown operation {operation}")
 
 
+# 伝票番号連携済 is undone when the provider never took the slip (seed 003: 共通インターフェース
+# changes the amount only before 伝票番号連携).
+_NO_SLIP: dict[str, Any] = {"tracking_reported": False}
+
+
 def _cleared() -> dict[str, Any]:
-    return {"provider_transaction_id": None, "authorized_at": None, "authorized_amount": None}
+    """A new authorization follows (再オーソリ): nothing of the old one, no slip sent to it."""
+    return {
+        "provider_transaction_id": None,
+        "authorized_at": None,
+        "authorized_amount": None,
+        **_NO_SLIP,
+    }
 
 
 def settle_lookup(
@@ -165,7 +178,8 @@ def settle_lookup(
         if st is ProviderState.CAPTURED:
             return Settlement(Event.CAPTURED, {"captured_at": now})
         if kind is MethodKind.DEFERRED:
-            return Settlement(Event.SHIPMENT_REPORT_FAILED)
+            # The provider says no 出荷報告 arrived: no slip is linked, the next one is the first.
+            return Settlement(Event.SHIPMENT_REPORT_FAILED, _NO_SLIP)
         return Settlement(None)
     if operation == Operation.CANCEL:
         return Settlement(Event.CANCELED if st is ProviderState.CANCELED else None)

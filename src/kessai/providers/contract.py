@@ -118,3 +118,31 @@ class AmountChanger(Protocol):
 @runtime_checkable
 class Reconciler(Protocol):
     async def lookup(self, reference: str) -> Lookup: ...
+
+
+@dataclass(frozen=True)
+class Intended:
+    """A call the engine is about to write ahead: what an InputChecker is shown."""
+
+    operation: str  # authorize | authorize_capture | capture | cancel | change_amount | void
+    reference: str
+    amount: int | None
+    source: Mapping[str, str] = field(default_factory=dict)
+    shipment: Shipment | None = None
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """Input the provider would reject, found before anything is written or sent."""
+
+    code: str  # stable, kessai's own (np_unknown_carrier …)
+    message: str  # Japanese, for the operator
+    field: str | None = None
+
+
+@runtime_checkable
+class InputChecker(Protocol):
+    """A connector that knows its provider's input rules refuses bad input up front: the
+    engine asks before the write-ahead, so a refusal changes nothing and sends nothing."""
+
+    def check_input(self, intended: Intended) -> InputProblem | None: ...

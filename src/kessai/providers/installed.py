@@ -10,9 +10,10 @@ from kessai.providers.fake.provider import PROVIDER as FAKE
 from kessai.providers.gmo_pg.provider import PROVIDER as GMO_PG
 from kessai.providers.kit import Provider
 from kessai.providers.komoju.provider import PROVIDER as KOMOJU
+from kessai.providers.np_atobarai.provider import PROVIDER as NP_ATOBARAI
 from kessai.providers.paypay.provider import PROVIDER as PAYPAY
 
-PROVIDERS: tuple[Provider, ...] = (GMO_PG, AMAZON_PAY, KOMOJU, PAYPAY, FAKE)
+PROVIDERS: tuple[Provider, ...] = (GMO_PG, AMAZON_PAY, KOMOJU, PAYPAY, NP_ATOBARAI, FAKE)
 
 BY_NAME: dict[str, Provider] = {p.name: p for p in PROVIDERS}
 # Seed 001 integration → the provider whose connector reads its settings.

@@ -21,11 +21,14 @@ from kessai.payments.status import PaymentStatus
 from kessai.providers import contract as c
 from tests.providers.conformance.harness import Harness
 
-AUTHORIZED, CAPTURED, CANCELED = (
-    PaymentStatus.AUTHORIZED,
-    PaymentStatus.CAPTURED,
-    PaymentStatus.CANCELED,
-)
+CAPTURED, CANCELED = PaymentStatus.CAPTURED, PaymentStatus.CANCELED
+
+
+def _authorized(h: Harness) -> PaymentStatus:
+    """仮売上完了, or 与信審査完了 for a 後払い method (a credit check, not an authorization)."""
+    kind = caps.row(*h.sandbox.method).kind
+    deferred = kind is caps.MethodKind.DEFERRED
+    return PaymentStatus.CREDIT_CHECK_PASSED if deferred else PaymentStatus.AUTHORIZED
 
 
 async def _lookup(h: Harness, order_id: int) -> c.Lookup:

@@ -202,6 +202,22 @@ NP_ATOBARAI_REALTIME = IntegrationSpec(
                 *np_codes(
                     "株式会社ネットプロテクションズより発番される連携に使用するSP_CODEを設定します。"
                 ),
+                FieldSpec(
+                    "endpoint_url",
+                    "環境接続先URL",
+                    URL,
+                    "NP後払いAPIの接続先URLです。未設定のときはテスト環境"
+                    "(https://ctcp.np-payment-gateway.com/v1)に接続します。本番環境は"
+                    "https://cp.np-payment-gateway.com/v1 です。",
+                ),
+                FieldSpec(
+                    "carrier_codes",
+                    "配送業者コード",
+                    TEXT,
+                    "出荷報告で送る配送業者コード(pd_company_code)の対応を「配送業者名=コード」で"
+                    "追加します。複数はカンマで区切ります(例: ペンギン便=55555)。ヤマト運輸・"
+                    "佐川急便・日本郵便(ゆうパック)などは設定なしで送れます。",
+                ),
             ),
         ),
     ),

@@ -122,7 +122,9 @@ def add_dashboard_routes(router: APIRouter, ctx: AdminContext) -> None:
                 "出荷報告依頼中のまま1日以上",
                 int(stuck or 0),
                 "/admin/orders?due=stuck",
-                "後払い決済会社の管理画面で出荷報告済みか確認し、済みなら強制売上処理を実施",
+                "自動照会で決まらなかった受注です。後払い決済会社の管理画面で取引IDを検索し、"
+                "出荷報告済みなら強制売上処理(決済サービス未連携)を実施。済みでなければ"
+                "管理画面で配送伝票番号を入力して出荷報告済みにしてから強制売上処理を実施",
             ),
         )
         deadlines = [
