@@ -11,6 +11,11 @@ from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.errors import Conflict, InvalidInput, RuleRefused
 from kessai.orders.models import Order
 from kessai.payments import capabilities as caps
+from kessai.payments.capabilities.reauthorization import (
+    max_reauthorizations,
+    reauthorization_allowed,
+    reauthorizations_done,
+)
 from kessai.payments.plans import (
     ActionRequest,
     Call,
@@ -216,6 +221,16 @@ def _awaiting_customer(f: OrderFacts) -> Conflict:
 
 
 def _reauthorize(f: OrderFacts, req: ActionRequest) -> Plan:
+    provider, count = f.method.provider, f.order.authorization_count
+    if not reauthorization_allowed(provider, count):
+        limit = max_reauthorizations(provider)
+        raise RuleRefused(
+            f"再オーソリできません: {caps.PROVIDERS.get(provider, provider)}の再オーソリは"
+            f"1件の受注につき{limit}回までです(この受注は{reauthorizations_done(count)}回"
+            "再オーソリ済みです)。別の支払い方法への変更をお客様に依頼してください",
+            code="rule_refused",
+            detail={"rule_code": "reauthorization_limit", "limit": limit},
+        )
     if f.status is S.PENDING:
         # Nothing live to drop (or just voided by this same 再オーソリ): authorize anew.
         return _authorize(f, req, Action.REAUTHORIZE)

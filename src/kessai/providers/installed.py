@@ -12,8 +12,9 @@ from kessai.providers.kit import Provider
 from kessai.providers.komoju.provider import PROVIDER as KOMOJU
 from kessai.providers.np_atobarai.provider import PROVIDER as NP_ATOBARAI
 from kessai.providers.paypay.provider import PROVIDER as PAYPAY
+from kessai.providers.sbps.provider import PROVIDER as SBPS
 
-PROVIDERS: tuple[Provider, ...] = (GMO_PG, AMAZON_PAY, KOMOJU, PAYPAY, NP_ATOBARAI, FAKE)
+PROVIDERS: tuple[Provider, ...] = (GMO_PG, AMAZON_PAY, KOMOJU, PAYPAY, NP_ATOBARAI, SBPS, FAKE)
 
 BY_NAME: dict[str, Provider] = {p.name: p for p in PROVIDERS}
 # Seed 001 integration → the provider whose connector reads its settings.

@@ -153,6 +153,9 @@ class Sandbox:
     charges: Callable[[Any, Any], int]
     prepare: SourcePreparer | None = None
     fault_calls: Mapping[str, str] | None = None
+    # The provider takes a changed amount with the capture (SBPS's 売上): the suite captures
+    # before it looks the changed amount up.
+    amount_at_capture: bool = False
 
 
 @dataclass(frozen=True)

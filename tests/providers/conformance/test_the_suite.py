@@ -10,7 +10,7 @@ from tests.providers.conformance import checks
 from tests.providers.conformance.harness import Harness
 
 # What each provider answers when a second payment reuses what the first one consumed.
-REUSE_REFUSED = ("EX1000302", "InvalidChargePermissionStatus")
+REUSE_REFUSED = ("EX1000302", "InvalidChargePermissionStatus", "10105301")
 
 
 class ChargesAgainOnRetry:
@@ -49,7 +49,7 @@ class RewritesDeclines:
 
 async def test_a_connector_that_charges_again_on_retry_fails_the_suite(h: Harness) -> None:
     """The simulated provider takes the second payment: the suite sees two charges. Or the
-    provider itself refuses what the retry reuses (GMO: the one-time token, EX1000302;
+    provider itself refuses what the retry reuses (GMO: the one-time token, EX1000302; SBPS: 10105301;
     Amazon Pay: the charge permission a charge already holds, InvalidChargePermissionStatus),
     so the retry does not succeed: the suite fails there instead, before anyone could be
     charged twice."""

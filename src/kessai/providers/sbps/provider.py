@@ -1,0 +1,110 @@
+"""SBPS (SBペイメントサービス) クレジットカード (都度課金): what this folder declares.
+
+- connector.py: 決済 + 確定, 売上, 取消返金, 部分返金, 決済結果参照 over the XML API
+  (codec.py: Shift_JIS, sps_hashcode, Base64 and 3DES fields; requests.py the documents);
+  brands.py the 与信期限 by card brand; errors.py res_err_code in words.
+- sim/: the simulator of SBPS's sandbox (test cards in sandbox.py).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from kessai.providers.kit import (
+    AsgiApp,
+    ConnectorContext,
+    Provider,
+    Sandbox,
+    SandboxInput,
+    SimulatorContext,
+)
+from kessai.providers.sbps import errors
+from kessai.providers.sbps.config import SbpsConfig
+from kessai.providers.sbps.connector import SbpsConnector
+from kessai.providers.sbps.sandbox import (
+    HARD_DECLINE_CARD,
+    SOFT_DECLINE_CARD,
+    SUCCESS_CARD,
+    TEST_BASIC_ID,
+    TEST_BASIC_PASSWORD,
+    TEST_HASH_KEY,
+    TEST_MERCHANT_ID,
+    TEST_SERVICE_ID,
+)
+
+
+def connect(ctx: ConnectorContext) -> SbpsConnector:
+    if ctx.store is None:
+        raise ValueError("SBPSの接続には参照情報の保存先が必要です")
+    return SbpsConnector(ctx.account_id, ctx.settings, ctx.store)
+
+
+def simulator(ctx: SimulatorContext) -> AsgiApp:
+    from kessai.providers.sbps.sim import create_simulator
+
+    return create_simulator(ctx)
+
+
+def sandbox_settings(base_url: str) -> Mapping[str, Any]:
+    return {
+        "merchant_id": TEST_MERCHANT_ID,
+        "service_id": TEST_SERVICE_ID,
+        "basic_auth_id": TEST_BASIC_ID,
+        "basic_auth_password": TEST_BASIC_PASSWORD,
+        "hash_key": TEST_HASH_KEY,
+        "endpoint_url": f"{base_url}/api/xmlapi.do",
+    }
+
+
+def charges(simulator_app: Any, _connector: object) -> int:
+    """Authorizations SBPS holds or held (not declined), cancelled later or not."""
+    sim = simulator_app.state.simulator
+    return sum(1 for t in sim.transactions.values() if t["status"] != "9")
+
+
+async def token_for(base_url: str, source: Mapping[str, str]) -> Mapping[str, str]:
+    """A test card becomes a one-time token at the simulator, as SBPS's token JS does."""
+    card = source.get("test_card")
+    if not card:
+        return source
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        reply = await client.post("/token", json={"cc_number": card, "cc_expiration": "203012"})
+    issued = reply.json()["tokenResponse"]
+    rest = {k: v for k, v in source.items() if k != "test_card"}
+    return rest | {"token": issued["token"], "token_key": issued["tokenKey"]}
+
+
+PROVIDER = Provider(
+    name="sbps",
+    title="SBペイメントサービス (クレジットカード)",
+    connect=connect,
+    check_settings=SbpsConfig.from_settings,
+    provider_codes=frozenset({"sbps"}),
+    method_types=frozenset({"credit_card"}),
+    integration="sbps",
+    final_decline=errors.is_final_decline,
+    simulator=simulator,
+    sim_path="sbps",
+    simulator_help=(
+        "  XML API: /api/xmlapi.do, トークン: /token\n"
+        f"  マーチャントID {TEST_MERCHANT_ID} / サービスID {TEST_SERVICE_ID}"
+    ),
+    sandbox=Sandbox(
+        method=("sbps", "credit_card"),
+        succeed=SandboxInput(1000, {"test_card": SUCCESS_CARD}),
+        decline=SandboxInput(1000, {"test_card": SOFT_DECLINE_CARD}, code="10142001"),
+        hard_decline=SandboxInput(1000, {"test_card": HARD_DECLINE_CARD}, code="10143001"),
+        account_settings=sandbox_settings,
+        charges=charges,
+        prepare=token_for,
+        fault_calls={
+            "authorize": "ST01-00131-101",
+            "capture": "ST02-00201-101",
+            "cancel": "ST02-00303-101",
+            "change_amount": "ST02-00307-101",
+            "lookup": "MG01-00101-101",
+        },
+        amount_at_capture=True,
+    ),
+)

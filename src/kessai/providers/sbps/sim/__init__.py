@@ -1,0 +1,21 @@
+"""SBPS simulator: an ASGI app answering like SBPS's sandbox XML API (POST /api/xmlapi.do,
+Shift_JIS, Basic auth, sps_hashcode checked with the test hash key), its records in
+kessai's database through the simulator base's store.
+
+APIs: ST01-00131-101 (決済, トークン), ST02-00101 (確定), ST02-00201 (売上), ST02-00303
+(取消返金), ST02-00307 (部分返金), MG01-00101 (決済結果参照: res_pay_status 1 与信, 2 確定,
+3 売上, 4 取消返金), each with its method's suffix (101 クレジット …). POST /token turns a
+test card into a one-time token and token_key, as SBPS's token JS does in the browser.
+
+Test cards (sandbox.py): 4111111111111111 succeeds; 4000000000000028 → 10142001 (soft),
+4000000000000655 → 10143001 (final). A sixth authorization of one order (its order_id
+without the "-n" of a 再オーソリ) is refused with 10106201.
+
+Faults: POST /_control with the simulator base's switches (latency_seconds, lose_response,
+inject_error {"info": "10199999"}, server_error); `api` is the request id
+("ST01-00131-101" …); {"reset": true}. GET /_calls lists the calls (ids, order ids, results).
+"""
+
+from kessai.providers.sbps.sim.app import create_simulator
+
+__all__ = ["create_simulator"]

@@ -1,0 +1,78 @@
+"""kessai served over loopback with an SBPS account on SBPS's simulator (also over
+loopback), and an API client with an admin key: the tests drive kessai's API only."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kessai.providers.sbps.provider import PROVIDER
+from kessai.providers.sbps.sandbox import SUCCESS_CARD
+from kessai.web.app import create_app
+from tests.loopback import serve
+from tests.providers.conformance.harness import Harness, harness_for
+from tests.web.conftest import new_key
+
+SHIPMENT = {"shipped_on": "2026-03-02", "tracking_number": "4412-3456-7890"}
+
+
+@dataclass
+class Sbps:
+    harness: Harness
+    api: httpx.AsyncClient
+    sim: httpx.AsyncClient
+
+    def held(self, reference: str) -> dict[str, Any]:
+        """What SBPS holds for our order_id."""
+        state = self.harness.sim_app.state.simulator
+        (found,) = [t for t in state.transactions.values() if t["order_id"] == reference]
+        return dict(found)
+
+    async def token(self, card: str = SUCCESS_CARD) -> dict[str, str]:
+        issued = (await self.sim.post("/token", json={"cc_number": card})).json()["tokenResponse"]
+        return {"token": issued["token"], "token_key": issued["tokenKey"]}
+
+    async def calls(self, api: str | None = None) -> list[dict[str, Any]]:
+        reply = await self.sim.get("/_calls", params={"api": api} if api else {})
+        calls: list[dict[str, Any]] = reply.json()["calls"]
+        return calls
+
+    async def order(self, amount: int = 1000, card: str = SUCCESS_CARD) -> int:
+        created = await self.api.post(
+            "/api/v1/orders",
+            json={
+                "payment_method": self.harness.method.code,
+                "amount": amount,
+                "customer": {"name": "決済 太郎"},
+                "payment_source": await self.token(card),
+            },
+        )
+        assert created.status_code == 201, created.text
+        return int(created.json()["id"])
+
+    async def act(self, order_id: int, action: str, **body: Any) -> httpx.Response:
+        return await self.api.post(f"/api/v1/orders/{order_id}/payment/{action}", json=body)
+
+    async def history(self, order_id: int) -> list[dict[str, Any]]:
+        found = await self.api.get(f"/api/v1/orders/{order_id}/payment-history")
+        rows: list[dict[str, Any]] = found.json()
+        return rows
+
+    async def fault(self, **switches: Any) -> None:
+        reply = await self.sim.post("/_control", json=switches)
+        assert reply.status_code == 200, reply.text
+
+
+@pytest.fixture
+async def sbps(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Sbps]:
+    async with harness_for(PROVIDER, sqlite_template, tmp_path) as h:
+        key = await new_key(h.services)
+        async with (
+            serve(create_app(h.services)) as base,
+            httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}) as api,
+            httpx.AsyncClient(base_url=h.sim_url) as sim,
+        ):
+            yield Sbps(h, api, sim)
