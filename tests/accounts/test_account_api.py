@@ -256,7 +256,12 @@ async def test_paygent_certificate_must_match_the_key(api: httpx.AsyncClient) ->
 
 async def test_np_realtime_needs_an_akt_code(api: httpx.AsyncClient) -> None:
     created = await create(api, "np_atobarai_realtime", NP_REALTIME)
-    assert created["values"] == {**NP_REALTIME, "endpoint_url": None, "carrier_codes": None}
+    assert created["values"] == {
+        **NP_REALTIME,
+        "sp_code": "********",  # NP's API password: never shown again
+        "endpoint_url": None,
+        "carrier_codes": None,
+    }
     assert created["provider"] == "net_protections"
     assert created["connector"] == "np_atobarai"
     r = await api.post(

@@ -36,8 +36,8 @@ SECRETS: dict[str, set[str]] = {
     "veritrans4g": {"ac_certificate", "merchant_password"},
     "sbps_carrier": {"basic_auth_password", "hash_key"},
     "score": {"shop_password"},
-    "np_atobarai": set(),
-    "np_atobarai_realtime": set(),
+    "np_atobarai": {"sp_code"},  # the API's Basic-auth password
+    "np_atobarai_realtime": {"sp_code"},
     "atobarai_com": set(),
     "atodine": {"connection_password"},
     "atone": {"secret_key"},

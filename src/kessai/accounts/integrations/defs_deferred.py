@@ -132,7 +132,8 @@ SCORE = IntegrationSpec(
 
 def np_codes(sp_help: str) -> tuple[FieldSpec, ...]:
     return (
-        FieldSpec("sp_code", "SP_CODE", TEXT, sp_help + "※SP_CODEとは「SPコード」です。", True),
+        # NP後払い's API takes SP_CODE as its Basic-auth password: kept like one.
+        FieldSpec("sp_code", "SP_CODE", SECRET, sp_help + "※SP_CODEとは「SPコード」です。", True),
         FieldSpec(
             "terminal_id",
             "端末ID",
