@@ -49,7 +49,8 @@ async def inbound(
     )
     received = await receive(services, provider, account_id, note)
     # Committed: now the provider may stop sending it.
-    return PlainTextResponse(received.provider.webhook_ack)
+    body, media_type = received.answer()
+    return PlainTextResponse(body, media_type=media_type)
 
 
 class EventOut(BaseModel):

@@ -37,7 +37,7 @@ from kessai.payments.plans import ActionRequest
 from kessai.payments.status import Action, PaymentStatus
 from kessai.providers import contract as c
 from kessai.providers.installed import BY_NAME, BY_SIM_PATH
-from kessai.providers.kit import Forged, Notification, NotificationChecker, Provider
+from kessai.providers.kit import Forged, Notification, NotificationChecker, Provider, Verified
 
 if TYPE_CHECKING:
     from kessai.services import Services
@@ -89,6 +89,13 @@ class Received:
     provider: Provider
     event_id: int
     new: bool
+    verified: Verified
+
+    def answer(self) -> tuple[bytes, str]:
+        """What the provider expects back once the notification is stored."""
+        if self.provider.webhook_answer is not None:
+            return self.provider.webhook_answer(self.verified)
+        return self.provider.webhook_ack.encode(), "text/plain; charset=utf-8"
 
 
 async def receive(
@@ -136,12 +143,12 @@ async def receive(
                 )
             )
             assert existing is not None
-            return Received(declared, existing, False)
+            return Received(declared, existing, False, verified)
         event = await s.get(InboundEvent, row[0])
         assert event is not None
         job_id = await _plan_run(s, event, f"webhook:{declared.name}", now)
     await services.dispatcher.send_plan(job_id)  # after commit; a lost send is swept later
-    return Received(declared, event.id, True)
+    return Received(declared, event.id, True, verified)
 
 
 async def replay(services: "Services", event_id: int, actor: str) -> tuple[InboundEvent, int]:

@@ -18,7 +18,11 @@ PROVIDERS: tuple[Provider, ...] = (GMO_PG, AMAZON_PAY, KOMOJU, PAYPAY, NP_ATOBAR
 
 BY_NAME: dict[str, Provider] = {p.name: p for p in PROVIDERS}
 # Seed 001 integration → the provider whose connector reads its settings.
-BY_INTEGRATION: dict[str, Provider] = {p.integration: p for p in PROVIDERS if p.integration}
+BY_INTEGRATION: dict[str, Provider] = {
+    code: p
+    for p in PROVIDERS
+    for code in ([p.integration] if p.integration else []) + sorted(p.other_integrations)
+}
 BY_SIM_PATH: dict[str, Provider] = {p.sim_path: p for p in PROVIDERS if p.sim_path}
 
 

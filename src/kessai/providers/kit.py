@@ -168,6 +168,8 @@ class Provider:
     method_types: frozenset[str] = frozenset()
     # Seed 001: the account integration whose settings the connector reads.
     integration: str | None = None
+    # Further integrations whose accounts it serves with the same settings (SBPSキャリア).
+    other_integrations: frozenset[str] = frozenset()
     # Where the connector names a setting differently from the seed-001 schema.
     setting_aliases: Mapping[str, str] = field(default_factory=dict)
     sandbox_only: bool = False  # simulated: never offered in production
@@ -189,6 +191,9 @@ class Provider:
     webhook: WebhookVerifier | None = None
     # The answer the provider expects once a notification is stored (GMO: "0").
     webhook_ack: str = "OK"
+    # …or, when the answer depends on the notification (SBPS echoes its id in XML), the
+    # body and its content type.
+    webhook_answer: Callable[[Verified], tuple[bytes, str]] | None = None
     sandbox: Sandbox | None = None
 
     def serves(self, provider_code: str, method_type: str) -> bool:

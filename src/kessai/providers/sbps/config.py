@@ -9,6 +9,8 @@ basic_auth_password (Basic認証), hash_key (ハッシュキー), security_code.
 - encryption_key / encryption_iv: the 3DES key (24) and IV (8) SBPS issues; with them the
   fields SBPS encrypts travel with encrypted_flg=1
 - return_url: where the customer comes back after a carrier payment
+- kessai_url: kessai's public base URL; SBPS posts a carrier payment's result notice to
+  <kessai_url>/webhooks/sbps/<account id>
 - timeout_seconds (60)
 """
 
@@ -39,6 +41,7 @@ class SbpsConfig:
     encryption_key: str | None = field(default=None, repr=False)
     encryption_iv: str | None = field(default=None, repr=False)
     return_url: str | None = None
+    kessai_url: str | None = None
     timeout_seconds: float = 60.0
 
     @property
@@ -87,6 +90,7 @@ class SbpsConfig:
             encryption_key=key or None,
             encryption_iv=iv or None,
             return_url=text["return_url"] or None,
+            kessai_url=(text["kessai_url"] or "").rstrip("/") or None,
             timeout_seconds=float(settings.get("timeout_seconds") or cls.timeout_seconds),
         )
 
@@ -102,6 +106,7 @@ _KEYS = (
     "encryption_key",
     "encryption_iv",
     "return_url",
+    "kessai_url",
 )
 
 

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from kessai.core.clock import TOKYO
 from kessai.providers.contract import (
@@ -84,8 +85,6 @@ def declined(answer: codec.Document, stage: DeclineStage = DeclineStage.PAYMENT)
 class SbpsConnector:
     """Authorizer, Capturer, Canceller, AmountChanger, Reconciler and InputChecker."""
 
-    method = requests.CARD
-
     def __init__(self, account_id: int, settings: Mapping[str, Any], store: ReferenceStore) -> None:
         self.account_id = account_id
         self.config = SbpsConfig.from_settings(settings)
@@ -98,13 +97,32 @@ class SbpsConnector:
     def _now(self) -> Any:
         return self.store.clock.now()
 
-    def _api(self, template: str) -> str:
-        return template.format(method=self.method)
+    @staticmethod
+    def _api(template: str, stored: Mapping[str, Any]) -> str:
+        """The request id for the method of this transaction (クレジット, or a carrier's)."""
+        return template.format(method=stored.get("method") or requests.CARD)
 
     # ------------------------------------------------------------------ input rules
     def check_input(self, intended: Intended) -> InputProblem | None:
         if intended.operation in ("authorize", "authorize_capture"):
+            if "carrier" in intended.source:
+                return self._carrier_problem(intended.source)
             return self._token_problem(intended.source)
+        return None
+
+    def _carrier_problem(self, source: Mapping[str, str]) -> InputProblem | None:
+        if source.get("carrier") not in requests.CARRIERS:
+            return InputProblem(
+                "sbps_unknown_carrier",
+                "キャリア決済の種類(carrier)は d_barai・au_easy・softbank_keitai のいずれかで"
+                "指定してください",
+                field="payment_source.carrier",
+            )
+        if not self.config.kessai_url or not self.config.return_url:
+            return InputProblem(
+                "sbps_carrier_urls_missing",
+                "キャリア決済には外部連携アカウントにkessaiの公開URLと戻り先URLの設定が必要です",
+            )
         return None
 
     @staticmethod
@@ -119,6 +137,8 @@ class SbpsConnector:
 
     # ------------------------------------------------------------------ 決済 + 確定
     async def authorize(self, request: AuthorizeRequest) -> Outcome:
+        if "carrier" in request.source:
+            return await self._purchase(request)
         ref = request.reference
         problem = self._token_problem(request.source)
         if problem is not None:
@@ -126,7 +146,7 @@ class SbpsConnector:
         stored = await self.store.get(ref) or {}
         if stored.get("authorize_sent") and not stored.get("tracking_id"):
             # The answer to our 決済 was lost: SBPS may hold it. Never a second 決済.
-            found = await self._find(ref, None)
+            found = await self._find(ref, stored)
             if isinstance(found, Outcome):
                 return found
             if found is not None:
@@ -154,6 +174,29 @@ class SbpsConnector:
             OutcomeKind.SUCCEEDED, transaction_id=stored["tracking_id"], captured=request.capture
         )
 
+    async def _purchase(self, request: AuthorizeRequest) -> Outcome:
+        """キャリア決済: the customer goes to SBPS's purchase page with the signed 購入要求;
+        SBPS's result notice (notification.py) brings the answer, looked up before it counts."""
+        problem = self._carrier_problem(request.source)
+        if problem is not None:
+            return Outcome(OutcomeKind.NOT_SENT, code=problem.code, message=problem.message)
+        kessai_url, return_url = self.config.kessai_url or "", self.config.return_url or ""
+        method, pay_method = requests.CARRIERS[request.source["carrier"]]
+        await self.store.put(request.reference, method=method, amount=request.amount)
+        notice = f"{kessai_url}/webhooks/sbps/{self.account_id}"
+        nodes = requests.purchase(
+            self.config,
+            request.reference,
+            request.amount,
+            pay_method,
+            notice,
+            return_url,
+            self._now(),
+        )
+        signed = [*nodes, ("sps_hashcode", codec.hashcode(nodes, self.config.hash_key))]
+        query = urlencode([(name, value) for name, value in signed if isinstance(value, str)])
+        return Outcome(OutcomeKind.PENDING, redirect_url=f"{self.config.purchase_url}?{query}")
+
     async def _adopt(self, ref: str, answer: codec.Document) -> dict[str, Any]:
         """What SBPS gave for our 決済, remembered before the next call."""
         fields = {
@@ -175,14 +218,14 @@ class SbpsConnector:
             return None
         if stored.get(f"{done}_sent"):
             # Sent before, answer lost: SBPS may have done it (a second one would be refused).
-            found = await self._find(ref, stored.get("tracking_id"))
+            found = await self._find(ref, stored)
             if isinstance(found, codec.Document) and _reached(found, done):
                 await self.store.put(ref, **{done: True})
                 return None
         await self.store.put(ref, **{f"{done}_sent": True})
         nodes = requests.on_transaction(self.config, stored, self._now(), amount)
         try:
-            answer = await self._client.call(self._api(api), nodes, ref=ref)
+            answer = await self._client.call(self._api(api, stored), nodes, ref=ref)
         except TransportError as exc:
             return _transport(exc)
         if answer.get("res_result") != "OK":
@@ -194,7 +237,7 @@ class SbpsConnector:
         stored = await self.store.get(ref) or {}
         if stored.get("tracking_id"):
             return stored
-        found = await self._find(ref, None)
+        found = await self._find(ref, stored)
         if isinstance(found, Outcome):
             return found
         if found is None:
@@ -245,7 +288,9 @@ class SbpsConnector:
             return stored
         nodes = requests.on_transaction(self.config, stored, self._now())
         try:
-            answer = await self._client.call(self._api(requests.CANCEL), nodes, ref=txn.reference)
+            answer = await self._client.call(
+                self._api(requests.CANCEL, stored), nodes, ref=txn.reference
+            )
         except TransportError as exc:
             return _transport(exc)
         if answer.get("res_result") != "OK":
@@ -275,7 +320,7 @@ class SbpsConnector:
         nodes = requests.on_transaction(self.config, stored, self._now(), txn.amount - new_amount)
         try:
             answer = await self._client.call(
-                self._api(requests.PARTIAL_REFUND), nodes, ref=txn.reference
+                self._api(requests.PARTIAL_REFUND, stored), nodes, ref=txn.reference
             )
         except TransportError as exc:
             return _transport(exc)
@@ -284,10 +329,10 @@ class SbpsConnector:
         return Outcome(OutcomeKind.SUCCEEDED, transaction_id=stored["tracking_id"], captured=True)
 
     # ------------------------------------------------------------------ 決済結果参照
-    async def _find(self, ref: str, tracking_id: str | None) -> codec.Document | Outcome | None:
-        nodes = requests.lookup(self.config, ref, tracking_id, self._now())
+    async def _find(self, ref: str, stored: Mapping[str, Any]) -> codec.Document | Outcome | None:
+        nodes = requests.lookup(self.config, ref, stored.get("tracking_id"), self._now())
         try:
-            answer = await self._client.call(self._api(requests.LOOKUP), nodes, ref=ref)
+            answer = await self._client.call(self._api(requests.LOOKUP, stored), nodes, ref=ref)
         except TransportError as exc:
             return Outcome(OutcomeKind.UNKNOWN, message=exc.reason)
         if answer.get("res_err_code") == NOT_FOUND:
@@ -302,7 +347,7 @@ class SbpsConnector:
 
     async def lookup(self, reference: str) -> Lookup:
         stored = await self.store.get(reference) or {}
-        found = await self._find(reference, stored.get("tracking_id"))
+        found = await self._find(reference, stored)
         if isinstance(found, Outcome):
             raise ProviderUnreachable(found.message or "SBPSに照会できませんでした")
         if found is None:

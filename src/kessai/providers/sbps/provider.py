@@ -1,9 +1,13 @@
-"""SBPS (SBペイメントサービス) クレジットカード (都度課金): what this folder declares.
+"""SBPS (SBペイメントサービス) クレジットカード (都度課金) and キャリア決済 (d払い,
+auかんたん決済, ソフトバンクまとめて支払い): what this folder declares. Accounts of both
+SBPS integrations (「SBPS」 and 「SBPSキャリア」 ask for the same settings) are served here.
 
 - connector.py: 決済 + 確定, 売上, 取消返金, 部分返金, 決済結果参照 over the XML API
   (codec.py: Shift_JIS, sps_hashcode, Base64 and 3DES fields; requests.py the documents);
-  brands.py the 与信期限 by card brand; errors.py res_err_code in words.
-- sim/: the simulator of SBPS's sandbox (test cards in sandbox.py).
+  キャリア決済 sends the customer to SBPS's purchase page, and SBPS's result notice
+  (notification.py) is answered as SBPS expects; brands.py the 与信期限 by card brand;
+  errors.py res_err_code in words.
+- sim/: the simulator of SBPS's sandbox (test cards in sandbox.py, the carriers' page).
 """
 
 from collections.abc import Mapping
@@ -19,7 +23,7 @@ from kessai.providers.kit import (
     SandboxInput,
     SimulatorContext,
 )
-from kessai.providers.sbps import errors
+from kessai.providers.sbps import errors, notification
 from kessai.providers.sbps.config import SbpsConfig
 from kessai.providers.sbps.connector import SbpsConnector
 from kessai.providers.sbps.sandbox import (
@@ -54,6 +58,7 @@ def sandbox_settings(base_url: str) -> Mapping[str, Any]:
         "basic_auth_password": TEST_BASIC_PASSWORD,
         "hash_key": TEST_HASH_KEY,
         "endpoint_url": f"{base_url}/api/xmlapi.do",
+        "purchase_url": f"{base_url}/f01/FepBuyInfoReceive.do",
     }
 
 
@@ -81,13 +86,16 @@ PROVIDER = Provider(
     connect=connect,
     check_settings=SbpsConfig.from_settings,
     provider_codes=frozenset({"sbps"}),
-    method_types=frozenset({"credit_card"}),
+    method_types=frozenset({"credit_card", "carrier"}),
     integration="sbps",
+    other_integrations=frozenset({"sbps_carrier"}),
     final_decline=errors.is_final_decline,
     simulator=simulator,
     sim_path="sbps",
+    webhook=notification.verify,
+    webhook_answer=notification.answer,
     simulator_help=(
-        "  XML API: /api/xmlapi.do, トークン: /token\n"
+        "  XML API: /api/xmlapi.do, トークン: /token, キャリア決済: /f01/FepBuyInfoReceive.do\n"
         f"  マーチャントID {TEST_MERCHANT_ID} / サービスID {TEST_SERVICE_ID}"
     ),
     sandbox=Sandbox(

@@ -97,3 +97,39 @@ def lookup(
         ("encrypted_flg", "0"),
         ("request_date", request_date(now)),
     ]
+
+
+# キャリア決済 (link type): the carrier as seed 003 names it → SBPS's method and pay_method.
+CARRIERS = {
+    "d_barai": ("401", "docomo"),
+    "au_easy": ("402", "auone"),
+    "softbank_keitai": ("405", "softbank2"),
+}
+
+
+def purchase(
+    config: SbpsConfig,
+    reference: str,
+    amount: int,
+    pay_method: str,
+    notice_url: str,
+    return_url: str,
+    now: datetime,
+) -> list[codec.Node]:
+    """The fields of the link-type 購入要求 the customer's browser takes to SBPS."""
+    return [
+        ("pay_method", pay_method),
+        *_ids(config),
+        ("cust_code", reference),
+        ("order_id", reference),
+        ("item_id", "kessai"),
+        ("amount", str(amount)),
+        ("pay_type", "0"),
+        ("service_type", "0"),
+        ("terminal_type", "0"),
+        ("success_url", return_url),
+        ("cancel_url", return_url),
+        ("error_url", return_url),
+        ("pagecon_url", notice_url),
+        ("request_date", request_date(now)),
+    ]

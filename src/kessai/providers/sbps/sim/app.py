@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import html
 import json
 import re
 import secrets
@@ -9,10 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -39,6 +42,7 @@ from kessai.providers.simulator.faults import (
 from kessai.providers.simulator.store import SimulatorStore
 
 SIMULATOR = "sbps"
+CARRIER_METHODS = {"docomo": "401", "auone": "402", "softbank2": "405"}
 MAX_AUTHORIZATIONS = 5
 _BRANDS = (("35", "J"), ("37", "A"), ("36", "D"), ("4", "V"), ("5", "M"))
 
@@ -67,6 +71,7 @@ class Simulator:
     transactions: dict[str, dict[str, Any]] = field(default_factory=dict)  # by tracking_id
     tokens: dict[str, dict[str, str]] = field(default_factory=dict)  # memory only
     calls: list[dict[str, Any]] = field(default_factory=list)
+    purchases: dict[str, dict[str, str]] = field(default_factory=dict)  # awaiting the customer
     loaded: bool = False
 
     async def ready(self) -> None:
@@ -186,6 +191,49 @@ class Simulator:
             ("res_amount", str(record["amount"])),
             ("res_pay_method_info", [("cardbrand_code", record["brand"])]),
         ], None
+
+    def carrier_payment(self, given: dict[str, str]) -> dict[str, Any]:
+        """A carrier payment the customer approved: 与信 done (SBPS's status 2)."""
+        tracking = f"{len(self.transactions) + 1:014d}"
+        record = {
+            "tracking_id": tracking,
+            "sps_transaction_id": f"B{TEST_MERCHANT_ID}{TEST_SERVICE_ID}{secrets.token_hex(12)}",
+            "order_id": given["order_id"],
+            "base": re.sub(r"-[0-9]+$", "", given["order_id"]),
+            "method": given["method"],
+            "amount": int(given["amount"]),
+            "brand": "",
+            "status": "2",
+            "process_date": self.stamp(),
+        }
+        self.transactions[tracking] = record
+        return record
+
+    async def notify(self, url: str, record: dict[str, Any]) -> None:
+        """SBPS's result notice (NT01-00101-<method>), signed; the answer is remembered."""
+        nodes: list[codec.Node] = [
+            ("merchant_id", TEST_MERCHANT_ID),
+            ("service_id", TEST_SERVICE_ID),
+            ("sps_transaction_id", str(record["sps_transaction_id"])),
+            ("tracking_id", str(record["tracking_id"])),
+            ("order_id", str(record["order_id"])),
+            ("res_result", "OK"),
+            ("rec_datetime", str(record["process_date"])[:8]),
+            ("request_date", self.stamp()),
+        ]
+        body = codec.encode(
+            "sps-api-request", f"NT01-00101-{record['method']}", nodes, TEST_HASH_KEY
+        )
+        try:
+            async with httpx.AsyncClient(timeout=30) as client:
+                reply = await client.post(url, content=body, headers={"Content-Type": "text/xml"})
+            answered = (
+                codec.decode(reply.content).get("res_result") if reply.status_code == 200 else None
+            )
+        except (httpx.HTTPError, codec.CodecError):
+            answered = None
+        record["notice_answer"] = answered
+        await self.save(record)
 
     def answer(self, doc: codec.Document) -> tuple[Answer, dict[str, Any] | None]:
         api_id = doc.api_id or ""
@@ -347,8 +395,47 @@ def create_simulator(ctx: SimulatorContext | None = None) -> AsgiApp:
         api = request.query_params.get("api")
         return JSONResponse({"calls": [c for c in sim.calls if api is None or c["api"] == api]})
 
+    async def purchase_page(request: Request) -> Response:
+        """SBPS's purchase page (link type): the 購入要求 checked, then the carrier's page."""
+        pairs = parse_qsl(request.url.query, keep_blank_values=True)
+        given = dict(pairs)
+        nodes: list[codec.Node] = [(k, v) for k, v in pairs if k != "sps_hashcode"]
+        signed = given.get("sps_hashcode") == codec.hashcode(nodes, TEST_HASH_KEY)
+        ours = (given.get("merchant_id"), given.get("service_id")) == (
+            TEST_MERCHANT_ID,
+            TEST_SERVICE_ID,
+        )
+        method = CARRIER_METHODS.get(given.get("pay_method", ""))
+        if not (signed and ours and method and given.get("amount", "").isdigit()):
+            return HTMLResponse("<p>購入要求が正しくありません(sps_hashcode)</p>", 400)
+        order_id = given.get("order_id", "")
+        sim.purchases[order_id] = given | {"method": method}
+        q = html.escape(urlencode({"order_id": order_id}))
+        return HTMLResponse(
+            '<!doctype html><html lang="ja"><meta charset="utf-8"><title>キャリア決済</title>'
+            f"<h1>{html.escape(given['pay_method'])} のお支払い(シミュレーター)</h1>"
+            f"<p>{int(given['amount']):,}円</p>"
+            f'<p><a href="pay?{q}&amp;result=OK">支払う</a></p>'
+            f'<p><a href="pay?{q}&amp;result=NG">キャンセル</a></p></html>'
+        )
+
+    async def pay(request: Request) -> Response:
+        """The customer's answer: the payment recorded, SBPS's notice posted, then back."""
+        given = sim.purchases.pop(request.query_params.get("order_id", ""), None)
+        if given is None:
+            return HTMLResponse("<p>この購入要求は見つからないか、既に終了しています。</p>", 404)
+        await sim.ready()
+        if request.query_params.get("result") != "OK":
+            return RedirectResponse(given["cancel_url"], status_code=303)
+        record = sim.carrier_payment(given)
+        await sim.save(record)
+        await sim.notify(given["pagecon_url"], record)
+        return RedirectResponse(given["success_url"], status_code=303)
+
     app = Starlette(
         routes=[
+            Route("/f01/FepBuyInfoReceive.do", purchase_page, methods=["GET"]),
+            Route("/f01/pay", pay, methods=["GET"]),
             Route("/api/xmlapi.do", XmlApi(sim), methods=["POST"]),
             Route("/token", token, methods=["POST"]),
             Route("/_control", control, methods=["GET", "POST"]),
