@@ -1,5 +1,4 @@
-"""kessai served over loopback with an NP後払い account on NP's simulator (also over
-loopback), and an API client with an admin key: the tests drive kessai's API only."""
+"""NP後払い end to end (tests.providers.served): the tests drive kessai's API only."""
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,10 +10,8 @@ import pytest
 
 from kessai.providers.np_atobarai.provider import PROVIDER
 from kessai.providers.np_atobarai.sandbox import TEST_BUYER
-from kessai.web.app import create_app
-from tests.loopback import serve
-from tests.providers.conformance.harness import Harness, harness_for
-from tests.web.conftest import new_key
+from tests.providers.conformance.harness import Harness
+from tests.providers.served import served
 
 SHIPMENT = {
     "shipped_on": "2026-03-02",
@@ -72,11 +69,5 @@ class Np:
 
 @pytest.fixture
 async def np(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Np]:
-    async with harness_for(PROVIDER, sqlite_template, tmp_path) as h:
-        key = await new_key(h.services)
-        async with (
-            serve(create_app(h.services)) as base,
-            httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}) as api,
-            httpx.AsyncClient(base_url=h.sim_url) as sim,
-        ):
-            yield Np(h, api, sim)
+    async with served(PROVIDER, sqlite_template, tmp_path) as (h, api, sim):
+        yield Np(h, api, sim)

@@ -1,5 +1,4 @@
-"""kessai served over loopback with an SBPS account on SBPS's simulator (also over
-loopback), and an API client with an admin key: the tests drive kessai's API only."""
+"""SBPS end to end (tests.providers.served): the tests drive kessai's API only."""
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,10 +10,8 @@ import pytest
 
 from kessai.providers.sbps.provider import PROVIDER
 from kessai.providers.sbps.sandbox import SUCCESS_CARD
-from kessai.web.app import create_app
-from tests.loopback import serve
-from tests.providers.conformance.harness import Harness, harness_for
-from tests.web.conftest import new_key
+from tests.providers.conformance.harness import Harness
+from tests.providers.served import served
 
 SHIPMENT = {"shipped_on": "2026-03-02", "tracking_number": "4412-3456-7890"}
 
@@ -68,11 +65,5 @@ class Sbps:
 
 @pytest.fixture
 async def sbps(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Sbps]:
-    async with harness_for(PROVIDER, sqlite_template, tmp_path) as h:
-        key = await new_key(h.services)
-        async with (
-            serve(create_app(h.services)) as base,
-            httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}) as api,
-            httpx.AsyncClient(base_url=h.sim_url) as sim,
-        ):
-            yield Sbps(h, api, sim)
+    async with served(PROVIDER, sqlite_template, tmp_path) as (h, api, sim):
+        yield Sbps(h, api, sim)
