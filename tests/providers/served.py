@@ -14,6 +14,8 @@ from tests.loopback import serve
 from tests.providers.conformance.harness import Harness, harness_for
 from tests.web.conftest import new_key
 
+TIMEOUT = 120.0
+
 
 @contextlib.asynccontextmanager
 async def served(
@@ -23,7 +25,10 @@ async def served(
         key = await new_key(h.services)
         async with (
             serve(create_app(h.services)) as base,
-            httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}) as api,
-            httpx.AsyncClient(base_url=h.sim_url) as sim,
+            # Generous timeouts: a loaded machine is slow, and a slow answer is not a failure.
+            httpx.AsyncClient(
+                base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=TIMEOUT
+            ) as api,
+            httpx.AsyncClient(base_url=h.sim_url, timeout=TIMEOUT) as sim,
         ):
             yield h, api, sim

@@ -14,6 +14,7 @@ from kessai.providers.sbps import codec, notification
 from kessai.providers.sbps.provider import sandbox_settings
 from kessai.providers.sbps.sandbox import TEST_HASH_KEY
 from tests.providers.sbps.conftest import SHIPMENT, Sbps
+from tests.providers.served import TIMEOUT
 
 RECORDINGS = Path(__file__).parent / "recordings"
 RETURN = "https://shop.example/thanks"
@@ -66,7 +67,7 @@ async def test_a_carrier_payment_with_its_result_notice(sbps: Sbps) -> None:
     redirect = answer["redirect_url"]
     assert redirect.startswith(f"{sbps.harness.sim_url}/f01/FepBuyInfoReceive.do?pay_method=docomo")
 
-    async with httpx.AsyncClient() as browser:
+    async with httpx.AsyncClient(timeout=TIMEOUT) as browser:
         page = await browser.get(redirect)
         assert "3,300円" in page.text
         back = await browser.get(
