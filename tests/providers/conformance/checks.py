@@ -24,13 +24,6 @@ from tests.providers.conformance.harness import Harness
 CAPTURED, CANCELED = PaymentStatus.CAPTURED, PaymentStatus.CANCELED
 
 
-def _authorized(h: Harness) -> PaymentStatus:
-    """仮売上完了, or 与信審査完了 for a 後払い method (a credit check, not an authorization)."""
-    kind = caps.row(*h.sandbox.method).kind
-    deferred = kind is caps.MethodKind.DEFERRED
-    return PaymentStatus.CREDIT_CHECK_PASSED if deferred else PaymentStatus.AUTHORIZED
-
-
 async def _lookup(h: Harness, order_id: int) -> c.Lookup:
     conn = h.services.registry.connector_for(h.account)
     assert isinstance(conn, c.Reconciler)
@@ -48,8 +41,13 @@ def _captures_on_authorize(h: Harness) -> bool:
 
 
 def _authorized(h: Harness) -> PaymentStatus:
-    """What a successful authorization leaves the order in."""
-    return CAPTURED if _captures_on_authorize(h) else AUTHORIZED
+    """What a successful authorization leaves the order in: 仮売上完了, 売上完了 where the
+    authorization is the sale, 与信審査完了 for a 後払い method (a credit check)."""
+    if _captures_on_authorize(h):
+        return CAPTURED
+    if caps.row(*h.sandbox.method).kind is caps.MethodKind.DEFERRED:
+        return PaymentStatus.CREDIT_CHECK_PASSED
+    return PaymentStatus.AUTHORIZED
 
 
 # --- the operations it declares --------------------------------------------------------------

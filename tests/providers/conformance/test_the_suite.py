@@ -49,10 +49,10 @@ class RewritesDeclines:
 
 async def test_a_connector_that_charges_again_on_retry_fails_the_suite(h: Harness) -> None:
     """The simulated provider takes the second payment: the suite sees two charges. Or the
-    provider itself refuses what the retry reuses (GMO: the one-time token, EX1000302; SBPS: 10105301;
-    Amazon Pay: the charge permission a charge already holds, InvalidChargePermissionStatus),
-    so the retry does not succeed: the suite fails there instead, before anyone could be
-    charged twice."""
+    provider itself refuses what the retry reuses (GMO and SBPS: the one-time token,
+    EX1000302 and 10105301; Amazon Pay: the charge permission a charge already holds,
+    InvalidChargePermissionStatus), so the retry does not succeed: the suite fails there
+    instead, before anyone could be charged twice."""
     await h.use(ChargesAgainOnRetry)
     with pytest.raises(AssertionError) as failed:
         await checks.check_lost_answer_is_settled_by_lookup_and_never_charged_twice(h)
