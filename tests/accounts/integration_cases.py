@@ -182,7 +182,13 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
     ),
     "np_atobarai_realtime": (
         {"shop_code": "akt0000001", "sp_code": "SP0001", "terminal_id": "T01"},
-        {"shop_code": "akt0000001", "sp_code": "SP0001", "terminal_id": "T01"},
+        {
+            "shop_code": "akt0000001",
+            "sp_code": "SP0001",
+            "terminal_id": "T01",
+            "endpoint_url": None,
+            "carrier_codes": None,
+        },
     ),
     "atobarai_com": (
         {"enterprise_id": "E1", "site_id": "S1", "api_user_id": "U1"},
