@@ -165,6 +165,7 @@ NOT_YET_ROUTED = frozenset(
         "kessai.cardupdater.request",
         "kessai.cardupdater.result",
         "kessai.cardupdater.sandbox",
+        "kessai.recurring.jobs",
         "kessai.recurring.service",
         "kessai.payments.schemas",
         "kessai.web.admin.sandbox_shop",

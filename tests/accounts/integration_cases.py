@@ -31,6 +31,8 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
             "updater_encoding": "utf-8",
             "updater_header": "あり",
             "updater_result_day": 26,
+            "recurring_result_columns": "terminal_seq,skip,result,error_code",
+            "recurring_send_day": "10",
         },
         {
             "shop_id": "tshop00012345",
@@ -63,6 +65,29 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
                     "updater_request_day",
                     "updater_request_deadline_day",
                     "updater_result_hour",
+                )
+            ),
+            "recurring_result_columns": "terminal_seq,skip,result,error_code",
+            "recurring_send_day": 10,
+            **dict.fromkeys(
+                (
+                    "recurring_send_dir",
+                    "recurring_send_name",
+                    "recurring_send_columns",
+                    "recurring_result_dir",
+                    "recurring_result_name",
+                    "recurring_check_dir",
+                    "recurring_check_name",
+                    "recurring_check_columns",
+                    "recurring_encoding",
+                    "recurring_quoting",
+                    "recurring_header",
+                    "recurring_send_hour",
+                    "recurring_result_day",
+                    "recurring_result_hour",
+                    "recurring_check_day",
+                    "recurring_check_hour",
+                    "recurring_send_until_day",
                 )
             ),
         },

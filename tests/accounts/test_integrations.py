@@ -177,6 +177,26 @@ def test_fields_carry_the_seeds_labels() -> None:
         "洗替依頼の送信期限日",
         "洗替結果の取得日",
         "洗替結果の取得時刻(時)",
+        # 継続課金 (seed 002): the files and the 8th / 18th / 27th, as the spec sheet says.
+        "売上データファイルのディレクトリ",
+        "売上データファイル名",
+        "売上データファイルの項目",
+        "売上結果ファイルのディレクトリ",
+        "売上結果ファイル名",
+        "売上結果ファイルの項目",
+        "有効性チェック結果ファイルのディレクトリ",
+        "有効性チェック結果ファイル名",
+        "有効性チェック結果ファイルの項目",
+        "継続課金ファイルの文字コード",
+        '継続課金ファイルの項目の囲み(")',
+        "継続課金ファイルの見出し行",
+        "売上データの送信日",
+        "売上データの送信時刻(時)",
+        "売上結果の取得日",
+        "売上結果の取得時刻(時)",
+        "有効性チェック結果の取得日",
+        "有効性チェック結果の取得時刻(時)",
+        "売上データの送信期限日",
     ]
     assert labels["paygent"] == [
         "秘密鍵",
@@ -282,6 +302,16 @@ RULES = [
     ),
     ("gmo_pg", {"updater_encoding": "euc-jp"}, "updater_encoding", "invalid_choice"),
     ("gmo_pg", {"updater_result_day": 31}, "updater_result_day", "out_of_range"),
+    # GMO PG 継続課金: the files and days as the shop's spec sheet says
+    (
+        "gmo_pg",
+        {"recurring_result_columns": "terminal_seq,result"},
+        "recurring_result_columns",
+        "invalid_columns",
+    ),
+    ("gmo_pg", {"recurring_send_name": "teiki.csv"}, "recurring_send_name", "invalid_file_name"),
+    ("gmo_pg", {"recurring_check_day": 29}, "recurring_check_day", "out_of_range"),
+    ("gmo_pg", {"recurring_send_hour": 24}, "recurring_send_hour", "out_of_range"),
     # GMO PG: バナーURL is an uploaded image
     ("gmo_pg", {"epos_banner": b"<svg></svg>"}, "epos_banner", "invalid_image"),
     # GMO Epsilon: ホスト名 and トークン取得 URL

@@ -128,7 +128,7 @@ async def test_the_18th_marks_sales_reported_or_failed_with_the_error_in_words(
     assert unchanged is not None
     assert unchanged.payment_status == "recurring_paid"
     shop.file(RESULT_FILE).write_bytes(
-        f"1,{m1},0,{one.amount},0,\r\n2,{m2},0,{two.amount},1,E0173\r\n".encode()
+        f"1,{m1},0,{one.amount},0,\r\n2,{m2},0,{two.amount},1,E01730006\r\n".encode()
     )
     await run_calendar(services, at(2027, 1, 18, 7, 30))
     assert (await jobs_of(services, "recurring_result"))[-1].status == "succeeded"
@@ -143,7 +143,10 @@ async def test_the_18th_marks_sales_reported_or_failed_with_the_error_in_words(
     assert second is not None
     assert (first.payment_status, second.payment_status) == ("recurring_reported", "capture_failed")
     assert attempt is not None
-    assert attempt.provider_message == "E0173 利用金額が正しくありません"
+    # GMO's own words for the ErrInfo (error table v1.72).
+    assert attempt.provider_message == (
+        "E01730006 ファイル内容エラー: 商品コードが”0000990”ではありません。"
+    )
     # Applied once: the next hour's tick has nothing to fetch.
     await run_calendar(services, at(2027, 1, 18, 8, 30))
     assert len(await jobs_of(services, "recurring_result")) == 2

@@ -1,7 +1,8 @@
 """The three monthly jobs of 継続課金 (Asia/Tokyo), each one item per GMO PG account with a
-継続課金 支払い方法, tried hourly until it has been done for the month:
+継続課金 支払い方法, tried hourly until it has been done for the month. Their day and hour are
+the account's settings (「継続課金 ファイル設定」; defaults in providers.gmo_pg.files):
 
-- 「GMO 継続課金 売上データ送信」 from the 8th 05:00 (seed 002: 翌月8日頃早朝);
+- 「GMO 継続課金 売上データ送信」 from the 8th 05:00 (seed 002: 翌月8日頃早朝), until the 17th;
 - 「GMO 継続課金 売上結果取得」 from the 18th 06:00: 売上報告済 / 売上失敗;
 - 「GMO 継続課金 有効性チェック結果取得」 from the 27th 06:00: NG cards are marked 有効性NG and
   再決済・決済方法変更のご案内 goes to the customer and the shop.
@@ -26,6 +27,7 @@ from kessai.jobs import repository as jobs_repo
 from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.models import Job
 from kessai.jobs.status import ItemStatus
+from kessai.providers.gmo_pg import files
 from kessai.providers.installed import offering
 from kessai.recurring import service
 from kessai.recurring.models import RecurringBatch
@@ -34,14 +36,9 @@ from kessai.recurring.notices import queue_change_notices
 if TYPE_CHECKING:
     from kessai.services import Services
 
-SEND_KIND, SEND_NAME, SEND_AT = "recurring_send", "GMO 継続課金 売上データ送信", (8, 5)
-RESULT_KIND, RESULT_NAME, RESULT_AT = "recurring_result", "GMO 継続課金 売上結果取得", (18, 6)
-CHECK_KIND, CHECK_NAME, CHECK_AT = (
-    "recurring_check",
-    "GMO 継続課金 有効性チェック結果取得",
-    (27, 6),
-)
-SEND_UNTIL_DAY = 17  # a file not sent by then waits for next month's
+SEND_KIND, SEND_NAME = "recurring_send", "GMO 継続課金 売上データ送信"
+RESULT_KIND, RESULT_NAME = "recurring_result", "GMO 継続課金 売上結果取得"
+CHECK_KIND, CHECK_NAME = "recurring_check", "GMO 継続課金 有効性チェック結果取得"
 
 
 async def recurring_accounts(services: "Services") -> list[ProviderAccount]:
@@ -83,20 +80,32 @@ def _needs_check(b: RecurringBatch | None) -> bool:
 class Step:
     kind: str
     name: str
-    at: tuple[int, int]  # (day, hour) Tokyo
+    when: files.RecurringStep  # the account's day and hour (Tokyo)
     needs: Callable[[RecurringBatch | None], bool]
-    until_day: int = 31
+    sends: bool = False  # the send stops at its last day; a late file waits a month
 
-    async def due_accounts(self, services: "Services", month: date) -> list[ProviderAccount]:
+    def open_at(self, account: ProviderAccount, month: date, now: datetime) -> bool:
+        settings = account.settings or {}
+        day, hour = self.when.day_hour(settings)
+        local = to_tokyo(now)
+        if local < datetime.combine(month.replace(day=day), time(hour), tzinfo=TOKYO):
+            return False
+        last_day = month.replace(day=files.recurring_send_until(settings))
+        return not (self.sends and local.date() > last_day)
+
+    async def due_accounts(
+        self, services: "Services", month: date, now: datetime
+    ) -> list[ProviderAccount]:
         batches = await _batches(services, month)
-        return [a for a in await recurring_accounts(services) if self.needs(batches.get(a.id))]
+        return [
+            a
+            for a in await recurring_accounts(services)
+            if self.needs(batches.get(a.id)) and self.open_at(a, month, now)
+        ]
 
     async def due(self, services: "Services", now: datetime) -> str | None:
         local, month = to_tokyo(now), month_of(now)
-        start = datetime.combine(month.replace(day=self.at[0]), time(self.at[1]), tzinfo=TOKYO)
-        if local < start or local.day > self.until_day:
-            return None
-        if not await self.due_accounts(services, month) or await _busy(services, self.kind):
+        if not await self.due_accounts(services, month, now) or await _busy(services, self.kind):
             return None
         return f"{self.kind}:{local:%Y-%m}:{local:%d%H}"
 
@@ -106,9 +115,9 @@ async def _busy(services: "Services", kind: str) -> bool:
         return await jobs_repo.kind_busy(s, kind)
 
 
-SEND = Step(SEND_KIND, SEND_NAME, SEND_AT, _needs_send, SEND_UNTIL_DAY)
-RESULT = Step(RESULT_KIND, RESULT_NAME, RESULT_AT, _needs_result)
-CHECK = Step(CHECK_KIND, CHECK_NAME, CHECK_AT, _needs_check)
+SEND = Step(SEND_KIND, SEND_NAME, files.RECURRING_STEP["send"], _needs_send, sends=True)
+RESULT = Step(RESULT_KIND, RESULT_NAME, files.RECURRING_STEP["result"], _needs_result)
+CHECK = Step(CHECK_KIND, CHECK_NAME, files.RECURRING_STEP["check"], _needs_check)
 
 Work = Callable[["Services", ProviderAccount, date, Job], Awaitable[str]]
 
@@ -162,7 +171,8 @@ class RecurringJob:
         return self.step.name
 
     async def plan(self, services: "Services", job: Job) -> list[Any]:
-        return [a.id for a in await self.step.due_accounts(services, job_month(services, job))]
+        month, now = job_month(services, job), services.clock.now()
+        return [a.id for a in await self.step.due_accounts(services, month, now)]
 
     async def run(self, services: "Services", job: Job, keys: list[Any]) -> list[ItemResult]:
         month = job_month(services, job)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 ACTOR = "継続課金"
 SELECTED, SENT, REPORTED = "selected", "sent", "reported"
 MAX_REPORTED = 20
+MAX_AMOUNT = 9_999_999  # 利用金額: 7 digits
 
 
 @dataclass
@@ -75,7 +76,14 @@ async def _due_orders(s: Any, account_id: int, shipped_before: date) -> list[Any
         RecurringBatch.status == SENT,
     )
     rows = await s.execute(
-        select(Order.id, Order.number, Order.amount, Order.tax, Order.payment_source)
+        select(
+            Order.id,
+            Order.number,
+            Order.amount,
+            Order.tax,
+            Order.shipped_on,
+            Order.payment_source,
+        )
         .join(PaymentMethod, PaymentMethod.id == Order.payment_method_id)
         .where(
             PaymentMethod.account_id == account_id,
@@ -97,10 +105,11 @@ def _refusal(order: Any, card: CustomerCard | None) -> str | None:
             f"カードが「{updater_label(card.updater_result)}」のまま再登録されていないため"
             "送信しません"
         )
-    if not 1 <= order.amount <= 9_999_999:
-        return files.recurring_error_message("E0173")
+    # GMO would refuse the whole line; kessai keeps it out and says why (its own check).
+    if not 1 <= order.amount <= MAX_AMOUNT:
+        return f"利用金額({order.amount}円)が1〜{MAX_AMOUNT:,}円の範囲外のため送信しません"
     if not 0 <= order.tax <= order.amount:
-        return files.recurring_error_message("E0174")
+        return f"税送料({order.tax}円)が0〜利用金額の範囲外のため送信しません"
     return None
 
 
@@ -109,7 +118,7 @@ async def send_month(services: "Services", account: ProviderAccount, month: date
     layout = files.recurring_layout(settings)
     target = target_of(settings)
     ids = ids_of(settings)
-    path = layout.path(files.RECURRING_SEND_NAME, ids, month)
+    path = layout.path("send", ids, month)
     now = services.clock.now()
     excluded: list[str] = []
     async with transaction(services.sessions) as s:
@@ -147,12 +156,16 @@ async def send_month(services: "Services", account: ProviderAccount, month: date
                     "amount": order.amount,
                     "tax": order.tax,
                     "number": order.number,
+                    "use_date": f"{order.shipped_on:%Y%m%d}" if order.shipped_on else "",
                 }
             )
         if lines:
             await s.execute(
                 insert(RecurringLine),
-                [{k: v for k, v in line.items() if k != "number"} for line in lines],
+                [
+                    {k: v for k, v in line.items() if k not in ("number", "use_date")}
+                    for line in lines
+                ],
             )
         batch_id = batch.id
     rows = [
@@ -179,14 +192,14 @@ async def send_month(services: "Services", account: ProviderAccount, month: date
 
 
 async def _read(
-    services: "Services", account: ProviderAccount, batch: RecurringBatch, pattern: str, kind: str
+    services: "Services", account: ProviderAccount, batch: RecurringBatch, kind: str
 ) -> tuple[str, list[tuple[int, dict[str, str]]]]:
     """Fetch the month's result or check file and read every line (refused whole when any
     line does not fit the layout)."""
     settings = connector_settings(account, services.keyring)
     month = date.fromisoformat(f"{batch.month}-01")
     layouts = files.recurring_layout(settings)
-    path = layouts.path(pattern, ids_of(settings), month)
+    path = layouts.path(kind, ids_of(settings), month)
     with tempfile.TemporaryDirectory(prefix="kessai-recurring-") as tmp:
         local = Path(tmp) / f"{kind}.csv"
         if await download(target_of(settings), path, local) is None:
@@ -229,7 +242,7 @@ async def apply_results(
     services: "Services", account: ProviderAccount, batch: RecurringBatch
 ) -> Reported:
     """The 18th: 処理結果 0 → 売上報告済, anything else → 売上失敗 (with the エラーコード)."""
-    path, rows = await _read(services, account, batch, files.RECURRING_RESULT_NAME, "result")
+    path, rows = await _read(services, account, batch, "result")
     now = services.clock.now()
     out = Reported()
     async with transaction(services.sessions) as s:
@@ -309,7 +322,7 @@ async def apply_check(
     services: "Services", account: ProviderAccount, batch: RecurringBatch
 ) -> Checked:
     """The 27th: each card's 有効性チェック result onto the card (and so its 定期受注)."""
-    path, rows = await _read(services, account, batch, files.RECURRING_CHECK_NAME, "check")
+    path, rows = await _read(services, account, batch, "check")
     errors = [
         f"{n}行目: 有効性チェック結果は0〜3です"
         for n, cells in rows

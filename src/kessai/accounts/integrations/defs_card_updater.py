@@ -90,27 +90,11 @@ def updater_file_fields() -> tuple[FieldSpec, ...]:
                 files.valid_result_columns,
             ),
         ),
-        FieldSpec(
-            "updater_encoding",
-            "文字コード",
-            CHOICE,
-            f"洗替ファイルの文字コードです(標準: {files.ENCODINGS[files.DEFAULT_ENCODING]})。",
-            choices=tuple(files.ENCODINGS.items()),
-        ),
-        FieldSpec(
-            "updater_quoting",
-            '項目の囲み(")',
-            CHOICE,
-            "洗替ファイルの各項目をダブルクォートで囲むかどうかです"
-            f"(標準: {files.QUOTING[files.DEFAULT_QUOTING]})。",
-            choices=tuple(files.QUOTING.items()),
-        ),
-        FieldSpec(
-            "updater_header",
-            "見出し行",
-            FLAG,
-            "洗替ファイルの1行目が見出し行かどうかです(標準: なし)。",
-            flag_labels=("あり", "なし"),
+        *_choice_fields(
+            "updater",
+            "洗替ファイル",
+            files.ENCODINGS[files.DEFAULT_ENCODING],
+            files.QUOTING[files.DEFAULT_QUOTING],
         ),
         FieldSpec(
             "updater_request_day",
@@ -147,3 +131,110 @@ def updater_file_fields() -> tuple[FieldSpec, ...]:
             max_value=23,
         ),
     )
+
+
+def _choice_fields(
+    prefix: str, what: str, encoding: str, quoting: str, label: str = ""
+) -> tuple[FieldSpec, ...]:
+    """文字コード, 項目の囲み and 見出し行 of a set of files (each help names its default)."""
+    return (
+        FieldSpec(
+            f"{prefix}_encoding",
+            f"{label}文字コード",
+            CHOICE,
+            f"{what}の文字コードです(標準: {encoding})。",
+            choices=tuple(files.ENCODINGS.items()),
+        ),
+        FieldSpec(
+            f"{prefix}_quoting",
+            f'{label}項目の囲み(")',
+            CHOICE,
+            f"{what}の各項目をダブルクォートで囲むかどうかです(標準: {quoting})。",
+            choices=tuple(files.QUOTING.items()),
+        ),
+        FieldSpec(
+            f"{prefix}_header",
+            f"{label}見出し行",
+            FLAG,
+            f"{what}の1行目が見出し行かどうかです(標準: なし)。",
+            flag_labels=("あり", "なし"),
+        ),
+    )
+
+
+def _recurring_file(spec: files.RecurringFile) -> tuple[FieldSpec, ...]:
+    keys = "・".join(spec.fields)
+    required = "・".join(spec.required)
+    direction = "アップロードする" if spec.kind == "send" else "取得する"
+    return (
+        _layout_text(
+            spec.dir_key,
+            f"{spec.label}のディレクトリ",
+            f"{spec.label}を{direction}SFTPサーバ上のディレクトリです。",
+            spec.default_dir,
+            DIRECTORY_RULE,
+        ),
+        _layout_text(
+            spec.name_key,
+            f"{spec.label}名",
+            "{site_id}・{shop_id}・{yyyymm}(売上データの送信月)が置き換わります。",
+            spec.default_name,
+            FILE_NAME_RULE,
+        ),
+        _layout_text(
+            spec.columns_key,
+            f"{spec.label}の項目",
+            f"項目名をカンマ区切りで並べます({keys}。{required} は必須)。",
+            ",".join(spec.default_columns),
+            Rule(
+                "invalid_columns",
+                f"{spec.label}の項目は {required} を含め、{keys} から選んでください",
+                spec.valid_columns,
+            ),
+        ),
+    )
+
+
+def _recurring_step(step: files.RecurringStep) -> tuple[FieldSpec, ...]:
+    return (
+        FieldSpec(
+            step.day_key,
+            f"{step.label}日",
+            NUMBER,
+            f"毎月この日(東京時間)から{step.label}を行います(標準: {step.default_day}日)。",
+            min_value=1,
+            max_value=28,
+        ),
+        FieldSpec(
+            step.hour_key,
+            f"{step.label}時刻(時)",
+            NUMBER,
+            f"{step.label}を始める時刻(東京時間、0〜23時)です(標準: {step.default_hour}時)。",
+            min_value=0,
+            max_value=23,
+        ),
+    )
+
+
+def recurring_file_fields() -> tuple[FieldSpec, ...]:
+    """The 継続課金 files and calendar as the shop's spec sheet describes them (seed 002's
+    8日・18日・27日 are the defaults; providers.gmo_pg.files holds them and the rules)."""
+    fields: list[FieldSpec] = []
+    for spec in files.RECURRING_FILES:
+        fields.extend(_recurring_file(spec))
+    same = "自動洗替 ファイル設定と同じ"
+    fields.extend(_choice_fields("recurring", "継続課金ファイル", same, same, "継続課金ファイルの"))
+    for step in files.RECURRING_STEPS:
+        fields.extend(_recurring_step(step))
+    fields.append(
+        FieldSpec(
+            "recurring_send_until_day",
+            "売上データの送信期限日",
+            NUMBER,
+            "送信に失敗したときは、この日まで1時間ごとに再送信します。過ぎた分は翌月の売上データで"
+            f"送信します(標準: {files.DEFAULT_RECURRING_SEND_UNTIL_DAY}日)。",
+            min_value=1,
+            max_value=28,
+        )
+    )
+    return tuple(fields)

@@ -6,6 +6,7 @@ from typing import Any
 
 from kessai.accounts.integrations.defs_card_updater import (
     HOST_KEY_FINGERPRINT,
+    recurring_file_fields,
     updater_file_fields,
 )
 from kessai.accounts.integrations.fields import (
@@ -207,6 +208,10 @@ GMO_PG = IntegrationSpec(
         SectionSpec(
             "自動洗替 ファイル設定",
             updater_file_fields(),
+        ),
+        SectionSpec(
+            "継続課金 ファイル設定",
+            recurring_file_fields(),
         ),
     ),
     checks=(epos_needs_auto_card_update,),

@@ -240,7 +240,7 @@ def _text(settings: Mapping[str, Any], key: str, default: str) -> str:
 
 
 def _format(settings: Mapping[str, Any]) -> tuple[str, str]:
-    """The files' encoding and quoting (the 自動洗替 settings serve 継続課金 too)."""
+    """The 自動洗替 files' encoding and quoting (継続課金's too, unless set on their own)."""
     encoding = _text(settings, "updater_encoding", DEFAULT_ENCODING)
     return encoding, _text(settings, "updater_quoting", DEFAULT_QUOTING)
 
@@ -278,7 +278,8 @@ def updater_layout(settings: Mapping[str, Any]) -> UpdaterFiles:
 
 
 # --- 継続課金 (seed 002) ----------------------------------------------------------------------
-# kessai's default for GMO PG 継続課金 files (CP932, CRLF, no header), like the 洗替 ones:
+# kessai's default for GMO PG 継続課金 files, like the 洗替 ones (CP932, CRLF, no header, quoted
+# only when needed; each of these can be set on the account, 「継続課金 ファイル設定」):
 #   send    upload/{shop_id}_{yyyymm}_recurring.csv (around the 8th)
 #           ショップID, 会員ID, カード登録連番, 商品コード(0000990), 端末処理通番 (1…, unique in
 #           the file), 利用金額, 税送料, 支払方法 (1: 一括払い only), 受注番号
@@ -286,9 +287,10 @@ def updater_layout(settings: Mapping[str, Any]) -> UpdaterFiles:
 #           端末処理通番, 会員ID, カード登録連番, 利用金額, 処理結果 (0 = 売上報告済), エラーコード
 #   check   download/{shop_id}_{yyyymm}_recurring_check.csv (around the 27th)
 #           会員ID, カード登録連番, 有効性チェック結果 (0–3, as 洗替判定結果)
+# `{yyyymm}` is the month of the send (its result and check come back in the same month).
 RECURRING_ITEM_CODE = "0000990"  # 商品コード of 継続課金
 RECURRING_PAY_METHOD = "1"  # 一括払い: the only 支払回数 継続課金 takes
-RECURRING_FIELDS: dict[str, str] = {
+RECURRING_SEND_FIELDS: dict[str, str] = {
     "shop_id": "ショップID",
     "member_id": "会員ID",
     "card_seq": "カード登録連番",
@@ -298,41 +300,145 @@ RECURRING_FIELDS: dict[str, str] = {
     "tax": "税送料",
     "pay_method": "支払方法",
     "order_number": "受注番号",
+    "use_date": "利用日",  # 発送完了日, YYYYMMDD
+    "blank": "(空欄)",
+}
+RECURRING_RESULT_FIELDS: dict[str, str] = {
+    "terminal_seq": "端末処理通番",
+    "member_id": "会員ID",
+    "card_seq": "カード登録連番",
+    "amount": "利用金額",
     "result": "処理結果",
     "error_code": "エラーコード",
+    "skip": "(読み飛ばす列)",
 }
-RECURRING_SEND_COLUMNS = (
-    "shop_id",
-    "member_id",
-    "card_seq",
-    "item_code",
-    "terminal_seq",
-    "amount",
-    "tax",
-    "pay_method",
-    "order_number",
-)
-RECURRING_RESULT_COLUMNS = (
-    "terminal_seq",
-    "member_id",
-    "card_seq",
-    "amount",
-    "result",
-    "error_code",
-)
-RECURRING_CHECK_COLUMNS = ("member_id", "card_seq", "result")
-RECURRING_SEND_NAME = "upload/{shop_id}_{yyyymm}_recurring.csv"
-RECURRING_RESULT_NAME = "download/{shop_id}_{yyyymm}_recurring_result.csv"
-RECURRING_CHECK_NAME = "download/{shop_id}_{yyyymm}_recurring_check.csv"
-# GMO's file-content errors of a 継続課金 line (the shop's spec sheet is the authority; these
-# are the fields kessai checks before sending, so they should never come back).
-RECURRING_FILE_ERRORS: dict[str, str] = {
-    "E0171": "商品コードが正しくありません(継続課金は0000990)",
-    "E0172": "端末処理通番がファイル内で重複しています",
-    "E0173": "利用金額が正しくありません",
-    "E0174": "税送料が正しくありません",
-    "E0175": "会員ID・カード登録連番が正しくありません",
+RECURRING_CHECK_FIELDS: dict[str, str] = {
+    "member_id": "会員ID",
+    "card_seq": "カード登録連番",
+    "result": "有効性チェック結果",
+    "skip": "(読み飛ばす列)",
 }
+RECURRING_FIELDS = RECURRING_SEND_FIELDS | RECURRING_RESULT_FIELDS | RECURRING_CHECK_FIELDS
+RECURRING_RESULT_REQUIRED = ("terminal_seq", "result", "error_code")
+RECURRING_CHECK_REQUIRED = ("member_id", "card_seq", "result")
+
+
+@dataclass(frozen=True)
+class RecurringFile:
+    """One of the three 継続課金 files: its settings keys, default and columns it may hold."""
+
+    kind: str  # send | result | check
+    label: str
+    fields: Mapping[str, str]
+    required: tuple[str, ...]
+    default_columns: tuple[str, ...]
+    default_dir: str
+    default_name: str
+
+    @property
+    def columns_key(self) -> str:
+        return f"recurring_{self.kind}_columns"
+
+    @property
+    def dir_key(self) -> str:
+        return f"recurring_{self.kind}_dir"
+
+    @property
+    def name_key(self) -> str:
+        return f"recurring_{self.kind}_name"
+
+    def valid_columns(self, raw: str) -> bool:
+        try:
+            columns = parse_columns(raw, self.fields)
+        except ValueError:
+            return False
+        named = [c for c in columns if c not in ("skip", "blank")]
+        return all(c in columns for c in self.required) and len(named) == len(set(named))
+
+
+RECURRING_FILES = (
+    RecurringFile(
+        "send",
+        "売上データファイル",
+        RECURRING_SEND_FIELDS,
+        ("member_id", "card_seq", "terminal_seq", "amount"),
+        (
+            "shop_id",
+            "member_id",
+            "card_seq",
+            "item_code",
+            "terminal_seq",
+            "amount",
+            "tax",
+            "pay_method",
+            "order_number",
+        ),
+        "upload",
+        "{shop_id}_{yyyymm}_recurring.csv",
+    ),
+    RecurringFile(
+        "result",
+        "売上結果ファイル",
+        RECURRING_RESULT_FIELDS,
+        RECURRING_RESULT_REQUIRED,
+        ("terminal_seq", "member_id", "card_seq", "amount", "result", "error_code"),
+        "download",
+        "{shop_id}_{yyyymm}_recurring_result.csv",
+    ),
+    RecurringFile(
+        "check",
+        "有効性チェック結果ファイル",
+        RECURRING_CHECK_FIELDS,
+        RECURRING_CHECK_REQUIRED,
+        ("member_id", "card_seq", "result"),
+        "download",
+        "{shop_id}_{yyyymm}_recurring_check.csv",
+    ),
+)
+RECURRING_FILE = {f.kind: f for f in RECURRING_FILES}
+
+
+@dataclass(frozen=True)
+class RecurringStep:
+    """When a 継続課金 step starts each month (Asia/Tokyo), as the account's settings say."""
+
+    kind: str  # send | result | check
+    label: str
+    default_day: int
+    default_hour: int
+
+    @property
+    def day_key(self) -> str:
+        return f"recurring_{self.kind}_day"
+
+    @property
+    def hour_key(self) -> str:
+        return f"recurring_{self.kind}_hour"
+
+    def day_hour(self, settings: Mapping[str, Any]) -> tuple[int, int]:
+        return (
+            _int(settings, self.day_key, self.default_day),
+            _int(settings, self.hour_key, self.default_hour),
+        )
+
+
+# Seed 002: sent 翌月8日頃早朝; 売上結果 毎月18日; 有効性チェック 毎月27日頃.
+RECURRING_STEPS = (
+    RecurringStep("send", "売上データの送信", 8, 5),
+    RecurringStep("result", "売上結果の取得", 18, 6),
+    RecurringStep("check", "有効性チェック結果の取得", 27, 6),
+)
+RECURRING_STEP = {s.kind: s for s in RECURRING_STEPS}
+DEFAULT_RECURRING_SEND_UNTIL_DAY = 17  # a file not sent by then waits for next month's
+
+
+def recurring_send_until(settings: Mapping[str, Any]) -> int:
+    return _int(settings, "recurring_send_until_day", DEFAULT_RECURRING_SEND_UNTIL_DAY)
+
+
+def _int(settings: Mapping[str, Any], key: str, default: int) -> int:
+    value = settings.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 @dataclass(frozen=True)
@@ -340,27 +446,61 @@ class RecurringFiles:
     send: FileLayout
     result: FileLayout
     check: FileLayout
+    paths: Mapping[str, tuple[str, str]]  # kind → (directory, file name pattern)
 
-    def path(self, pattern: str, ids: Mapping[str, str], month: date) -> str:
-        return _name(pattern, ids, month)
+    def path(self, kind: str, ids: Mapping[str, str], month: date) -> str:
+        directory, name = self.paths[kind]
+        return _join(directory, _name(name, ids, month))
 
 
 def recurring_layout(settings: Mapping[str, Any]) -> RecurringFiles:
-    """The account's 継続課金 files: kessai's default, in the 洗替 files' encoding and quoting."""
-    encoding, quoting = _format(settings)
+    """The account's 継続課金 files: kessai's default, with the shop's settings over it."""
+    updater_encoding, updater_quoting = _format(settings)
+    encoding = _text(settings, "recurring_encoding", updater_encoding)
+    quoting = _text(settings, "recurring_quoting", updater_quoting)
+    header = settings.get("recurring_header") is True
+    layouts: dict[str, FileLayout] = {}
+    paths: dict[str, tuple[str, str]] = {}
+    for spec in RECURRING_FILES:
+        raw = settings.get(spec.columns_key)
+        columns = parse_columns(str(raw), spec.fields) if raw else spec.default_columns
+        layouts[spec.kind] = FileLayout(
+            columns, spec.fields, encoding=encoding, quoting=quoting, header=header
+        )
+        paths[spec.kind] = (
+            _text(settings, spec.dir_key, spec.default_dir),
+            _text(settings, spec.name_key, spec.default_name),
+        )
+    return RecurringFiles(layouts["send"], layouts["result"], layouts["check"], paths)
 
-    def layout(columns: tuple[str, ...]) -> FileLayout:
-        return FileLayout(columns, RECURRING_FIELDS, encoding=encoding, quoting=quoting)
 
-    return RecurringFiles(
-        layout(RECURRING_SEND_COLUMNS),
-        layout(RECURRING_RESULT_COLUMNS),
-        layout(RECURRING_CHECK_COLUMNS),
-    )
+# GMO's file-content errors (ファイル内容エラー) of a 継続課金 file, by the family its ErrInfo
+# starts with, in the words of GMO's error table (error_codes.tsv, v1.72). E0172 is not in the
+# published table; a code kessai does not know is shown as a file-content error as it came.
+RECURRING_FILE_ERRORS: dict[str, str] = {
+    "E0170": "項目数が誤っています",
+    "E0171": "取引区分(継続課金)が設定されていないか、存在しません",
+    "E0173": "商品コードが”0000990”ではないか、ボーナス金額が正しくありません",
+    "E0174": "端末処理通番が指定されていないか、正しくありません",
+    "E0175": "利用日が指定されていないか、書式が正しくありません",
+}
 
 
 def recurring_error_message(code: str) -> str:
-    """A result line's エラーコード in words: a file-content error, or the card company's."""
-    if code in RECURRING_FILE_ERRORS:
-        return f"{code} {RECURRING_FILE_ERRORS[code]}"
-    return f"{code} カード会社で売上にできませんでした" if code else "売上にできませんでした"
+    """A result line's エラーコード in words: GMO's own for a full ErrInfo (E01730006), the
+    family's for its first five characters (E0173), the card company's otherwise."""
+    from kessai.providers.gmo_pg.errors import lookup
+
+    code = code.strip()
+    if not code:
+        return "売上にできませんでした"
+    known = lookup(code)
+    family = RECURRING_FILE_ERRORS.get(code[:5])
+    if family is not None:
+        detail = known.user_message if known is not None else family
+        return f"{code} ファイル内容エラー: {detail}"
+    if code.startswith("E017"):
+        return f"{code} ファイル内容エラー(GMO PG の仕様書でご確認ください)"
+    if known is not None:
+        return f"{code} {known.message}"
+    return f"{code} カード会社で売上にできませんでした"
