@@ -7,7 +7,9 @@
 - 「GMO 洗替結果取得」 (card_updater_result): from the result day and hour (default the 27th,
   0時), fetches and applies each 結果待ち month's result file; its CSV lists every target
   customer with the 洗替判定結果. A file not there yet, or rejected, fails the job with the
-  reason and is tried again the next hour; nothing of a rejected file is applied.
+  reason and is tried again the next hour; nothing of a rejected file is applied. When a
+  month ends still 送信待ち or 結果待ち, its first run of the next month marks it 未実施 and
+  fails loudly (cardupdater.missed).
 """
 
 import logging
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from kessai.accounts.models import ProviderAccount
+from kessai.cardupdater import missed
 from kessai.cardupdater import repository as repo
 from kessai.cardupdater.notices import notify_failure, notify_result
 from kessai.cardupdater.request import send_request
@@ -150,7 +153,8 @@ async def request_due(services: "Services", now: datetime) -> str | None:
 
 
 async def result_due(services: "Services", now: datetime) -> str | None:
-    if await accounts_to_fetch(services, now) and not await _busy(services, RESULT_KIND):
+    work = await accounts_to_fetch(services, now) or await missed.any_open(services, month_of(now))
+    if work and not await _busy(services, RESULT_KIND):
         return _hourly_key(RESULT_KIND, now)
     return None
 
@@ -256,6 +260,7 @@ class UpdaterResultJob:
 
     async def plan(self, services: "Services", job: Job) -> list[Any]:
         month = job_month(services, job)
+        not_done = await missed.close_months_before(services, job, month)
         failures: list[str] = []
         async with transaction(services.sessions) as s:
             waiting = {r.account_id: r for r in await repo.runs_waiting_for_result(s)}
@@ -285,6 +290,8 @@ class UpdaterResultJob:
             keys: list[Any] = []
             for run in runs:
                 keys.extend(await repo.target_ids(s, run.id))
+        if not_done:
+            raise KessaiError(" / ".join(not_done + failures), code="card_updater_month_not_done")
         if failures and not runs:
             raise KessaiError(" / ".join(failures), code="card_updater_result_failed")
         return keys

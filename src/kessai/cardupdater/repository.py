@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.cardupdater.models import UpdaterResultLine, UpdaterRun, UpdaterTarget
-from kessai.cardupdater.status import RunStatus
+from kessai.cardupdater.status import NOT_DONE, RunStatus
 from kessai.core.upsert import dialect_insert
 from kessai.customers.models import Customer, CustomerCard
 from kessai.customers.updater import UpdaterResult
@@ -78,14 +78,16 @@ async def run_of(s: AsyncSession, account_id: int, month: date) -> UpdaterRun | 
 
 
 async def had_run_before(s: AsyncSession, account_id: int, month: date) -> bool:
-    """Whether an earlier month's request reached GMO (else this is the 初回洗替)."""
+    """Whether an earlier month's request reached GMO (else this is the 初回洗替). A month
+    whose result was never fetched (未実施, MISSED) counts: GMO had the cards all the same."""
+    reached = [RunStatus.UPLOADED.value, RunStatus.APPLIED.value, RunStatus.MISSED.value]
     return bool(
         await s.scalar(
             select(
                 exists().where(
                     UpdaterRun.account_id == account_id,
                     UpdaterRun.month < month_key(month),
-                    UpdaterRun.status.in_([RunStatus.UPLOADED.value, RunStatus.APPLIED.value]),
+                    UpdaterRun.status.in_(reached),
                 )
             )
         )
@@ -358,6 +360,48 @@ async def runs_waiting_for_result(s: AsyncSession) -> list[UpdaterRun]:
         .order_by(UpdaterRun.id)
     )
     return list(rows.all())
+
+
+async def close_past_months(s: AsyncSession, month: date, now: datetime) -> list[UpdaterRun]:
+    """Runs of months before `month` still 送信待ち or 結果待ち: marked 未実施, returned."""
+    closed: list[UpdaterRun] = []
+    for before, after in (
+        (RunStatus.SELECTED, RunStatus.NOT_SENT),
+        (RunStatus.UPLOADED, RunStatus.MISSED),
+    ):
+        rows = await s.scalars(
+            update(UpdaterRun)
+            .where(UpdaterRun.month < month_key(month), UpdaterRun.status == before.value)
+            .values(status=after.value, updated_at=now)
+            .returning(UpdaterRun)
+        )
+        closed.extend(rows.all())
+    return sorted(closed, key=lambda r: (r.account_id, r.month))
+
+
+async def open_past_months(s: AsyncSession, month: date) -> bool:
+    """Whether a month before `month` is still 送信待ち or 結果待ち (to be closed)."""
+    open_ = [RunStatus.SELECTED.value, RunStatus.UPLOADED.value]
+    return bool(
+        await s.scalar(
+            select(
+                exists().where(UpdaterRun.month < month_key(month), UpdaterRun.status.in_(open_))
+            )
+        )
+    )
+
+
+async def not_done_count(s: AsyncSession, since: date) -> int:
+    """Account-months from `since` whose 自動洗替 did not happen (未実施), for the dashboard."""
+    return int(
+        await s.scalar(
+            select(func.count()).where(
+                UpdaterRun.month >= month_key(since),
+                UpdaterRun.status.in_([st.value for st in NOT_DONE]),
+            )
+        )
+        or 0
+    )
 
 
 async def result_counts(s: AsyncSession, run_id: int) -> dict[str, int]:

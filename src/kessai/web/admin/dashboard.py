@@ -2,12 +2,13 @@
 counts (the same conditions, so the list shows exactly those)."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import func, select
 
+from kessai.cardupdater.repository import not_done_count
 from kessai.core.clock import to_tokyo
 from kessai.core.db import transaction
 from kessai.customers.updater import UpdaterResult
@@ -41,6 +42,12 @@ class Line:
     count: int
     href: str
     note: str = ""
+
+
+def _months_back(now: datetime, months: int) -> date:
+    first = to_tokyo(now).date().replace(day=1)
+    index = first.year * 12 + first.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def add_dashboard_routes(router: APIRouter, ctx: AdminContext) -> None:
@@ -81,6 +88,7 @@ def add_dashboard_routes(router: APIRouter, ctx: AdminContext) -> None:
                     )
                 ).all()
             )
+            not_done = await not_done_count(s, _months_back(now, 2))
             month = to_tokyo(now).date().replace(day=1)
             since, until = month_range(month)
             # 定期受注 whose card got the result this month: the very search the link opens.
@@ -159,6 +167,14 @@ def add_dashboard_routes(router: APIRouter, ctx: AdminContext) -> None:
             )
             for r in UpdaterResult
         ]
+        updaters.append(
+            Line(
+                "自動洗替が未実施の月(直近3か月)",
+                not_done,
+                f"/admin/jobs?status={JobStatus.FAILED.value}",
+                "「GMO 洗替結果取得」のログで理由を確認し、SFTPの連携情報を見直してください",
+            )
+        )
         return render(
             request,
             "dashboard.html",
