@@ -11,6 +11,8 @@ from kessai.imports.csvin import Table, read_table
 from kessai.jobs import service as jobs
 from kessai.jobs.models import Job
 from kessai.payments.bulk.actions import BulkAction, NotPermitted, require_permitted
+from kessai.payments.import_lock import refuse_during_shipment_import
+from kessai.payments.status import Action
 from kessai.users.service import Permission
 
 if TYPE_CHECKING:
@@ -81,6 +83,8 @@ async def submit_payment_statuses(
     dedupe_key: str | None = None,
 ) -> tuple[Job, bool]:
     table = read_payment_statuses(raw, encoding, can, who)
+    # Every row is a 決済ステータス change: refused whole while 伝票番号一括登録 runs.
+    await refuse_during_shipment_import(services.sessions, [Action.CAPTURE])
     params = _params(table, raw, filename)
     name = payment_statuses.NAME
     return await _submit(services, payment_statuses.KIND, name, params, actor, dedupe_key)

@@ -22,6 +22,7 @@ from kessai.jobs.models import Job
 from kessai.jobs.status import ItemStatus
 from kessai.orders.models import Order
 from kessai.payments.bulk.apply import IN_PROGRESS_WAITS, Applied, order_state, run_waiting
+from kessai.payments.import_lock import SHIPMENT_IMPORT_KIND, SHIPMENT_IMPORT_NAME
 from kessai.payments.plans import ActionRequest, ShipmentInput
 from kessai.payments.status import Action
 from kessai.webhooks.events import state_of
@@ -29,8 +30,7 @@ from kessai.webhooks.events import state_of
 if TYPE_CHECKING:
     from kessai.services import Services
 
-KIND = "shipment_import"
-NAME = "出荷CSVインポート"
+KIND, NAME = SHIPMENT_IMPORT_KIND, SHIPMENT_IMPORT_NAME  # 伝票番号一括登録
 MAX_TRACKING = 60  # orders.tracking_number
 MAX_CARRIER = 60  # orders.carrier
 

@@ -39,12 +39,18 @@ async def insert_job(s: AsyncSession, values: dict[str, Any]) -> int | None:
 
 async def kind_busy(s: AsyncSession, kind: str) -> bool:
     """Whether a job of this kind is still waiting or running (a schedule waits for it)."""
+    return await busy_job(s, kind) is not None
+
+
+async def busy_job(s: AsyncSession, kind: str) -> int | None:
+    """The id of a job of this kind still waiting or running, if any."""
     found = await s.scalar(
         select(Job.id)
         .where(Job.kind == kind, Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))
+        .order_by(Job.id)
         .limit(1)
     )
-    return found is not None
+    return None if found is None else int(found)
 
 
 async def job_by_dedupe_key(s: AsyncSession, key: str) -> Job | None:

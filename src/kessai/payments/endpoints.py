@@ -13,6 +13,7 @@ from kessai.history.repository import list_changes
 from kessai.orders.present import order_out
 from kessai.orders.service import OrderView, get_order_view, reject_card_data
 from kessai.payments.engine import ActionResult
+from kessai.payments.import_lock import refuse_during_shipment_import
 from kessai.payments.plans import OPERATION_LABELS, ActionRequest, ShipmentInput
 from kessai.payments.repository import list_attempts
 from kessai.payments.schemas import (
@@ -131,6 +132,7 @@ async def run_action(
         raise InvalidInput("sandbox はサンドボックス環境でのみ指定できます", code="sandbox_only")
     if body.payment_source is not None:
         reject_card_data(body.payment_source)
+    await refuse_during_shipment_import(services.sessions, [act])
     req = ActionRequest(
         action=act.value,
         actor=principal.actor,

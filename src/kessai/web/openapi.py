@@ -24,7 +24,8 @@ DESCRIPTIONS = {
     403: "APIキーの権限の外 (insufficient_scope)",
     404: "見つからない (not_found、order_not_found など)",
     409: "決済状況 (illegal_transition)・決済サービスのルール (rule_refused など)・"
-    "同じ Idempotency-Key の処理中 (idempotency_in_progress) により不可",
+    "同じ Idempotency-Key の処理中 (idempotency_in_progress)・"
+    "伝票番号一括登録の処理中 (shipment_import_running) により不可",
     422: "入力の誤り (invalid_input、control_character など)",
     502: "決済サービスに接続できなかった (送信されていない)",
 }

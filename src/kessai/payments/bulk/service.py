@@ -27,6 +27,7 @@ from kessai.orders.service import (
 )
 from kessai.payments.bulk.actions import BulkAction, allowed_labels, parse_action
 from kessai.payments.bulk.schemas import MAX_SELECTED, OrderFilter
+from kessai.payments.import_lock import refuse_during_shipment_import
 
 if TYPE_CHECKING:
     from kessai.services import Services
@@ -135,6 +136,7 @@ async def submit_bulk(
     dedupe_key: str | None = None,
 ) -> tuple[Job, bool]:
     """The job (and whether it is new). Permissions are the caller's to check first."""
+    await refuse_during_shipment_import(services.sessions, [bulk.action])
     return await jobs.submit(
         services,
         KIND,

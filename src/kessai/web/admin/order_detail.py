@@ -25,6 +25,7 @@ from kessai.orders.schemas import MAX_ID
 from kessai.orders.service import OrderView, authorization_expires_at, get_order_view
 from kessai.payments.decide import OrderFacts
 from kessai.payments.endpoints import FIELD_LABELS, change_value_label
+from kessai.payments.import_lock import refuse_during_shipment_import
 from kessai.payments.models import PaymentAttempt
 from kessai.payments.offers import Offer, offer
 from kessai.payments.plans import OPERATION_LABELS, ActionRequest, ShipmentInput
@@ -320,6 +321,7 @@ def add_order_detail_routes(router: APIRouter, ctx: AdminContext) -> None:
         if not refused.allowed:
             raise AdminError(409, f"{button_label(act)}できません", refused.reason or "")
         try:
+            await refuse_during_shipment_import(ctx.services.sessions, [act])
             result = await ctx.services.payments.run(order_id, req)
         except NotFound:
             raise
