@@ -1,15 +1,12 @@
 """Every query of 自動洗替, as Core statements: a run touches every stored card of an account,
-so the selection is one INSERT … SELECT, the request is streamed and the result, staged by
-COPY in a temporary table, is applied by two set-based UPDATE … FROM joins."""
+so the selection is one INSERT … SELECT, the request is streamed and the result is applied by
+two set-based UPDATEs."""
 
-import secrets
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    MetaData,
     Table,
     and_,
     delete,
@@ -33,7 +30,6 @@ from kessai.customers.updater import UpdaterResult
 runs_t: Table = UpdaterRun.__table__  # type: ignore[assignment]
 targets_t: Table = UpdaterTarget.__table__  # type: ignore[assignment]
 lines_t: Table = UpdaterResultLine.__table__  # type: ignore[assignment]
-LINES_TABLE = lines_t.name
 cards_t: Table = CustomerCard.__table__  # type: ignore[assignment]
 customers_t: Table = Customer.__table__  # type: ignore[assignment]
 
@@ -196,51 +192,22 @@ async def claim_for_applying(s: AsyncSession, run_id: int, job_id: int, now: dat
 
 
 LINE_COLUMNS = ("run_id", "line_no", "member_id", "card_seq", "result", "masked_number", "expire")
-_STAGING = "kessai.cardupdater.staging"
-WORK_MEM = "256MB"  # PostgreSQL's, for the applying transaction only
-
-
-async def staging(s: AsyncSession) -> Table:
-    """Where this transaction stages result lines. On PostgreSQL a temporary table of its own,
-    shaped as card_updater_result_lines with its indexes: no WAL for a million rows and no
-    DELETE of them afterwards (dropped at commit or rollback); a fresh name each time, so no
-    statement cached on the pooled connection points at another transaction's table. On
-    SQLite the card_updater_result_lines table itself."""
-    found: Table | None = s.info.get(_STAGING)
-    if found is not None:
-        return found
-    conn = await s.connection()
-    table = lines_t
-    if conn.dialect.name == "postgresql":
-        # The checks and UPDATEs hash-join a million lines: in memory, not in batches on disk.
-        await s.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
-        name = f"card_updater_staged_{secrets.token_hex(6)}"
-        await s.execute(
-            text(
-                f"CREATE TEMPORARY TABLE {name} "
-                f"(LIKE {lines_t.name} INCLUDING DEFAULTS INCLUDING INDEXES) ON COMMIT DROP"
-            )
-        )
-        table = Table(name, MetaData(), *(Column(c.name, c.type) for c in lines_t.columns))
-    s.info[_STAGING] = table
-    return table
 
 
 async def stage_lines(s: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Stage result lines in the session's transaction: COPY on PostgreSQL (a million lines
     by INSERT would take most of a minute), a multi-row INSERT on SQLite."""
-    table = await staging(s)
     if not rows:
         return
     conn = await s.connection()
     if conn.dialect.name != "postgresql":
-        await s.execute(insert(table), list(rows))
+        await s.execute(insert(lines_t), list(rows))
         return
     pooled = await conn.get_raw_connection()
     driver = pooled.driver_connection
     assert driver is not None  # an open connection of the asyncpg dialect
     await driver.copy_records_to_table(
-        table.name,
+        lines_t.name,
         records=[tuple(r[c] for c in LINE_COLUMNS) for r in rows],
         columns=LINE_COLUMNS,
     )
@@ -248,15 +215,13 @@ async def stage_lines(s: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
 
 async def analyze_lines(s: AsyncSession) -> None:
     """PostgreSQL plans the checks and the UPDATE on fresh statistics of the staged lines (a
-    nested loop over a million lines planned for an empty table never ends; autovacuum never
-    looks at a temporary table)."""
+    nested loop over a million lines planned for an empty table never ends)."""
     if s.get_bind().dialect.name == "postgresql":
-        await s.execute(text(f"ANALYZE {(await staging(s)).name}"))
+        await s.execute(text("ANALYZE card_updater_result_lines"))
 
 
 async def duplicate_lines(s: AsyncSession, run_id: int, limit: int) -> list[int]:
     """Line numbers repeating a card already in an earlier line."""
-    lines_t = await staging(s)
     first = (
         select(
             lines_t.c.member_id,
@@ -286,7 +251,6 @@ async def duplicate_lines(s: AsyncSession, run_id: int, limit: int) -> list[int]
 
 async def unknown_lines(s: AsyncSession, run_id: int, limit: int) -> list[int]:
     """Line numbers naming a card this run did not send."""
-    lines_t = await staging(s)
     sent = exists().where(
         targets_t.c.run_id == run_id,
         targets_t.c.member_id == lines_t.c.member_id,
@@ -307,7 +271,6 @@ async def apply_staged(s: AsyncSession, run_id: int, now: datetime) -> int:
     A new expiry or masked number replaces the card's only when the result gives one.
     Every 定期受注 reads its card, so they all see the change at once.
     """
-    lines_t = await staging(s)
     line = lines_t.c
     await s.execute(
         update(targets_t)
@@ -335,9 +298,7 @@ async def apply_staged(s: AsyncSession, run_id: int, now: datetime) -> int:
             expire=func.coalesce(t.expire, cards_t.c.expire),
         )
     )
-    if lines_t.name == LINES_TABLE:  # SQLite; PostgreSQL drops its own at commit
-        await s.execute(delete(lines_t).where(lines_t.c.run_id == run_id))
-    s.info.pop(_STAGING, None)
+    await s.execute(delete(lines_t).where(lines_t.c.run_id == run_id))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
