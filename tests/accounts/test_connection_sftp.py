@@ -1,8 +1,10 @@
 """SFTP (GMO PG's SFTP 連携オプション): the client and the 接続テスト against a real OpenSSH sshd
 on loopback (tests/sftp_server.py)."""
 
+import shutil
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,10 +26,12 @@ from tests.sftp_server import HOME_FILES, SftpServer, sftp_server
 
 
 @pytest.fixture
-async def services() -> AsyncIterator[Services]:
-    """The checks here never touch the database: one backend is enough (no sqlite/postgres
-    pair of every test, each with its own sshd)."""
-    svc = build_services(Settings(database_url="sqlite+aiosqlite://", env=Env.SANDBOX))
+async def services(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Services]:
+    """The checks here only read the database (GMO PG's lookup asks the reference store): one
+    backend is enough (no sqlite/postgres pair of every test, each with its own sshd)."""
+    path = tmp_path / "kessai.db"
+    shutil.copy(sqlite_template, path)
+    svc = build_services(Settings(database_url=f"sqlite+aiosqlite:///{path}", env=Env.SANDBOX))
     yield svc
     await svc.close()
 
