@@ -57,8 +57,13 @@ async def test_billing_run_through_a_database_restart_charges_each_once_and_coun
     assert {o.in_flight_attempt_id for o in children} == {None}
 
 
-async def test_bulk_capture_with_its_connections_killed_captures_each_once_and_counts_true(
-    services: Services, simulator: tuple[Starlette, str], private_pg: PrivatePostgres, database: str
+@pytest.mark.parametrize("fault", ["connections_killed", "restart"])
+async def test_bulk_capture_through_a_database_fault_captures_each_once_and_counts_true(
+    services: Services,
+    simulator: tuple[Starlette, str],
+    private_pg: PrivatePostgres,
+    database: str,
+    fault: str,
 ) -> None:
     app, url = simulator
     ids = await billed(services, app, url, 30)
@@ -69,9 +74,16 @@ async def test_bulk_capture_with_its_connections_killed_captures_each_once_and_c
 
     params = {"action": "capture", "order_ids": ids}
     job, items = await run_with_fault(
-        services, "bulk_payment_action", params, app, "AlterTran", 3, terminate
+        services,
+        "bulk_payment_action",
+        params,
+        app,
+        "AlterTran",
+        3,
+        terminate if fault == "connections_killed" else restart(private_pg),
     )
-    assert cut[0] > 0
+    if fault == "connections_killed":
+        assert cut[0] > 0
     assert counts(job) == ("succeeded", 30, 30, 30, 0, 0), [
         i.message for i in items if i.status != "succeeded"
     ]
