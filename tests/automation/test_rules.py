@@ -309,3 +309,30 @@ async def test_bad_rules_are_refused_in_japanese(api: httpx.AsyncClient) -> None
     assert r.json()["code"] == "unknown_mail_template"
     assert (await api.get("/api/v1/automation-rules")).json() == []
     assert (await api.get("/api/v1/automation-rules/99")).status_code == 404
+
+
+async def test_a_rule_can_enqueue_a_reauthorization_of_a_declined_order(
+    services: Services, api: httpx.AsyncClient
+) -> None:
+    rule = await add_rule(
+        api,
+        name="仮売上失敗は再オーソリ",
+        event={"kind": "payment_status", "status": "仮売上失敗"},
+        actions=[{"kind": "reauthorize"}],
+    )
+    order_id = await declined_order(services, amount=4400)
+    await run_everything(services)
+
+    order = await view(services, order_id)
+    assert order.payment_status_label == "仮売上完了"
+    [(reason, done)] = await automation_rows(services, order_id)
+    assert reason == "自動化設定「仮売上失敗は再オーソリ」"
+    assert done is not None
+    assert done.startswith("再オーソリ")
+    # The 再オーソリ went to the provider once, under a new reference, by the rule.
+    history = (await api.get(f"/api/v1/orders/{order_id}/payment-history")).json()
+    rows = history["history"] if isinstance(history, dict) else history
+    assert [(r["operation"], r["outcome"], r["actor"]) for r in rows] == [
+        ("authorize", "declined", "test"),
+        ("authorize", "succeeded", f"automation:{rule['id']}"),
+    ]
