@@ -13,6 +13,7 @@ from kessai.services import Services
 from kessai.webhooks.delivery import Round, Sender, pump
 from tests.factories import act, make_method, make_order, view
 from tests.smtp_server import Inbox
+from tests.subscriptions.conftest import body, card_method, customer_with_card
 
 
 async def run_everything(services: Services) -> None:
@@ -336,3 +337,33 @@ async def test_a_rule_can_enqueue_a_reauthorization_of_a_declined_order(
         ("authorize", "declined", "test"),
         ("authorize", "succeeded", f"automation:{rule['id']}"),
     ]
+
+
+async def test_a_cancelled_subscription_mails_the_shop_by_rule(
+    services: Services, api: httpx.AsyncClient, smtp: tuple[Inbox, str]
+) -> None:
+    inbox, url = smtp
+    await setup_mail(api, url)
+    await add_rule(
+        api,
+        name="定期解約の連絡",
+        event={"kind": "subscription_canceled"},
+        actions=[{"kind": "mail_shop", "template": "automation.shop"}],
+    )
+    method = await card_method(services)
+    holder = await customer_with_card(services, method)
+    r = await api.post("/api/v1/subscriptions", json=body(method.code, holder))
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    r = await api.patch(f"/api/v1/subscriptions/{sub['id']}", json={"status": "paused"})
+    assert r.status_code == 200, r.text
+    await run_everything(services)
+    assert inbox.to("orders@aojiru.example.jp") == []  # 停止 is not a cancellation
+
+    r = await api.patch(f"/api/v1/subscriptions/{sub['id']}", json={"status": "canceled"})
+    assert r.status_code == 200, r.text
+    await run_everything(services)
+    assert len(inbox.to("orders@aojiru.example.jp")) == 1
+    async with transaction(services.sessions) as s:
+        rows = await list_changes(s, "subscription", sub["id"])
+    assert [r.reason for r in rows if r.field == "automation"] == ["自動化設定「定期解約の連絡」"]
