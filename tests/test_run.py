@@ -242,6 +242,11 @@ def _finished_job(api: httpx.Client, name: str, after: int) -> dict[str, object]
     pytest.fail(f"no finished 「{name}」 job")
 
 
+@pytest.mark.xfail(
+    reason="known race (#11, open): a 「GMO 洗替結果取得」 run on the 1st, which closes earlier "
+    "months (cardupdater.missed), sometimes leaves no fetch for the 27th when the clock jumps",
+    strict=False,
+)
 def test_a_card_updater_round_trip_by_moving_the_sandbox_clock(server: Server) -> None:
     """自動洗替 in the sandbox: the demo account sends its request to the simulator's SFTP
     server on the 1st; on the 27th the answer comes back and is applied."""
