@@ -51,7 +51,7 @@ class PayPay:
         assert reply.status_code == 200, reply.text
 
     def calls(self, api: str | None = None) -> list[tuple[str, str]]:
-        return [(c.api, c.result) for c in self.sim.state.calls if api is None or c.api == api]
+        return [(c.api, c.result) for c in self.sim.calls if api is None or c.api == api]
 
     async def customer(self, url: str, action: str = "pay") -> httpx.Response:
         """The customer opens the QR code's URL and pays (or their wallet refuses)."""

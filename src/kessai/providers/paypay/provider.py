@@ -23,7 +23,6 @@ from kessai.providers.paypay import errors, notification
 from kessai.providers.paypay.config import PayPayConfig
 from kessai.providers.paypay.connector import PayPayConnector
 from kessai.providers.paypay.sim.state import (
-    SIMULATOR,
     TEST_API_KEY,
     TEST_API_SECRET,
     TEST_MERCHANT_ID,
@@ -40,13 +39,9 @@ def connect(ctx: ConnectorContext) -> PayPayConnector:
 
 
 def simulator(ctx: SimulatorContext) -> AsgiApp:
-    from kessai.providers.paypay.sim import create_simulator
-    from kessai.providers.paypay.sim.state import SimulatorConfig
-    from kessai.providers.simulator.store import SimulatorStore
+    from kessai.providers.paypay.sim.app import simulator
 
-    store = None if ctx.sessions is None else SimulatorStore(ctx.sessions, SIMULATOR)
-    app: AsgiApp = create_simulator(SimulatorConfig(now=ctx.now, store=store))
-    return app
+    return simulator(ctx)
 
 
 def sandbox_settings(base_url: str) -> Mapping[str, Any]:

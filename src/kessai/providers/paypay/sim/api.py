@@ -49,7 +49,7 @@ class Ctx:
     qr_minutes: int
 
     def now(self) -> int:
-        return self.state.clock.epoch()
+        return self.state.epoch()
 
 
 Handler = Callable[[Ctx, Mapping[str, Any], Mapping[str, str]], Answer]

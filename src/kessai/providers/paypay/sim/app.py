@@ -1,6 +1,6 @@
-"""The ASGI app: the Open Payment API under /v2 (signature checked first), the customer's
-side of a QR code (/qr/<codeId>), Transaction webhooks with retries, and the simulator
-base's fault switches (/_control, /_calls, /_webhooks)."""
+"""The ASGI app on the simulator base: the Open Payment API under /v2 (signature checked
+first), the customer's side of a QR code (/qr/<codeId>), Transaction webhooks with retries
+(/_webhooks shows them); /_control, /_records and /_calls come from the base."""
 
 import asyncio
 import html
@@ -8,7 +8,8 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,27 +18,16 @@ from starlette.applications import Starlette
 from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
+from kessai.providers.kit import AsgiApp, SimulatorContext
 from kessai.providers.paypay import signing
 from kessai.providers.paypay.sim import api, state
 from kessai.providers.paypay.sim.api import Answer, Ctx, Handler, Refused
-from kessai.providers.paypay.sim.state import (
-    Payment,
-    PayPayRateLimit,
-    SimClock,
-    SimulatorConfig,
-    State,
-)
-from kessai.providers.simulator.faults import (
-    LoseResponse,
-    RateLimiter,
-    ServerError,
-    apply_faults,
-    faults_json,
-    take,
-)
+from kessai.providers.paypay.sim.state import USER_DECLINES, Payment, SimulatorConfig, State
+from kessai.providers.simulator import base
+from kessai.providers.simulator.base import Call, Records, Scenarios
 
 log = logging.getLogger("kessai.providers.paypay.sim")
 
@@ -71,45 +61,67 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
 _READ_ONLY = {"getCodePaymentDetails", "getPaymentDetails"}
 
 
-class ResponseLost(ConnectionResetError):
-    """Raised after the response headers went out: the connection drops, no body follows."""
-
-
 def _iso(epoch: int | None) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
-class Simulator:
-    def __init__(self, config: SimulatorConfig) -> None:
+class Simulator(base.Simulator):
+    """PayPay's sandbox on the simulator base: /v2 calls go through its fault switches,
+    payments through its store; the signature is checked before anything else."""
+
+    name = state.SIMULATOR
+    rate_limit_code = "RATE_LIMIT"  # HTTP 429 with resultInfo.code RATE_LIMIT
+    # PayPay's sandbox picks a wallet's answer by the linked user, where a card gateway
+    # picks it by the test card.
+    scenarios = Scenarios(cards=dict(USER_DECLINES))
+
+    def __init__(
+        self, config: SimulatorConfig | None = None, ctx: SimulatorContext | None = None
+    ) -> None:
+        config = config or SimulatorConfig(now=ctx.now if ctx else None)
+        super().__init__(
+            SimulatorContext(now=config.now, sessions=ctx.sessions if ctx else None),
+            faults_from=config,
+            store=config.store,
+            sleep=config.sleep,
+        )
         self.config = config
-        self.clock = SimClock(config.now)
         self.state = State(self.clock)
-        self.sleep = config.sleep or asyncio.sleep
-        self._limiter = RateLimiter()
-        self._limiter.reseed(config.rate_limit)
-        self._loaded = config.store is None
-        self._loading = asyncio.Lock()
         self._sending: set[asyncio.Task[None]] = set()
 
-    def reseed(self) -> None:
-        self._limiter.reseed(self.config.rate_limit)
+    # --- what the base asks ----------------------------------------------------------------
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/qr/{codeId}", self.qr_page, methods=["GET", "POST"]),
+            Route("/_webhooks", self.webhooks, methods=["GET"]),
+            Route("/v2/{rest:path}", self.opa, methods=["GET", "POST", "DELETE"]),
+        ]
 
-    async def ready(self) -> None:
-        """With a store: read back what an earlier run held, once."""
-        if self._loaded:
-            return
-        async with self._loading:
-            if not self._loaded and self.config.store is not None:
-                state.restore(self.state, await self.config.store.load())
-                self._loaded = True
+    def error(self, api_name: str, code: str) -> Response:
+        return _json(_error(Refused(code)))
 
-    async def reset(self) -> None:
+    def restore(self, records: Records) -> None:
+        state.restore(self.state, records)
+
+    def forget(self) -> None:
         self.state.reset()
-        if self.config.store is not None:
-            await self.config.store.clear()
+
+    def control(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        for key in ("webhook_url", "webhook_retries", "webhook_backoff_seconds"):
+            if key in body:
+                setattr(self.config, key, body[key])
+        return {
+            "webhook_url": self.config.webhook_url,
+            "webhook_retries": self.config.webhook_retries,
+            "webhook_backoff_seconds": self.config.webhook_backoff_seconds,
+        }
 
     def ctx(self, base_url: str) -> Ctx:
         return Ctx(self.state, self.config.public_url or base_url, self.config.qr_minutes)
+
+    def kept(self, payments: list[Payment]) -> None:
+        for payment in payments:
+            self.keep("payment", payment.merchant_payment_id, asdict(payment))
 
     # --- the signature, as PayPay checks it ----------------------------------------------
     def check_signature(
@@ -137,52 +149,76 @@ class Simulator:
             return Refused("OP_OUT_OF_SCOPE")
         return None
 
-    # --- one call --------------------------------------------------------------------------
-    async def call(
-        self,
-        api_name: str,
-        handler: Handler,
-        body: Mapping[str, Any],
-        params: Mapping[str, str],
-        base_url: str,
-    ) -> tuple[Answer, LoseResponse | ServerError | None]:
-        await self.ready()
-        ref = str(body.get("merchantPaymentId") or params.get("merchantPaymentId") or "")
-        if self.config.latency_seconds > 0:
-            await self.sleep(self.config.latency_seconds)
-        limited = self._limiter.limited(self.config.rate_limit, api_name)
-        if limited:
-            self.state.log(api_name, ref, "rate_limited", "RATE_LIMIT")
-            return _error(Refused("RATE_LIMIT")), None
-        server = take(self.config.server_error, api_name)
-        if server and not server.commit:
-            self.state.log(api_name, ref, "server_error", str(server.status))
-            return _error(Refused("INTERNAL_SERVER_ERROR")), server
-        lose = server or take(self.config.lose_response, api_name)
-        inject = take(self.config.inject_error, api_name)
-        if isinstance(lose, LoseResponse) and not lose.commit:
-            self.state.log(api_name, ref, "lost")
-            return _error(Refused("INTERNAL_SERVER_ERROR")), lose
-        if inject and not inject.commit:
-            self.state.log(api_name, ref, "injected", inject.info)
-            return _error(Refused(inject.info)), lose
+    # --- the Open Payment API ----------------------------------------------------------------
+    async def opa(self, request: Request) -> Response:
+        """Everything under /v2: PayPay's JSON in and out, with its HTTP statuses."""
+        body = await request.body()
+        scope = request.scope
+        path, method = _relative(scope), request.method
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        query = scope.get("query_string", b"").decode()
+        refused = self.check_signature(method, path, headers, body, query)
+        if refused is not None:
+            self.log("auth", "", "unauthorized", refused.code)
+            return _json(_error(refused))
+        found = _route(method, path)
+        if found is None:
+            return _json(_error(Refused("DYNAMIC_QR_BAD_REQUEST", "No such API", status=404)))
+        name, handler, matched = found
         try:
-            answer = handler(self.ctx(base_url), body, params)
-            result = "ok" if answer.status < 300 else "error"
-        except Refused as refused:
-            answer, result = _error(refused), "error"
-        await state.save(self.config.store, answer.moved)
-        for payment in answer.notify:
-            self.notify(payment)
-        if inject:  # acted on it; the client is told something else
-            answer, result = _error(Refused(inject.info)), "injected"
-        if isinstance(lose, ServerError):
-            result = "server_error"
-        elif lose:
-            result = "lost"
-        code = answer.code if answer.code not in ("SUCCESS", "REQUEST_ACCEPTED") else ""
-        self.state.log(api_name, ref, result, code)
-        return answer, lose
+            parsed = json.loads(body) if body else {}
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            return _json(_error(Refused("INVALID_REQUEST_PARAMS", "The body is not a JSON object")))
+        params = {**parse_qs_flat(query), **matched}
+        ref = str(parsed.get("merchantPaymentId") or params.get("merchantPaymentId") or "")
+        base_url = _base_url(scope)
+
+        async def act(call: Call) -> Response:
+            try:
+                answer = handler(self.ctx(base_url), parsed, params)
+            except Refused as refused:
+                answer = _error(refused)
+            self.kept(answer.moved)
+            for payment in answer.notify:
+                self.notify(payment)
+            if answer.status >= 300:
+                call.result = "error"
+            if answer.code not in ("SUCCESS", "REQUEST_ACCEPTED"):
+                call.info = answer.code
+            return _json(answer)
+
+        return await self.answer(name, act, ref)
+
+    # --- the customer's side -------------------------------------------------------------------
+    async def qr_page(self, request: Request) -> Response:
+        await self.ready()
+        code_id = request.path_params["codeId"]
+        ref = self.state.codes.get(code_id)
+        payment = self.state.payments.get(ref) if ref else None
+        if request.method == "GET":
+            shown = payment if payment is not None and payment.status == "CREATED" else None
+            return HTMLResponse(_pay_page(code_id, shown), 200 if shown else 404)
+        form = parse_qs_flat((await request.body()).decode())
+        paid = api.customer_pays(
+            self.ctx(_base_url(request.scope)), code_id, pay=form.get("action", "pay") != "fail"
+        )
+        if paid is None:
+            return HTMLResponse(_pay_page(code_id, None), 404)
+        self.kept([paid])
+        await self.flush()
+        self.notify(paid)
+        text = (
+            "お支払いが完了しました。"
+            if paid.charged
+            else "残高が不足しているためお支払いできませんでした。"
+        )
+        return HTMLResponse(_pay_page(code_id, paid, text))
+
+    async def webhooks(self, _request: Request) -> Response:
+        await self.drain()
+        return JSONResponse({"webhooks": self.state.webhooks})
 
     # --- webhooks ----------------------------------------------------------------------------
     def notify(self, payment: Payment) -> None:
@@ -253,76 +289,6 @@ def _relative(scope: Scope) -> str:
     return path[len(root) :] if root and path.startswith(root) else path
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-class OpaEndpoint:
-    """Everything under /v2: PayPay's JSON in and out, with its HTTP statuses."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive)
-        path, method = _relative(scope), scope["method"]
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        query = scope.get("query_string", b"").decode()
-        answer, lose = await self._answer(scope, method, path, headers, body, query)
-        if isinstance(lose, ServerError):
-            page = b"<html><body>503 Service Temporarily Unavailable</body></html>"
-            start = [(b"content-type", b"text/html"), (b"content-length", str(len(page)).encode())]
-            await send({"type": "http.response.start", "status": lose.status, "headers": start})
-            await send({"type": "http.response.body", "body": page})
-            return
-        payload = json.dumps(answer.body(), ensure_ascii=False).encode()
-        start = [
-            (b"content-type", b"application/json;charset=UTF-8"),
-            (b"content-length", str(len(payload)).encode()),
-            (b"x-request-id", f"OPA{abs(hash(payload)) % 10**20:020d}".encode()),
-        ]
-        await send({"type": "http.response.start", "status": answer.status, "headers": start})
-        if lose is not None:
-            if lose.mode == "hang":
-                await self.sim.sleep(lose.hang_seconds)
-            raise ResponseLost("simulated: the response was lost")
-        await send({"type": "http.response.body", "body": payload})
-
-    async def _answer(
-        self,
-        scope: Scope,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        query: str,
-    ) -> tuple[Answer, LoseResponse | ServerError | None]:
-        refused = self.sim.check_signature(method, path, headers, body, query)
-        if refused is not None:
-            self.sim.state.log("auth", "", "unauthorized", refused.code)
-            return _error(refused), None
-        found = _route(method, path)
-        if found is None:
-            return _error(Refused("DYNAMIC_QR_BAD_REQUEST", "No such API", status=404)), None
-        name, handler, matched = found
-        try:
-            parsed = json.loads(body) if body else {}
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            return _error(Refused("INVALID_REQUEST_PARAMS", "The body is not a JSON object")), None
-        params = {**parse_qs_flat(query), **matched}
-        return await self.sim.call(name, handler, parsed, params, _base_url(scope))
-
-
 def _route(method: str, path: str) -> tuple[str, Handler, dict[str, str]] | None:
     for route_method, route, name, handler in ROUTES:
         matched = route.fullmatch(path)
@@ -355,79 +321,18 @@ def _pay_page(code_id: str, payment: Payment | None, done: str | None = None) ->
     )
 
 
+def _json(answer: Answer) -> Response:
+    payload = json.dumps(answer.body(), ensure_ascii=False).encode()
+    headers = {"x-request-id": f"OPA{abs(hash(payload)) % 10**20:020d}"}
+    return Response(payload, answer.status, headers, "application/json;charset=UTF-8")
+
+
 def create_simulator(config: SimulatorConfig | None = None) -> Starlette:
-    """The PayPay simulator as an ASGI app; app.state.simulator holds its state."""
-    sim = Simulator(config or SimulatorConfig())
+    """The PayPay simulator as an ASGI app; app.state.simulator holds it."""
+    return Simulator(config).app()
 
-    async def qr_page(request: Request) -> Response:
-        await sim.ready()
-        code_id = request.path_params["codeId"]
-        ref = sim.state.codes.get(code_id)
-        payment = sim.state.payments.get(ref) if ref else None
-        if request.method == "GET":
-            shown = payment if payment is not None and payment.status == "CREATED" else None
-            return HTMLResponse(_pay_page(code_id, shown), 200 if shown else 404)
-        form = parse_qs_flat((await request.body()).decode())
-        paid = api.customer_pays(
-            sim.ctx(_base_url(request.scope)), code_id, pay=form.get("action", "pay") != "fail"
-        )
-        if paid is None:
-            return HTMLResponse(_pay_page(code_id, None), 404)
-        await state.save(sim.config.store, [paid])
-        sim.notify(paid)
-        text = (
-            "お支払いが完了しました。"
-            if paid.charged
-            else "残高が不足しているためお支払いできませんでした。"
-        )
-        return HTMLResponse(_pay_page(code_id, paid, text))
 
-    async def control(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                body = json.loads(await request.body() or b"{}")
-                if not isinstance(body, dict):
-                    raise ValueError("a JSON object is expected")
-                apply_faults(sim.config, dict(body), PayPayRateLimit)
-                if "rate_limit" in body:
-                    sim.reseed()
-                for key in ("webhook_url", "webhook_retries", "webhook_backoff_seconds"):
-                    if key in body:
-                        setattr(sim.config, key, body[key])
-                if body.get("advance_seconds"):
-                    sim.clock.offset += timedelta(seconds=float(body["advance_seconds"]))
-                if body.get("reset"):
-                    await sim.reset()
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(
-            {
-                "faults": faults_json(sim.config),
-                "webhook_url": sim.config.webhook_url,
-                "now": sim.clock.now().isoformat(),
-            }
-        )
-
-    async def calls(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.state.calls.clear()
-        name = request.query_params.get("api")
-        return JSONResponse(
-            {"calls": [c.json() for c in sim.state.calls if name is None or c.api == name]}
-        )
-
-    async def webhooks(_request: Request) -> Response:
-        await sim.drain()
-        return JSONResponse({"webhooks": sim.state.webhooks})
-
-    app = Starlette(
-        routes=[
-            Route("/qr/{codeId}", qr_page, methods=["GET", "POST"]),
-            Route("/_control", control, methods=["GET", "POST"]),
-            Route("/_calls", calls, methods=["GET", "DELETE"]),
-            Route("/_webhooks", webhooks, methods=["GET"]),
-            Route("/v2/{rest:path}", OpaEndpoint(sim), methods=["GET", "POST", "DELETE"]),
-        ]
-    )
-    app.state.simulator = sim
+def simulator(ctx: SimulatorContext) -> AsgiApp:
+    """What the provider declares: kessai's clock and database (its store)."""
+    app: AsgiApp = Simulator(ctx=ctx).app()
     return app

@@ -1,14 +1,15 @@
 """What the PayPay simulator holds: its test merchant and users, QR codes and payments, the
-calls it answered and the webhooks it sent. Payments and codes are saved as records of the
-simulator base's store after each call that changed them."""
+webhooks it sent. Payments (with their codes) are records of the simulator base's store,
+kept by each call that changed them; the call log is the base's."""
 
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from kessai.providers.simulator.base import SimClock
 from kessai.providers.simulator.faults import InjectError, LoseResponse, RateLimit, ServerError
 from kessai.providers.simulator.store import SimulatorStore
 
@@ -22,11 +23,6 @@ USER_OK = "sim-user-ok"
 USER_NO_FUNDS = "sim-user-no-funds"  # NO_SUFFICIENT_FUND: a later try may pass
 USER_SUSPICIOUS = "sim-user-suspicious"  # UNACCEPTABLE_OP: never
 USER_DECLINES = {USER_NO_FUNDS: "NO_SUFFICIENT_FUND", USER_SUSPICIOUS: "UNACCEPTABLE_OP"}
-
-
-@dataclass
-class PayPayRateLimit(RateLimit):
-    info: str = "RATE_LIMIT"  # PayPay's answer: HTTP 429 with resultInfo.code RATE_LIMIT
 
 
 @dataclass
@@ -45,19 +41,6 @@ class SimulatorConfig:
     rate_limit: RateLimit | None = None
     inject_error: InjectError | None = None
     server_error: ServerError | None = None
-
-
-class SimClock:
-    def __init__(self, now: Callable[[], datetime] | None) -> None:
-        self._now = now
-        self.offset = timedelta()
-
-    def now(self) -> datetime:
-        base = self._now() if self._now else datetime.now(UTC)
-        return base + self.offset
-
-    def epoch(self) -> int:
-        return int(self.now().timestamp())
 
 
 @dataclass
@@ -111,35 +94,21 @@ class Payment:
 
 
 @dataclass
-class Call:
-    api: str
-    merchant_payment_id: str
-    result: str
-    code: str = ""
-
-    def json(self) -> dict[str, str]:
-        return asdict(self)
-
-
-@dataclass
 class State:
     clock: SimClock
     payments: dict[str, Payment] = field(default_factory=dict)  # by merchantPaymentId
     codes: dict[str, str] = field(default_factory=dict)  # codeId → merchantPaymentId
     nonces: dict[tuple[str, str], int] = field(default_factory=dict)  # (key, nonce) → epoch
-    calls: list[Call] = field(default_factory=list)
     webhooks: list[dict[str, Any]] = field(default_factory=list)
 
     def reset(self) -> None:
         self.payments.clear()
         self.codes.clear()
         self.nonces.clear()
-        self.calls.clear()
         self.webhooks.clear()
 
-    def log(self, api: str, ref: str, result: str, code: str = "") -> None:
-        self.calls.append(Call(api, ref, result, code))
-        del self.calls[:-1000]
+    def epoch(self) -> int:
+        return int(self.clock.now().timestamp())
 
     def by_payment_id(self, payment_id: str) -> Payment | None:
         return next((p for p in self.payments.values() if p.payment_id == payment_id), None)
@@ -154,8 +123,3 @@ def restore(state: State, records: dict[str, dict[str, dict[str, Any]]]) -> None
         state.payments[payment.merchant_payment_id] = payment
         if payment.code_id:
             state.codes[payment.code_id] = payment.merchant_payment_id
-
-
-async def save(store: SimulatorStore | None, payments: list[Payment]) -> None:
-    if store is not None and payments:
-        await store.put({("payment", p.merchant_payment_id): asdict(p) for p in payments})
