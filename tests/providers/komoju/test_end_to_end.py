@@ -29,7 +29,7 @@ async def test_wallet_is_captured_on_authorization_and_cancel_refunds(
     assert payment["status"] == "refunded"
     refunds = await shop.calls("RefundPayment")
     assert len(refunds) == 1
-    assert refunds[0]["key"]  # X-KOMOJU-IDEMPOTENCY on the POST
+    assert refunds[0]["ref"]  # X-KOMOJU-IDEMPOTENCY on the POST (the call log's ref)
 
 
 @pytest.mark.parametrize(("outcome", "code"), [("fail", "failed"), ("cancel", "cancelled")])

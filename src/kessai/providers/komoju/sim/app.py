@@ -1,5 +1,6 @@
-"""The ASGI app: KOMOJU's API paths under /api/v1 with Basic auth checked like KOMOJU, the
-customer's session page, webhooks sent back signed, fault control."""
+"""The ASGI app on the simulator base: KOMOJU's API paths under /api/v1 with Basic auth
+checked like KOMOJU, the customer's session page, webhooks sent back signed;
+/_control, /_records and /_calls come from the base."""
 
 import asyncio
 import base64
@@ -10,7 +11,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,21 +20,15 @@ from starlette.applications import Starlette
 from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
-from kessai.providers.komoju.sim.state import WALLETS, Answer, ApiError, State
+from kessai.providers.kit import AsgiApp, SimulatorContext
+from kessai.providers.komoju.sim.state import CARDS, WALLETS, Answer, ApiError, State
 from kessai.providers.komoju.webhook import signature
-from kessai.providers.simulator.faults import (
-    InjectError,
-    LoseResponse,
-    RateLimit,
-    RateLimiter,
-    ServerError,
-    apply_faults,
-    faults_json,
-    take,
-)
+from kessai.providers.simulator import base
+from kessai.providers.simulator.base import Call, Records, ResponseLost, Scenarios
+from kessai.providers.simulator.faults import InjectError, LoseResponse, RateLimit, ServerError
 from kessai.providers.simulator.store import SimulatorStore
 
 log = logging.getLogger("kessai.sim.komoju")
@@ -78,93 +73,101 @@ class Delivery:
     delivered: bool = False
 
 
-class ResponseLost(ConnectionResetError):
-    """Raised after the response headers went out: the connection drops, no body follows."""
+class Simulator(base.Simulator):
+    """KOMOJU's test mode on the simulator base: /api/v1 calls go through its fault switches,
+    sessions, payments, tokens and answered idempotency keys through its store."""
 
+    name = SIMULATOR
+    rate_limit_code = "too_many_requests"  # HTTP 429
+    scenarios = Scenarios(cards={card: code for card, code in CARDS.items() if code != "ok"})
 
-class Simulator:
-    def __init__(self, config: SimulatorConfig) -> None:
+    def __init__(
+        self, config: SimulatorConfig | None = None, ctx: SimulatorContext | None = None
+    ) -> None:
+        config = config or SimulatorConfig(now=ctx.now if ctx else None)
+        super().__init__(
+            SimulatorContext(now=config.now, sessions=ctx.sessions if ctx else None),
+            faults_from=config,
+            store=config.store,
+            sleep=config.sleep,
+        )
         self.config = config
-        self.offset = timedelta()
         self.state = State(self.now)
-        self.calls: list[dict[str, Any]] = []
         self.deliveries: list[Delivery] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._limiter = RateLimiter()
-        self.sleep = config.sleep or asyncio.sleep
-        self._loaded = config.store is None
-        self._loading = asyncio.Lock()
 
     def now(self) -> datetime:
-        return (self.config.now() if self.config.now else datetime.now(UTC)) + self.offset
+        return self.clock.now()
 
-    async def ready(self) -> None:
-        if self._loaded:
-            return
-        async with self._loading:
-            if not self._loaded and self.config.store is not None:
-                self.state.restore(await self.config.store.load())
-                self._loaded = True
+    # --- what the base asks ----------------------------------------------------------------
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/sessions/{id}", self.session_page, methods=["GET", "POST"]),
+            Route("/api/v1/{rest:path}", self.api, methods=["GET", "POST"]),
+        ]
+
+    def error(self, api: str, code: str) -> Response:
+        status = 429 if code == self.rate_limit_code else 422
+        return _json(status, ApiError(status, code, "simulated").json())
+
+    def restore(self, records: Records) -> None:
+        self.state.restore(records)
+
+    def forget(self) -> None:
+        self.state.records.clear()
+
+    def control(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        names = ("webhook_url", "webhook_secret", "webhook_retries", "webhook_delay_seconds")
+        for name in names:
+            if name in body:
+                setattr(self.config, name, body[name])
+        return {n: getattr(self.config, n) for n in names if n != "webhook_secret"}
 
     async def settle(self, answer: Answer) -> None:
-        """Write what a call changed, then send its webhooks."""
-        if self.config.store is not None and answer.changed:
-            kinds = self.state.records
-            await self.config.store.put({(k, i): kinds[k][i] for k, i in answer.changed})
+        """Keep what a call changed (the base writes it), then send its webhooks."""
+        for kind, ident in answer.changed:
+            self.keep(kind, ident, self.state.records[kind][ident])
         for event, payment in answer.events:
             self._send(event, self.state.kind("payment")[payment])
 
-    def log(self, api: str, key: str, result: str) -> None:
-        self.calls.append({"api": api, "key": key, "result": result, "at": self.now().isoformat()})
-        del self.calls[:-1000]
-
     # --- one API call ----------------------------------------------------------------------
-    async def call(
-        self,
-        method: str,
-        rest: str,
-        query: Mapping[str, str],
-        payload: dict[str, Any],
-        headers: Mapping[str, str],
-        base_url: str,
-    ) -> tuple[Answer, LoseResponse | ServerError | None]:
-        await self.ready()
-        api, params = _route(method, rest)
-        _check_auth(api, headers.get("authorization", ""))
+    async def api(self, request: Request) -> Response:
+        """Everything under /api/v1: KOMOJU's JSON in and out, with its HTTP statuses."""
+        raw = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
         key = headers.get("x-komoju-idempotency", "")
-        if self.config.latency_seconds > 0:
-            await self.sleep(self.config.latency_seconds)
-        if self._limiter.limited(self.config.rate_limit, api):
-            self.log(api, key, "rate_limited")
-            raise ApiError(429, "too_many_requests", "Too many requests")
-        server = take(self.config.server_error, api)
-        if server and not server.commit:
-            self.log(api, key, "server_error")
-            return Answer(server.status, {}), server
-        lose = server or take(self.config.lose_response, api)
-        if isinstance(lose, LoseResponse) and not lose.commit:
-            self.log(api, key, "lost")
-            return Answer(200, {}), lose
-        inject = take(self.config.inject_error, api)
-        if inject and not inject.commit:
-            self.log(api, key, f"injected {inject.info}")
-            raise ApiError(422, inject.info, "injected")
-        remembered = self.state.kind("idempotency").get(f"{api}:{key}") if key else None
-        if remembered is not None:  # the same request again: the same answer, nothing done
-            answer = Answer(remembered["status"], remembered["body"])
-        else:
-            answer = self._act(api, params, query, payload, base_url)
-            if key and method == "POST":
-                self.state.kind("idempotency")[f"{api}:{key}"] = {
-                    "status": answer.status,
-                    "body": answer.body,
-                }
-                answer.changed.append(("idempotency", f"{api}:{key}"))
-            await self.settle(answer)
-        if inject:
-            raise ApiError(422, inject.info, "injected after processing")
-        self.log(api, key, "server_error" if server else "lost" if lose else str(answer.status))
-        return answer, lose
+        try:
+            api, params = _route(request.method, request.path_params["rest"])
+            _check_auth(api, headers.get("authorization", ""))
+            try:
+                payload = json.loads(raw) if raw else {}
+            except ValueError:
+                raise ApiError(400, "bad_request", "the body is not JSON") from None
+            if not isinstance(payload, dict):
+                raise ApiError(400, "bad_request", "the body must be a JSON object")
+        except ApiError as refused:
+            return _json(refused.status, refused.json())
+        query, base_url = dict(request.query_params), _base_url(request.scope)
+
+        async def act(call: Call) -> Response:
+            remembered = self.state.kind("idempotency").get(f"{api}:{key}") if key else None
+            if remembered is not None:  # the same request again: the same answer, nothing done
+                answer = Answer(remembered["status"], remembered["body"])
+            else:
+                answer = self._act(api, params, query, payload, base_url)
+                if key and request.method == "POST":
+                    self.state.kind("idempotency")[f"{api}:{key}"] = {
+                        "status": answer.status,
+                        "body": answer.body,
+                    }
+                    answer.changed.append(("idempotency", f"{api}:{key}"))
+                await self.settle(answer)
+            if answer.status >= 300:
+                call.result, call.info = "error", str(answer.body.get("error", {}).get("code"))
+            return _json(answer.status, answer.body)
+
+        # The request's own reference at KOMOJU is its idempotency key.
+        return await self.answer(api, act, key)
 
     def _act(
         self,
@@ -195,6 +198,26 @@ class Simulator:
             return s.refund(params["id"], payload)
         except ApiError as refused:
             return Answer(refused.status, refused.json())
+
+    # --- the customer's side -------------------------------------------------------------------
+    async def session_page(self, request: Request) -> Response:
+        await self.ready()
+        ident = request.path_params["id"]
+        try:
+            if request.method == "GET":
+                return HTMLResponse(_session_page(self.state.session(ident)))
+            form = await request.form()
+            kind = str(form.get("payment_type") or WALLETS[0])
+            answer = self.state.customer_pays(ident, kind, str(form.get("outcome") or "pay"))
+        except ApiError as refused:
+            return JSONResponse(refused.json(), status_code=refused.status)
+        await self.settle(answer)
+        await self.flush()
+        target = answer.body.get("return_url")
+        if not target:
+            return JSONResponse({"session_id": ident, "status": answer.body["status"]})
+        joiner = "&" if "?" in target else "?"
+        return RedirectResponse(f"{target}{joiner}{urlencode({'session_id': ident})}", 303)
 
     # --- webhooks --------------------------------------------------------------------------
     def event(self, kind: str, payment: Mapping[str, Any]) -> dict[str, Any]:
@@ -278,51 +301,6 @@ def _base_url(scope: Scope) -> str:
     return str(URL(scope={**scope, "path": root, "query_string": b""})).rstrip("/")
 
 
-class ApiEndpoint:
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        raw = await request.body()
-        lose: LoseResponse | ServerError | None = None
-        try:
-            rest = request.path_params["rest"]
-            try:
-                payload = json.loads(raw) if raw else {}
-            except ValueError:
-                raise ApiError(400, "bad_request", "the body is not JSON") from None
-            if not isinstance(payload, dict):
-                raise ApiError(400, "bad_request", "the body must be a JSON object")
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            answer, lose = await self.sim.call(
-                scope["method"],
-                rest,
-                dict(request.query_params),
-                payload,
-                headers,
-                _base_url(scope),
-            )
-            status, body = answer.status, answer.body
-        except ApiError as refused:
-            status, body = refused.status, refused.json()
-        if isinstance(lose, ServerError):
-            page = HTMLResponse("<html><body>Service Unavailable</body></html>", lose.status)
-            await page(scope, receive, send)
-            return
-        data = json.dumps(body).encode()
-        headers_out = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(data)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers_out})
-        if lose is not None:
-            if lose.mode == "hang":
-                await self.sim.sleep(lose.hang_seconds)
-            raise ResponseLost("simulated: the response was lost")
-        await send({"type": "http.response.body", "body": data})
-
-
 def _session_page(session: Mapping[str, Any]) -> str:
     ident = html.escape(str(session["id"]))
     buttons = "".join(
@@ -341,73 +319,19 @@ def _session_page(session: Mapping[str, Any]) -> str:
     )
 
 
+def _json(status: int, body: Mapping[str, Any]) -> Response:
+    return JSONResponse(dict(body), status_code=status)
+
+
 def create_simulator(config: SimulatorConfig | None = None) -> Starlette:
-    sim = Simulator(config or SimulatorConfig())
+    """The KOMOJU simulator as an ASGI app; app.state.simulator holds it."""
+    return Simulator(config).app()
 
-    async def session_page(request: Request) -> Response:
-        await sim.ready()
-        ident = request.path_params["id"]
-        try:
-            if request.method == "GET":
-                return HTMLResponse(_session_page(sim.state.session(ident)))
-            form = await request.form()
-            kind = str(form.get("payment_type") or WALLETS[0])
-            answer = sim.state.customer_pays(ident, kind, str(form.get("outcome") or "pay"))
-        except ApiError as refused:
-            return JSONResponse(refused.json(), status_code=refused.status)
-        await sim.settle(answer)
-        target = answer.body.get("return_url")
-        if not target:
-            return JSONResponse({"session_id": ident, "status": answer.body["status"]})
-        joiner = "&" if "?" in target else "?"
-        return RedirectResponse(f"{target}{joiner}{urlencode({'session_id': ident})}", 303)
 
-    async def control(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                body = json.loads(await request.body() or b"{}")
-                if not isinstance(body, dict):
-                    raise ValueError("a JSON object is expected")
-                apply_faults(sim.config, body)
-                if "rate_limit" in body:
-                    sim._limiter.reseed(sim.config.rate_limit)
-                for name in (
-                    "webhook_url",
-                    "webhook_secret",
-                    "webhook_retries",
-                    "webhook_delay_seconds",
-                ):
-                    if name in body:
-                        setattr(sim.config, name, body[name])
-                if body.get("advance_seconds"):
-                    sim.offset += timedelta(seconds=float(body["advance_seconds"]))
-                if body.get("reset"):
-                    sim.state.records.clear()
-                    if sim.config.store is not None:
-                        await sim.config.store.clear()
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(
-            {
-                "faults": faults_json(sim.config),
-                "webhook_url": sim.config.webhook_url,
-                "now": sim.now().isoformat(),
-            }
-        )
-
-    async def calls(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.calls.clear()
-        api = request.query_params.get("api")
-        return JSONResponse({"calls": [c for c in sim.calls if api in (None, c["api"])]})
-
-    app = Starlette(
-        routes=[
-            Route("/sessions/{id}", session_page, methods=["GET", "POST"]),
-            Route("/_control", control, methods=["GET", "POST"]),
-            Route("/_calls", calls, methods=["GET", "DELETE"]),
-            Route("/api/v1/{rest:path}", ApiEndpoint(sim), methods=["GET", "POST"]),
-        ]
-    )
-    app.state.simulator = sim
+def simulator(ctx: SimulatorContext) -> AsgiApp:
+    """What the provider declares: kessai's clock and database (its store)."""
+    app: AsgiApp = Simulator(ctx=ctx).app()
     return app
+
+
+__all__ = ["ResponseLost"]
