@@ -23,7 +23,7 @@ async def test_checkout_authorize_capture_at_amazon(shop: Shop) -> None:
     assert charge["captureAmount"]["amount"] == "5500"
     # Every POST carried its idempotency key (the simulator answers 400 MissingHeader without).
     posts = [c for c in await shop.calls() if c["api"] in ("CreateCharge", "CaptureCharge")]
-    assert [bool(c["key"]) for c in posts] == [True, True]
+    assert [bool(c["ref"]) for c in posts] == [True, True]  # ref: the idempotency key
 
 
 async def test_authorize_then_cancel_cancels_the_charge(shop: Shop) -> None:
@@ -59,7 +59,7 @@ async def test_a_lost_answer_is_reconciled_without_a_second_charge(shop: Shop) -
     assert r.json()["order"]["payment_status_label"] == "仮売上完了", r.text
     assert len(shop.charges()) == 1
     # The charge was asked for again with the same idempotency key: Amazon's first answer.
-    keys = [c["key"] for c in await shop.calls("CreateCharge")]
+    keys = [c["ref"] for c in await shop.calls("CreateCharge")]
     assert len(keys) == 2
     assert len(set(keys)) == 1
 

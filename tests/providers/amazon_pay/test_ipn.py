@@ -69,7 +69,7 @@ async def test_a_notification_sent_twice_is_stored_and_acted_on_once(shop: Shop)
 
 async def test_a_replayed_old_notification_is_refused(shop: Shop) -> None:
     _, charge = await authorized(shop)
-    shop.simulator.offset = -timedelta(hours=2)  # signed two hours ago, sent again now
+    shop.simulator.clock.offset = -timedelta(hours=2)  # signed two hours ago, sent again now
     envelope = about(shop, charge)
     r = await post(shop, envelope)
     assert r.status_code == 401, r.text

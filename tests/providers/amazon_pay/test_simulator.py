@@ -14,7 +14,7 @@ from kessai.providers.amazon_pay import signing
 from kessai.providers.amazon_pay.config import AmazonPayConfig
 from kessai.providers.amazon_pay.http import AmazonPayClient
 from kessai.providers.amazon_pay.provider import sandbox_settings
-from kessai.providers.amazon_pay.sim import SANDBOX_STORE_ID, create_simulator
+from kessai.providers.amazon_pay.sim import SANDBOX_STORE_ID, SimulatorConfig, create_simulator
 
 BASE = "http://amazon.sim"
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -22,8 +22,7 @@ NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def sim() -> AsyncIterator[httpx.AsyncClient]:
-    app = create_simulator()
-    app.state.simulator.config.now = lambda: NOW
+    app = create_simulator(SimulatorConfig(now=lambda: NOW))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
         yield c
 

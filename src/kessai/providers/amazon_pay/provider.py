@@ -35,12 +35,9 @@ def connect(ctx: ConnectorContext) -> AmazonPayConnector:
 
 
 def simulator(ctx: SimulatorContext) -> AsgiApp:
-    from kessai.providers.amazon_pay.sim import SIMULATOR, SimulatorConfig, create_simulator
-    from kessai.providers.simulator.store import SimulatorStore
+    from kessai.providers.amazon_pay.sim.app import simulator
 
-    store = None if ctx.sessions is None else SimulatorStore(ctx.sessions, SIMULATOR)
-    app: AsgiApp = create_simulator(SimulatorConfig(now=ctx.now, store=store))
-    return app
+    return simulator(ctx)
 
 
 def sandbox_settings(base_url: str) -> Mapping[str, Any]:

@@ -1,5 +1,6 @@
-"""The ASGI app: Amazon Pay API v2 paths, request signatures checked like Amazon, the
-Sandbox buyer's checkout page, IPN sent back over SNS, fault control."""
+"""The ASGI app on the simulator base: Amazon Pay API v2 paths, request signatures checked
+like Amazon, the Sandbox buyer's checkout page, IPN sent back over SNS; /_control, /_records
+and /_calls come from the base."""
 
 import asyncio
 import base64
@@ -23,21 +24,15 @@ from starlette.applications import Starlette
 from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
 from kessai.providers.amazon_pay import ipn, signing
 from kessai.providers.amazon_pay.sim.state import PAYMENT_METHODS, Answer, ApiError, State
-from kessai.providers.simulator.faults import (
-    InjectError,
-    LoseResponse,
-    RateLimit,
-    RateLimiter,
-    ServerError,
-    apply_faults,
-    faults_json,
-    take,
-)
+from kessai.providers.kit import AsgiApp, SimulatorContext
+from kessai.providers.simulator import base
+from kessai.providers.simulator.base import Call, Records, ResponseLost
+from kessai.providers.simulator.faults import InjectError, LoseResponse, RateLimit, ServerError
 from kessai.providers.simulator.store import SimulatorStore
 
 log = logging.getLogger("kessai.sim.amazon_pay")
@@ -101,18 +96,6 @@ class SimulatorConfig:
 
 
 @dataclass
-class Call:
-    seq: int
-    api: str
-    key: str
-    result: str
-    at: str
-
-    def json(self) -> dict[str, Any]:
-        return self.__dict__.copy()
-
-
-@dataclass
 class IpnDelivery:
     message_id: str
     object_type: str
@@ -121,10 +104,25 @@ class IpnDelivery:
     delivered: bool = False
 
 
-class Simulator:
-    def __init__(self, config: SimulatorConfig) -> None:
+class Simulator(base.Simulator):
+    """Amazon Pay's Sandbox on the simulator base: API calls go through its fault switches,
+    sessions, charge permissions, charges, refunds and answered idempotency keys through its
+    store; the signature is checked before anything else."""
+
+    name = SIMULATOR
+    rate_limit_code = "TooManyRequests"  # HTTP 429
+
+    def __init__(
+        self, config: SimulatorConfig | None = None, ctx: SimulatorContext | None = None
+    ) -> None:
+        config = config or SimulatorConfig(now=ctx.now if ctx else None)
+        super().__init__(
+            SimulatorContext(now=config.now, sessions=ctx.sessions if ctx else None),
+            faults_from=config,
+            store=config.store,
+            sleep=config.sleep,
+        )
         self.config = config
-        self.offset = timedelta()
         self.state = State(self.now)
         self.keys: dict[str, rsa.RSAPublicKey] = {
             SANDBOX_PUBLIC_KEY_ID: _public_key(_pem("sandbox_merchant_key.pem"))
@@ -132,34 +130,42 @@ class Simulator:
         sns_key = load_pem_private_key(_pem("sns_signing_key.pem"), password=None)
         assert isinstance(sns_key, rsa.RSAPrivateKey)
         self.sns_key = sns_key
-        self.calls: list[Call] = []
         self.ipn: list[IpnDelivery] = []
         self._ipn_tasks: set[asyncio.Task[None]] = set()
-        self._limiter = RateLimiter()
-        self.sleep = config.sleep or asyncio.sleep
-        self._loaded = config.store is None
-        self._loading = asyncio.Lock()
 
     def now(self) -> datetime:
-        base = self.config.now() if self.config.now else datetime.now(UTC)
-        return base + self.offset
+        return self.clock.now()
 
-    async def ready(self) -> None:
-        if self._loaded:
-            return
-        async with self._loading:
-            if not self._loaded and self.config.store is not None:
-                self.state.restore(await self.config.store.load())
-                self._loaded = True
+    # --- what the base asks ----------------------------------------------------------------
+    def routes(self) -> list[BaseRoute]:
+        api = ["GET", "POST", "DELETE", "PATCH"]
+        return [
+            Route("/checkout/{id}", self.checkout, methods=["GET", "POST"]),
+            Route("/v2/{rest:path}", self.api, methods=api),
+            Route("/sandbox/v2/{rest:path}", self.api, methods=api),
+            Route("/live/v2/{rest:path}", self.api, methods=api),
+        ]
 
-    async def save(self, changed: list[tuple[str, str]]) -> None:
-        if self.config.store is not None and changed:
-            kinds = self.state.records
-            await self.config.store.put({(k, i): kinds[k][i] for k, i in changed})
+    def error(self, api: str, code: str) -> Response:
+        status = 429 if code == self.rate_limit_code else 400
+        return _json(status, _error(ApiError(status, code, "simulated")))
 
-    def log(self, api: str, key: str, result: str) -> None:
-        self.calls.append(Call(len(self.calls) + 1, api, key, result, self.now().isoformat()))
-        del self.calls[:-1000]
+    def restore(self, records: Records) -> None:
+        self.state.restore(records)
+
+    def forget(self) -> None:
+        self.state.records.clear()
+
+    def control(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        names = ("ipn_url", "ipn_retries", "ipn_delay_seconds")
+        for name in names:
+            if name in body:
+                setattr(self.config, name, body[name])
+        return {n: getattr(self.config, n) for n in names}
+
+    def kept(self, changed: list[tuple[str, str]]) -> None:
+        for kind, ident in changed:
+            self.keep(kind, ident, self.state.records[kind][ident])
 
     # --- signatures, as Amazon checks them -------------------------------------------------
     def check_signature(
@@ -195,51 +201,55 @@ class Simulator:
             raise ApiError(401, "InvalidRequestSignature", "the request signature does not match")
 
     # --- one API call ------------------------------------------------------------------------
-    async def call(
-        self,
-        method: str,
-        rest: str,
-        payload: dict[str, Any],
-        headers: Mapping[str, str],
-        base_url: str,
-    ) -> tuple[Answer, LoseResponse | ServerError | None]:
-        await self.ready()
-        api, params = _route(method, rest)
-        key = headers.get("x-amz-pay-idempotency-key", "")
-        if method == "POST" and not key:
-            raise ApiError(400, "MissingHeader", "x-amz-pay-idempotency-key is required")
-        if self.config.latency_seconds > 0:
-            await self.sleep(self.config.latency_seconds)
-        if self._limiter.limited(self.config.rate_limit, api):
-            self.log(api, key, "rate_limited")
-            raise ApiError(429, "TooManyRequests", "the request was throttled")
-        server = take(self.config.server_error, api)
-        if server and not server.commit:
-            self.log(api, key, "server_error")
-            return Answer(server.status, {}), server
-        lose = server or take(self.config.lose_response, api)
-        if isinstance(lose, LoseResponse) and not lose.commit:
-            self.log(api, key, "lost")
-            return Answer(200, {}), lose
-        inject = take(self.config.inject_error, api)
-        if inject and not inject.commit:
-            self.log(api, key, f"injected {inject.info}")
-            raise ApiError(400, inject.info, "injected")
-        remembered = self.state.kind("idempotency").get(key) if key else None
-        if remembered is not None:  # the same request again: the same answer
-            answer = Answer(remembered["status"], remembered["body"])
-        else:
-            answer = self._act(api, params, payload, headers, base_url)
-            if key:
-                self.state.kind("idempotency")[key] = {"status": answer.status, "body": answer.body}
-                answer.changed.append(("idempotency", key))
-            await self.save(answer.changed)
-            for object_type, object_id, permission in answer.notify:
-                self._send_ipn(object_type, object_id, permission)
-        if inject:
-            raise ApiError(400, inject.info, "injected after processing")
-        self.log(api, key, "server_error" if server else "lost" if lose else str(answer.status))
-        return answer, lose
+    async def api(self, request: Request) -> Response:
+        """An API call: the signature first, then Amazon's JSON in and out."""
+        raw = await request.body()
+        scope = request.scope
+        root = scope.get("root_path", "")
+        path = scope["path"][len(root) :] if scope["path"].startswith(root) else scope["path"]
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        method = request.method
+        try:
+            matched = _API_PATH.fullmatch(path)
+            if matched is None:
+                raise ApiError(404, "ResourceNotFound", "no such operation")
+            query = {k: request.query_params.getlist(k) for k in request.query_params}
+            self.check_signature(method, path, query, headers, raw)
+            try:
+                payload = json.loads(raw) if raw else {}
+            except ValueError:
+                raise ApiError(400, "InvalidRequestFormat", "the body is not JSON") from None
+            if not isinstance(payload, dict):
+                raise ApiError(400, "InvalidRequestFormat", "the body must be a JSON object")
+            api, params = _route(method, matched["rest"])
+            key = headers.get("x-amz-pay-idempotency-key", "")
+            if method == "POST" and not key:
+                raise ApiError(400, "MissingHeader", "x-amz-pay-idempotency-key is required")
+        except ApiError as refused:  # refused before the simulator acts on anything
+            return _json(refused.status, _error(refused))
+        base_url = _base_url(scope)
+
+        async def act(call: Call) -> Response:
+            remembered = self.state.kind("idempotency").get(key) if key else None
+            if remembered is not None:  # the same request again: the same answer
+                answer = Answer(remembered["status"], remembered["body"])
+            else:
+                answer = self._act(api, params, payload, headers, base_url)
+                if key:
+                    self.state.kind("idempotency")[key] = {
+                        "status": answer.status,
+                        "body": answer.body,
+                    }
+                    answer.changed.append(("idempotency", key))
+                self.kept(answer.changed)
+                for object_type, object_id, permission in answer.notify:
+                    self._send_ipn(object_type, object_id, permission)
+            if answer.status >= 300:
+                call.result, call.info = "error", str(answer.body.get("reasonCode", ""))
+            return _json(answer.status, _public(answer.body))
+
+        # A call's own reference at Amazon is its x-amz-pay-idempotency-key.
+        return await self.answer(api, act, key)
 
     def _act(
         self,
@@ -272,6 +282,26 @@ class Simulator:
             return s.get_refund(params["id"])
         except ApiError as refused:  # an answered refusal is remembered like any answer
             return Answer(refused.status, _error(refused))
+
+    # --- the buyer's side ---------------------------------------------------------------------
+    async def checkout(self, request: Request) -> Response:
+        ident = request.path_params["id"]
+        await self.ready()
+        if request.method == "GET":
+            return HTMLResponse(_checkout_page(ident))
+        form = await request.form()
+        try:
+            session = self.state.buyer_chooses(ident, str(form.get("payment_method") or ""))
+        except ApiError as refused:
+            return JSONResponse(_error(refused), status_code=refused.status)
+        self.kept([("session", ident)])
+        await self.flush()
+        target = session["webCheckoutDetails"].get("checkoutResultReturnUrl")
+        if not target:
+            return JSONResponse({"amazonCheckoutSessionId": ident})
+        joiner = "&" if "?" in target else "?"
+        query = urlencode({"amazonCheckoutSessionId": ident})
+        return RedirectResponse(f"{target}{joiner}{query}", status_code=303)
 
     # --- IPN over SNS ----------------------------------------------------------------------
     def envelope(self, object_type: str, object_id: str, permission: str) -> dict[str, str]:
@@ -364,69 +394,10 @@ def _base_url(scope: Scope) -> str:
     return str(URL(scope={**scope, "path": root, "query_string": b""})).rstrip("/")
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-class ResponseLost(ConnectionResetError):
-    """Raised after the response headers went out: the connection drops, no body follows."""
-
-
-class ApiEndpoint:
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope)
-        raw = await _read_body(receive)
-        root = scope.get("root_path", "")
-        path = scope["path"][len(root) :] if scope["path"].startswith(root) else scope["path"]
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        lose: LoseResponse | ServerError | None = None
-        try:
-            matched = _API_PATH.fullmatch(path)
-            if matched is None:
-                raise ApiError(404, "ResourceNotFound", "no such operation")
-            query = {k: request.query_params.getlist(k) for k in request.query_params}
-            self.sim.check_signature(scope["method"], path, query, headers, raw)
-            try:
-                payload = json.loads(raw) if raw else {}
-            except ValueError:
-                raise ApiError(400, "InvalidRequestFormat", "the body is not JSON") from None
-            if not isinstance(payload, dict):
-                raise ApiError(400, "InvalidRequestFormat", "the body must be a JSON object")
-            answer, lose = await self.sim.call(
-                scope["method"], matched["rest"], payload, headers, _base_url(scope)
-            )
-            status, body = answer.status, _public(answer.body)
-        except ApiError as refused:
-            status, body = refused.status, _error(refused)
-        if isinstance(lose, ServerError):
-            page = b"<html><body>Service Unavailable</body></html>"
-            start = {"type": "http.response.start", "status": lose.status, "headers": []}
-            await send(start)
-            await send({"type": "http.response.body", "body": page})
-            return
-        payload_bytes = json.dumps(body).encode()
-        response_headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload_bytes)).encode()),
-            (b"x-amz-pay-request-id", hashlib.sha1(payload_bytes).hexdigest().encode()),  # noqa: S324
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": response_headers})
-        if lose is not None:
-            if lose.mode == "hang":
-                await self.sim.sleep(lose.hang_seconds)
-            raise ResponseLost("simulated: the response was lost")
-        await send({"type": "http.response.body", "body": payload_bytes})
+def _json(status: int, body: dict[str, Any]) -> Response:
+    payload = json.dumps(body).encode()
+    request_id = hashlib.sha1(payload).hexdigest()  # noqa: S324
+    return Response(payload, status, {"x-amz-pay-request-id": request_id}, "application/json")
 
 
 def _checkout_page(session_id: str) -> str:
@@ -443,67 +414,14 @@ def _checkout_page(session_id: str) -> str:
 
 
 def create_simulator(config: SimulatorConfig | None = None) -> Starlette:
-    sim = Simulator(config or SimulatorConfig())
+    """The Amazon Pay simulator as an ASGI app; app.state.simulator holds it."""
+    return Simulator(config).app()
 
-    async def checkout(request: Request) -> Response:
-        ident = request.path_params["id"]
-        await sim.ready()
-        if request.method == "GET":
-            return HTMLResponse(_checkout_page(ident))
-        form = await request.form()
-        try:
-            session = sim.state.buyer_chooses(ident, str(form.get("payment_method") or ""))
-        except ApiError as refused:
-            return JSONResponse(_error(refused), status_code=refused.status)
-        await sim.save([("session", ident)])
-        target = session["webCheckoutDetails"].get("checkoutResultReturnUrl")
-        if not target:
-            return JSONResponse({"amazonCheckoutSessionId": ident})
-        joiner = "&" if "?" in target else "?"
-        query = urlencode({"amazonCheckoutSessionId": ident})
-        return RedirectResponse(f"{target}{joiner}{query}", status_code=303)
 
-    async def control(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                body = json.loads(await request.body() or b"{}")
-                if not isinstance(body, dict):
-                    raise ValueError("a JSON object is expected")
-                apply_faults(sim.config, body)
-                if "rate_limit" in body:
-                    sim._limiter.reseed(sim.config.rate_limit)
-                for name in ("ipn_url", "ipn_retries", "ipn_delay_seconds"):
-                    if name in body:
-                        setattr(sim.config, name, body[name])
-                if body.get("advance_seconds"):
-                    sim.offset += timedelta(seconds=float(body["advance_seconds"]))
-                if body.get("reset"):
-                    sim.state.records.clear()
-                    if sim.config.store is not None:
-                        await sim.config.store.clear()
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(
-            {
-                "faults": faults_json(sim.config),
-                "ipn_url": sim.config.ipn_url,
-                "now": sim.now().isoformat(),
-            }
-        )
-
-    async def calls(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.calls.clear()
-        api = request.query_params.get("api")
-        return JSONResponse({"calls": [c.json() for c in sim.calls if api in (None, c.api)]})
-
-    app = Starlette(
-        routes=[
-            Route("/checkout/{id}", checkout, methods=["GET", "POST"]),
-            Route("/_control", control, methods=["GET", "POST"]),
-            Route("/_calls", calls, methods=["GET", "DELETE"]),
-            Route("/{path:path}", ApiEndpoint(sim), methods=["GET", "POST", "DELETE", "PATCH"]),
-        ]
-    )
-    app.state.simulator = sim
+def simulator(ctx: SimulatorContext) -> AsgiApp:
+    """What the provider declares: kessai's clock and database (its store)."""
+    app: AsgiApp = Simulator(ctx=ctx).app()
     return app
+
+
+__all__ = ["ResponseLost"]
