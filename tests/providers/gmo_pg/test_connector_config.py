@@ -97,3 +97,24 @@ async def test_the_connector_is_built_per_account_from_its_settings(
     assert SHOP_PASS not in repr(conn)
     with pytest.raises(ConfigurationError):
         registry.for_account("gmo_pg", store.account_id + 1, {"shop_id": "x"})
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "link_endpoint"),
+    [
+        ("https://pt01.mul-pay.jp", "https://stg.link.mul-pay.jp"),
+        ("https://p01.mul-pay.jp/", "https://link.mul-pay.jp"),
+        ("http://127.0.0.1:8001/sim/gmo-pg", "http://127.0.0.1:8001/sim/gmo-pg"),
+    ],
+)
+def test_payment_links_point_at_the_link_host_of_the_same_environment(
+    endpoint: str, link_endpoint: str
+) -> None:
+    assert GmoPgConfig.from_settings(settings_for(endpoint)).link_endpoint == link_endpoint
+
+
+def test_a_link_endpoint_or_config_id_that_cannot_be_used_is_refused() -> None:
+    bad = {**GOOD, "link_endpoint": "ftp://x", "link_config_id": "設定"}
+    with pytest.raises(ConfigurationError) as caught:
+        GmoPgConfig.from_settings(bad)
+    assert set(caught.value.detail["fields"]) == {"link_endpoint", "link_config_id"}

@@ -10,6 +10,9 @@ Keys of the account's settings mapping:
 - e92_retries (3), e92_backoff_seconds (1.0), e92_backoff_max_seconds (8.0): the rate-limit retry
 - tds2 (false): 3-D Secure 2.0 for every authorization; tds2_return_url: where GMO sends the
   customer back after the challenge (RetUrl)
+- link_endpoint: where リンクタイプ Plus links point (https://stg.link.mul-pay.jp for GMO's test
+  environment, https://link.mul-pay.jp for production; by default the one beside `endpoint`,
+  or `endpoint` itself for a simulator); link_config_id: 設定ID of GMO's shop admin (optional)
 """
 
 import re
@@ -22,6 +25,12 @@ from kessai.core.errors import ConfigurationError
 
 _ID = re.compile(r"[A-Za-z0-9]{1,13}")
 _PASS = re.compile(r"[\x21-\x7e]{1,20}")  # printable ASCII, no spaces
+_CONFIG_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+# GMO's idPass hosts → the リンクタイプ Plus host of the same environment.
+_LINK_HOSTS = {
+    "https://pt01.mul-pay.jp": "https://stg.link.mul-pay.jp",
+    "https://p01.mul-pay.jp": "https://link.mul-pay.jp",
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,8 @@ class GmoPgConfig:
     e92_backoff_max_seconds: float = 8.0
     tds2: bool = False
     tds2_return_url: str | None = None
+    link_endpoint: str = "https://stg.link.mul-pay.jp"
+    link_config_id: str | None = None
 
     @property
     def has_site(self) -> bool:
@@ -125,6 +136,14 @@ class GmoPgConfig:
         if tds2 and return_url is None:
             bad("tds2_return_url", "3Dセキュア2.0を使うときは認証後の戻り先URLを設定してください")
 
+        link_endpoint = _text(settings.get("link_endpoint"))
+        if link_endpoint and urlsplit(link_endpoint).scheme not in ("http", "https"):
+            bad("link_endpoint", "リンクタイプの接続先URLは http(s):// で設定してください")
+        link_endpoint = link_endpoint or _LINK_HOSTS.get(endpoint, endpoint)
+        config_id = _text(settings.get("link_config_id")) or None
+        if config_id is not None and not _CONFIG_ID.fullmatch(config_id):
+            bad("link_config_id", "設定IDは半角英数字・ハイフン・アンダースコアで設定してください")
+
         if problems:
             raise ConfigurationError(
                 "GMO PGの設定に誤りがあります: " + "、".join(problems),
@@ -144,6 +163,8 @@ class GmoPgConfig:
             e92_backoff_max_seconds=backoff_max,
             tds2=bool(tds2),
             tds2_return_url=return_url,
+            link_endpoint=link_endpoint.rstrip("/"),
+            link_config_id=config_id,
         )
 
 

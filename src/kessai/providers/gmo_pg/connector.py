@@ -32,7 +32,7 @@ from kessai.providers.contract import (
     Shipment,
     Transaction,
 )
-from kessai.providers.gmo_pg import errors, notification
+from kessai.providers.gmo_pg import errors, link, notification
 from kessai.providers.gmo_pg.config import GmoPgConfig
 from kessai.providers.gmo_pg.http import (
     HttpRefused,
@@ -41,6 +41,7 @@ from kessai.providers.gmo_pg.http import (
     Reply,
     TransportError,
 )
+from kessai.providers.gmo_pg.linkpay import LinkMixin
 from kessai.providers.gmo_pg.members import CARD_SEQ, CardVaultMixin, check_member_id, check_token
 from kessai.providers.gmo_pg.methods import SLIP_BY_KEY, redirect_method
 from kessai.providers.gmo_pg.redirect import RedirectMixin
@@ -163,11 +164,12 @@ def _gmo_date(value: str | None) -> date | None:
         return None
 
 
-class GmoPgConnector(CardVaultMixin, RedirectMixin, SlipMixin):
+class GmoPgConnector(CardVaultMixin, RedirectMixin, SlipMixin, LinkMixin):
     """Authorizer, Capturer, Canceller, AmountChanger, Reconciler, CardVault and
     ChallengeCompleter for one GMO PG account: クレジットカード here, the redirect methods
-    (PayPay, d払い …) in redirect.py, コンビニ・Pay-easy・銀行振込 in slips.py, chosen by the
-    order's method type (later calls: by what the store kept for the OrderID)."""
+    (PayPay, d払い …) in redirect.py, コンビニ・Pay-easy・銀行振込 in slips.py, the payment
+    link (リンクタイプ) in linkpay.py, chosen by the order's method type (later calls: by what
+    the store kept for the OrderID)."""
 
     def __init__(self, account_id: int, settings: Mapping[str, Any], store: ReferenceStore) -> None:
         self.account_id = account_id
@@ -232,6 +234,8 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin, SlipMixin):
         slip = SLIP_BY_KEY.get(request.method)
         if slip is not None:
             return await self._slip_authorize(request, slip)
+        if request.method == link.METHOD:
+            return await self._link_authorize(request)
         card = self._card(request.source)
         if isinstance(card, Outcome):
             return card
@@ -363,6 +367,9 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin, SlipMixin):
         slip = await self._slip_of(reference)
         if slip is not None:
             return await self._slip_complete(reference, *slip)
+        linked = await self._is_link(reference)
+        if linked is not None:
+            return await self._link_complete(reference, linked)
         stored = await self.store.get(reference) or {}
         access = await self._access(reference, stored)
         if isinstance(access, Outcome):

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kessai.providers.gmo_pg import codec
+from kessai.providers.gmo_pg.link import METHOD
 from kessai.providers.gmo_pg.methods import pay_type_of
 from kessai.providers.kit import Forged, Notification, Verified
 from kessai.providers.store import ReferenceStore
@@ -61,9 +62,12 @@ async def check(
     gave for it, its pay type and its amount (Amount + Tax). The disagreement, or None."""
     stored = await store.get(reference) or {}
     known = stored.get("access_id")
-    if not known:
+    # A payment link's transaction is made at GMO when the customer pays: its AccessID is
+    # first learnt here, and SearchTrade confirms it before anything moves.
+    link_unpaid = stored.get("pay_method") == METHOD and not known
+    if not known and not link_unpaid:
         return f"オーダーID {reference} の取引ID(AccessID)が登録されていません"
-    if data.get("AccessID") != known:
+    if not link_unpaid and data.get("AccessID") != known:
         return "取引ID(AccessID)がこのオーダーIDの取引と一致しません"
     expected = pay_type_of(str(stored.get("pay_method") or ""))
     if (data.get("PayType") or "0") != expected:

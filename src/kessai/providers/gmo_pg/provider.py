@@ -6,6 +6,8 @@
   the customer's approval, <X>Sales, <X>Cancel…, SearchTradeMulti);
   codec.py the CP932 wire format, http.py the transport, errors.py GMO's ErrInfo table.
 - sim/: the simulator of GMO's test environment (test cards in sim/config.py).
+- link.py + linkpay.py: クレジットカード(リンクタイプ): a signed リンクタイプ Plus link to GMO's
+  hosted page, the result by 結果通知.
 - notification.py: 結果通知 (GMO does not sign it: the shop id is checked here, the
   transaction is looked up at GMO by the inbox before anything moves).
 """
@@ -16,7 +18,7 @@ from typing import Any
 import httpx
 
 from kessai.core.settings import Settings
-from kessai.providers.gmo_pg import declines, notification
+from kessai.providers.gmo_pg import declines, link, notification
 from kessai.providers.gmo_pg.config import GmoPgConfig
 from kessai.providers.gmo_pg.connection_test import check_gateway
 from kessai.providers.gmo_pg.connector import GmoPgConnector
@@ -95,7 +97,13 @@ PROVIDER = Provider(
     check_settings=GmoPgConfig.from_settings,
     provider_codes=frozenset({"gmo_pg"}),
     method_types=frozenset(
-        {"credit_card", "credit_card_recurring", *SEED_003_REDIRECTS, *SLIP_BY_KEY},
+        {
+            "credit_card",
+            "credit_card_recurring",
+            link.METHOD,
+            *SEED_003_REDIRECTS,
+            *SLIP_BY_KEY,
+        },
     ),
     integration="gmo_pg",
     setting_aliases={"shop_password": "shop_pass", "site_password": "site_pass"},

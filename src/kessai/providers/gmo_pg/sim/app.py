@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from kessai.providers.gmo_pg import codec
-from kessai.providers.gmo_pg.sim import records, redirect, shop, site, slips
+from kessai.providers.gmo_pg.sim import link, records, redirect, shop, site, slips
 from kessai.providers.gmo_pg.sim.config import (
     CHALLENGE_CARD,
     DECLINE_CARDS,
@@ -100,6 +100,7 @@ class GmoSimulator(base.Simulator):
             Route("/payment/{name}", self.idpass, methods=["POST"]),
             Route("/token", self.token, methods=["POST", "OPTIONS"]),
             Route("/ext/js/token.js", self.token_js, methods=["GET"]),
+            Route("/v1/plus/{shop_id}/checkout/{part}", self.link_page, methods=["GET"]),
             Route("/_sandbox/pay", self.sandbox_pay, methods=["POST"]),
             Route("/_notifications", self.notifications, methods=["GET", "POST"]),
         ]
@@ -230,6 +231,34 @@ class GmoSimulator(base.Simulator):
             await self.flush()
             self.notifier.send(fields(tran))
         return RedirectResponse(redirect.return_url(tran), status_code=303)
+
+    async def link_page(self, request: Request) -> Response:
+        """GMO's hosted payment page (リンクタイプ Plus) a payment link opens."""
+        await self.ready()
+        ctx = Ctx(self.config, self.state, lambda: _base_url(request.scope))
+        opened = link.open_link(
+            ctx, str(request.path_params["shop_id"]), str(request.path_params["part"])
+        )
+        if isinstance(opened, str):
+            return HTMLResponse(link.words(opened), 400)
+        refused = link.refusal(ctx, opened)
+        if refused:
+            return HTMLResponse(link.words(refused), 410)
+        result = request.query_params.get("result")
+        if result is None:
+            return HTMLResponse(link.page(opened))
+        status = "CANCEL"
+        if result == "approve":
+            tran = link.approve(ctx, opened)
+            status = tran.status
+            self.keep_touched({}, tran)
+            await self.flush()
+            self.notifier.send(fields(tran))
+        target = link.back_to_shop(opened, status)
+        if target:
+            return RedirectResponse(target, status_code=303)
+        done = "お支払いが完了しました" if status != "CANCEL" else "お支払いをキャンセルしました"
+        return HTMLResponse(link.words(done))
 
     async def sandbox_pay(self, request: Request) -> Response:
         """The customer pays a コンビニ・Pay-easy・銀行振込 slip (a sandbox call)."""
