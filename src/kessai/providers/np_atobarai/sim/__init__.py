@@ -17,9 +17,10 @@ without its 都道府県, a phone number that is not 10–11 digits, goods not a
 billed_amount, an unknown pd_company_code or an empty slip_no.
 
 Faults: POST /_control with the simulator base's switches (latency_seconds, lose_response,
-inject_error {"info": "E0100002"}, server_error), the api being the path after /v1
-("transactions", "shipments", "transactions/find" …); {"reset": true}. GET /_calls lists
-the calls answered (paths and results, never the buyer's address).
+rate_limit (HTTP 429), inject_error {"info": "E0100002"}, server_error), the api being the
+path after /v1 ("transactions", "shipments", "transactions/find" …); {"reset": true}.
+GET /_calls lists the calls answered (paths and results, never the buyer's address),
+GET /_records the transactions kept.
 """
 
 from kessai.providers.np_atobarai.sim.app import create_simulator

@@ -1,85 +1,65 @@
-"""The ASGI app: NP's JSON endpoints under /v1, fault control, the call log."""
+"""The ASGI app on the simulator base: NP's JSON endpoints under /v1 (credentials checked
+first); /_control, /_records and /_calls come from the base."""
 
-import asyncio
 import base64
 import itertools
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
 
-from kessai.core.clock import utcnow
 from kessai.providers.kit import AsgiApp, SimulatorContext
 from kessai.providers.np_atobarai.sandbox import TEST_SHOP_CODE, TEST_SP_CODE, TEST_TERMINAL_ID
 from kessai.providers.np_atobarai.sim import rules
-from kessai.providers.simulator.faults import (
-    InjectError,
-    LoseResponse,
-    RateLimit,
-    ServerError,
-    apply_faults,
-    faults_json,
-    take,
-)
-from kessai.providers.simulator.store import SimulatorStore
+from kessai.providers.simulator import base
+from kessai.providers.simulator.base import Call, Records, Scenarios
 
 SIMULATOR = "np_atobarai"
 _READ_ONLY = {"transactions/find", "authorizations/find"}
+Handled = tuple[int, dict[str, Any], list[dict[str, Any]]]
 
 
-class ResponseLost(ConnectionResetError):
-    """Raised after the response headers went out: the connection drops, no body follows."""
+class Simulator(base.Simulator):
+    """NP's test environment on the simulator base: /v1 calls go through its fault switches,
+    transactions through its store; test amounts pick the credit check (sim/rules.py)."""
 
+    name = SIMULATOR
+    # NP documents no throttling answer: the simulator's is HTTP 429, as a front would answer,
+    # which the connector takes as no answer (settled by a lookup).
+    rate_limit_code = "TooManyRequests"
+    scenarios = Scenarios(
+        amounts={
+            amount: " ".join([first, *([why] if isinstance(why, str) else why or [])])
+            for amount, (first, why, _later) in rules.CHECKS.items()
+        }
+    )
 
-@dataclass
-class Faults:
-    latency_seconds: float = 0.0
-    lose_response: LoseResponse | None = None
-    rate_limit: RateLimit | None = None
-    inject_error: InjectError | None = None
-    server_error: ServerError | None = None
+    def __init__(self, ctx: SimulatorContext | None = None) -> None:
+        super().__init__(ctx)
+        self.transactions: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(1)
 
+    # --- what the base asks ----------------------------------------------------------------
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/v1/{path:path}", self.api, methods=["POST", "PATCH"])]
 
-@dataclass
-class Call:
-    seq: int
-    api: str
-    shop_transaction_id: str
-    result: str
-    at: str
+    def error(self, api: str, code: str) -> Response:
+        status = 429 if code == self.rate_limit_code else 400
+        return _json(status, {"errors": [{"codes": [code]}]})
 
-    def json(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+    def restore(self, records: Records) -> None:
+        self.transactions.update(records.get("transaction", {}))
 
+    def forget(self) -> None:
+        self.transactions.clear()
 
-@dataclass
-class Simulator:
-    store: SimulatorStore | None
-    now: Callable[[], datetime]
-    faults: Faults = field(default_factory=Faults)
-    transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    calls: list[Call] = field(default_factory=list)
-    loaded: bool = False
-    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-
-    async def ready(self) -> None:
-        if self.loaded:
-            return
-        if self.store is not None:
-            records = await self.store.load()
-            self.transactions.update(records.get("transaction", {}))
-        self.loaded = True
-
-    async def save(self, changed: list[dict[str, Any]]) -> None:
-        if self.store is not None and changed:
-            await self.store.put({("transaction", t["np_transaction_id"]): t for t in changed})
+    def kept(self, changed: list[dict[str, Any]]) -> None:
+        for t in changed:
+            self.keep("transaction", t["np_transaction_id"], t)
 
     def by_shop_id(self, shop_id: str) -> dict[str, Any] | None:
         for t in self.transactions.values():
@@ -89,15 +69,48 @@ class Simulator:
 
     def new_id(self) -> str:
         while True:
-            candidate = f"NP{self.now():%y%m%d}{next(self._ids):06d}"
+            candidate = f"NP{self.clock.now():%y%m%d}{next(self._ids):06d}"
             if candidate not in self.transactions:
                 return candidate
 
-    def log(self, api: str, shop_id: str, result: str) -> None:
-        self.calls.append(Call(len(self.calls) + 1, api, shop_id, result, self.now().isoformat()))
+    # --- one call -----------------------------------------------------------------------
+    async def api(self, request: Request) -> Response:
+        """/v1/<path>: JSON in, JSON out (200 results, 400 errors, 401 bad credentials)."""
+        api, method = str(request.path_params["path"]), request.method
+        body = await request.body()
+        await self.ready()
+        if not _authorized({k.lower(): v for k, v in request.headers.items()}):
+            self.log(api, "", "unauthorized", "E0100001")
+            return _json(401, {"errors": [{"codes": ["E0100001"]}]})
+        try:
+            transactions = json.loads(body)["transactions"]
+            first = transactions[0]
+            if not isinstance(first, dict) or len(transactions) != 1:
+                raise ValueError
+        except (ValueError, KeyError, IndexError, TypeError):
+            self.log(api, "", "error", "E0100002")
+            return _json(400, {"errors": [{"codes": ["E0100002"]}]})
+        shop_id = str(first.get("shop_transaction_id") or "") or _np_shop_id(self, first)
+        if api in _READ_ONLY and method == "POST":
+            handler = partial(self.find, first, full=api == "transactions/find")
+        elif (method, api) in HANDLERS:
+            handler = partial(HANDLERS[(method, api)], self, first)
+        else:
+            self.log(api, shop_id, "unsupported")
+            return _json(404, {"errors": [{"codes": ["E0100002"]}]})
+
+        async def act(call: Call) -> Response:
+            status, answer, changed = handler()
+            self.kept(changed)
+            if status != 200:
+                codes = [c for e in answer.get("errors", []) for c in e.get("codes", [])]
+                call.result, call.info = "error", " ".join(codes)
+            return _json(status, answer)
+
+        return await self.answer(api, act, shop_id)
 
     # --- the APIs -------------------------------------------------------------------
-    def register(self, t: dict[str, Any]) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
+    def register(self, t: dict[str, Any]) -> Handled:
         codes = rules.registration_errors(t)
         if codes:
             return 400, {"errors": [{"codes": codes}]}, []
@@ -116,9 +129,7 @@ class Simulator:
         self.transactions[record["np_transaction_id"]] = record
         return 200, {"results": [_result(record)]}, [record]
 
-    def find(
-        self, t: dict[str, Any], *, full: bool
-    ) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
+    def find(self, t: dict[str, Any], *, full: bool) -> Handled:
         np_id = str(t.get("np_transaction_id") or "")
         shop_id = str(t.get("shop_transaction_id") or "")
         record = self.transactions.get(np_id) if np_id else self.by_shop_id(shop_id)
@@ -141,7 +152,7 @@ class Simulator:
             }
         return 200, {"results": [answer]}, changed
 
-    def update(self, t: dict[str, Any]) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
+    def update(self, t: dict[str, Any]) -> Handled:
         record = self.transactions.get(str(t.get("np_transaction_id") or ""))
         if record is None:
             return 400, {"errors": [{"codes": ["E0100119"]}]}, []
@@ -156,7 +167,7 @@ class Simulator:
         record |= rules.credit_check(int(t["billed_amount"]))
         return 200, {"results": [_result(record)]}, [record]
 
-    def cancel(self, t: dict[str, Any]) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
+    def cancel(self, t: dict[str, Any]) -> Handled:
         record = self.transactions.get(str(t.get("np_transaction_id") or ""))
         if record is None:
             return 400, {"errors": [{"codes": ["E0100119"]}]}, []
@@ -165,7 +176,7 @@ class Simulator:
         record["status"] = "canceled"
         return 200, {"results": [{"np_transaction_id": record["np_transaction_id"]}]}, [record]
 
-    def ship(self, t: dict[str, Any]) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
+    def ship(self, t: dict[str, Any]) -> Handled:
         record = self.transactions.get(str(t.get("np_transaction_id") or ""))
         if record is None:
             return 400, {"errors": [{"codes": ["E0100119"]}]}, []
@@ -202,8 +213,7 @@ HANDLERS = {
 }
 
 
-def _authorized(scope: Scope) -> bool:
-    headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+def _authorized(headers: Mapping[str, str]) -> bool:
     expected = base64.b64encode(f"{TEST_SHOP_CODE}:{TEST_SP_CODE}".encode()).decode()
     return (
         headers.get("authorization") == f"Basic {expected}"
@@ -211,97 +221,8 @@ def _authorized(scope: Scope) -> bool:
     )
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-class ApiEndpoint:
-    """/v1/<path>: JSON in, JSON out (200 results, 400 errors, 401 bad credentials)."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        api = str(scope.get("path_params", {}).get("path", ""))
-        method = scope["method"]
-        body = await _read_body(receive)
-        status, answer, lose = await self.answer(method, api, body, scope)
-        if isinstance(lose, ServerError):
-            page = b"<html><body>Service Temporarily Unavailable</body></html>"
-            headers = [
-                (b"content-type", b"text/html"),
-                (b"content-length", str(len(page)).encode()),
-            ]
-            await send({"type": "http.response.start", "status": lose.status, "headers": headers})
-            await send({"type": "http.response.body", "body": page})
-            return
-        payload = json.dumps(answer, ensure_ascii=False).encode()
-        headers = [
-            (b"content-type", b"application/json; charset=utf-8"),
-            (b"content-length", str(len(payload) or 1).encode()),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        if lose is not None:
-            if lose.mode == "hang":
-                await asyncio.sleep(lose.hang_seconds)
-            raise ResponseLost(f"simulated: the {api} response was lost")
-        await send({"type": "http.response.body", "body": payload})
-
-    async def answer(
-        self, method: str, api: str, body: bytes, scope: Scope
-    ) -> tuple[int, dict[str, Any], LoseResponse | ServerError | None]:
-        sim = self.sim
-        await sim.ready()
-        if not _authorized(scope):
-            sim.log(api, "", "unauthorized")
-            return 401, {"errors": [{"codes": ["E0100001"]}]}, None
-        try:
-            transactions = json.loads(body)["transactions"]
-            first = transactions[0]
-            if not isinstance(first, dict) or len(transactions) != 1:
-                raise ValueError
-        except (ValueError, KeyError, IndexError, TypeError):
-            sim.log(api, "", "error")
-            return 400, {"errors": [{"codes": ["E0100002"]}]}, None
-        shop_id = str(first.get("shop_transaction_id") or "")
-        f = sim.faults
-        if f.latency_seconds > 0:
-            await asyncio.sleep(f.latency_seconds)
-        server = take(f.server_error, api)
-        if server and not server.commit:
-            sim.log(api, shop_id, "server_error")
-            return 503, {}, server
-        lose = server or take(f.lose_response, api)
-        if isinstance(lose, LoseResponse) and not lose.commit:
-            sim.log(api, shop_id, "lost")
-            return 200, {}, lose
-        inject = take(f.inject_error, api)
-        if inject and not inject.commit:
-            sim.log(api, shop_id, "injected")
-            return 400, {"errors": [{"codes": [inject.info]}]}, lose
-        if api in _READ_ONLY and method == "POST":
-            status, answer, changed = sim.find(first, full=api == "transactions/find")
-        elif (method, api) in HANDLERS:
-            status, answer, changed = HANDLERS[(method, api)](sim, first)
-        else:
-            sim.log(api, shop_id, "unsupported")
-            return 404, {"errors": [{"codes": ["E0100002"]}]}, None
-        await sim.save(changed)
-        if inject:
-            status, answer = 400, {"errors": [{"codes": [inject.info]}]}
-        result = "ok" if status == 200 else "error"
-        if lose is not None:
-            result = "server_error" if isinstance(lose, ServerError) else "lost"
-        sim.log(api, shop_id or _np_shop_id(sim, first), result)
-        return status, answer, lose
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return JSONResponse(body, status, media_type="application/json; charset=utf-8")
 
 
 def _np_shop_id(sim: Simulator, t: dict[str, Any]) -> str:
@@ -310,38 +231,6 @@ def _np_shop_id(sim: Simulator, t: dict[str, Any]) -> str:
 
 
 def create_simulator(ctx: SimulatorContext | None = None) -> AsgiApp:
-    ctx = ctx or SimulatorContext()
-    store = None if ctx.sessions is None else SimulatorStore(ctx.sessions, SIMULATOR)
-    sim = Simulator(store, ctx.now or utcnow)
-
-    async def control(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                body = json.loads(await request.body() or b"{}")
-                if not isinstance(body, dict):
-                    raise ValueError("a JSON object is expected")
-                apply_faults(sim.faults, body)
-                if body.get("reset"):
-                    sim.transactions.clear()
-                    if sim.store is not None:
-                        await sim.store.clear()
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"faults": faults_json(sim.faults)})
-
-    async def calls(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.calls.clear()
-        api = request.query_params.get("api")
-        return JSONResponse({"calls": [c.json() for c in sim.calls if api is None or c.api == api]})
-
-    app = Starlette(
-        routes=[
-            Route("/v1/{path:path}", ApiEndpoint(sim), methods=["POST", "PATCH"]),
-            Route("/_control", control, methods=["GET", "POST"]),
-            Route("/_calls", calls, methods=["GET", "DELETE"]),
-        ]
-    )
-    app.state.simulator = sim
-    result: AsgiApp = app
-    return result
+    """The NP後払い simulator as an ASGI app; app.state.simulator holds it."""
+    app: AsgiApp = Simulator(ctx).app()
+    return app
