@@ -12,8 +12,10 @@ Test cards (sandbox.py): 4111111111111111 succeeds; 4000000000000028 → 1014200
 without the "-n" of a 再オーソリ) is refused with 10106201.
 
 Faults: POST /_control with the simulator base's switches (latency_seconds, lose_response,
-inject_error {"info": "10199999"}, server_error); `api` is the request id
-("ST01-00131-101" …); {"reset": true}. GET /_calls lists the calls (ids, order ids, results).
+rate_limit (HTTP 429), inject_error {"info": "10199999"}, server_error); `api` is the
+request id ("ST01-00131-101" …); {"reset": true}. GET /_calls lists the calls (ids, order
+ids as ref, results), GET /_records what it keeps: transactions, issued tokens (brand and
+test outcome, never the card number) and carrier purchases awaiting the customer.
 """
 
 from kessai.providers.sbps.sim.app import create_simulator

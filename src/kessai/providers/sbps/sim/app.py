@@ -1,25 +1,28 @@
-"""The ASGI app: SBPS's XML API, the token endpoint, fault control, the call log."""
+"""The ASGI app on the simulator base: SBPS's XML API (Basic auth and sps_hashcode checked),
+the token endpoint, the carriers' purchase page; /_control, /_records and /_calls come from
+the base."""
 
-import asyncio
 import base64
 import html
 import json
 import re
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import BaseRoute, Route
 
-from kessai.core.clock import TOKYO, utcnow
+from kessai.core.clock import TOKYO
 from kessai.providers.kit import AsgiApp, SimulatorContext
 from kessai.providers.sbps import codec
 from kessai.providers.sbps.sandbox import (
@@ -30,16 +33,8 @@ from kessai.providers.sbps.sandbox import (
     TEST_MERCHANT_ID,
     TEST_SERVICE_ID,
 )
-from kessai.providers.simulator.faults import (
-    InjectError,
-    LoseResponse,
-    RateLimit,
-    ServerError,
-    apply_faults,
-    faults_json,
-    take,
-)
-from kessai.providers.simulator.store import SimulatorStore
+from kessai.providers.simulator import base
+from kessai.providers.simulator.base import Call, Records, Scenarios
 
 SIMULATOR = "sbps"
 CARRIER_METHODS = {"docomo": "401", "auone": "402", "softbank2": "405"}
@@ -47,52 +42,154 @@ MAX_AUTHORIZATIONS = 5
 _BRANDS = (("35", "J"), ("37", "A"), ("36", "D"), ("4", "V"), ("5", "M"))
 
 
-class ResponseLost(ConnectionResetError):
-    """Raised after the response headers went out: the connection drops, no body follows."""
-
-
-@dataclass
-class Faults:
-    latency_seconds: float = 0.0
-    lose_response: LoseResponse | None = None
-    rate_limit: RateLimit | None = None
-    inject_error: InjectError | None = None
-    server_error: ServerError | None = None
-
-
 Answer = tuple[list[codec.Node], str | None]  # (fields after res_result, error code)
 
 
-@dataclass
-class Simulator:
-    store: SimulatorStore | None
-    now: Callable[[], datetime]
-    faults: Faults = field(default_factory=Faults)
-    transactions: dict[str, dict[str, Any]] = field(default_factory=dict)  # by tracking_id
-    tokens: dict[str, dict[str, str]] = field(default_factory=dict)  # memory only
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    purchases: dict[str, dict[str, str]] = field(default_factory=dict)  # awaiting the customer
-    loaded: bool = False
+class Simulator(base.Simulator):
+    """SBPS's sandbox on the simulator base: XML API calls go through its fault switches;
+    transactions, issued tokens (never the card number: its brand and test outcome) and
+    carrier purchases awaiting the customer through its store."""
 
-    async def ready(self) -> None:
-        if not self.loaded and self.store is not None:
-            self.transactions.update((await self.store.load()).get("transaction", {}))
-        self.loaded = True
+    name = SIMULATOR
+    # SBPS documents no throttling answer: the simulator's is HTTP 429 from its front, which
+    # the connector takes as no answer (settled by a lookup).
+    rate_limit_code = "TooManyRequests"
+    scenarios = Scenarios(cards=DECLINES)
 
-    async def save(self, record: dict[str, Any] | None) -> None:
-        if self.store is not None and record is not None:
-            await self.store.put({("transaction", record["tracking_id"]): record})
+    def __init__(self, ctx: SimulatorContext | None = None) -> None:
+        super().__init__(ctx)
+        self.transactions: dict[str, dict[str, Any]] = {}  # by tracking_id
+        self.tokens: dict[str, dict[str, str]] = {}
+        self.purchases: dict[str, dict[str, str]] = {}  # by order_id, awaiting the customer
+
+    # --- what the base asks ----------------------------------------------------------------
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/f01/FepBuyInfoReceive.do", self.purchase_page, methods=["GET"]),
+            Route("/f01/pay", self.pay, methods=["GET"]),
+            Route("/api/xmlapi.do", self.xml_api, methods=["POST"]),
+            Route("/token", self.token, methods=["POST"]),
+        ]
+
+    def error(self, api: str, code: str) -> Response:
+        if code == self.rate_limit_code:
+            return PlainTextResponse("Too Many Requests", 429)
+        return _xml(response(api, ([], code), self.stamp()))
+
+    def restore(self, records: Records) -> None:
+        self.transactions.update(records.get("transaction", {}))
+        self.tokens.update(records.get("token", {}))
+        self.purchases.update(records.get("purchase", {}))
+
+    def forget(self) -> None:
+        self.transactions.clear()
+        self.tokens.clear()
+        self.purchases.clear()
+
+    def kept(self, record: dict[str, Any] | None) -> None:
+        if record is not None:
+            self.keep("transaction", record["tracking_id"], record)
 
     def stamp(self) -> str:
-        return self.now().astimezone(TOKYO).strftime("%Y%m%d%H%M%S")
+        return self.clock.now().astimezone(TOKYO).strftime("%Y%m%d%H%M%S")
 
     def by_order(self, order_id: str) -> dict[str, Any] | None:
         return next((t for t in self.transactions.values() if t["order_id"] == order_id), None)
 
-    def log(self, api: str, order_id: str, result: str) -> None:
-        self.calls.append(
-            {"seq": len(self.calls) + 1, "api": api, "order_id": order_id, "result": result}
+    # --- the XML API ------------------------------------------------------------------------
+    async def xml_api(self, request: Request) -> Response:
+        """POST /api/xmlapi.do: Shift_JIS XML in and out, HTTP 200 (401 without Basic auth)."""
+        body = await request.body()
+        await self.ready()
+        if not _authorized({k.lower(): v for k, v in request.headers.items()}):
+            return PlainTextResponse("", 401)
+        try:
+            doc = codec.decode(body)
+        except codec.CodecError:
+            return _xml(response("", ([], "99905999"), self.stamp()))
+        api_id = doc.api_id or ""
+
+        async def act(call: Call) -> Response:
+            answer, changed = self.act(doc)
+            self.kept(changed)
+            if answer[1]:
+                call.result, call.info = "error", answer[1]
+            return _xml(response(api_id, answer, self.stamp()))
+
+        return await self.answer(api_id, act, doc.get("order_id") or doc.get("tracking_id") or "")
+
+    # --- the browser's side --------------------------------------------------------------------
+    async def token(self, request: Request) -> Response:
+        """SBPS's token JS: a card becomes a one-time token (what is kept: its brand and the
+        sandbox's answer for it, never the number)."""
+        try:
+            card = str(json.loads(await request.body()).get("cc_number") or "")
+        except (ValueError, AttributeError):
+            card = ""
+        if not card.isdigit() or not 14 <= len(card) <= 16:
+            return JSONResponse({"result": "NG", "errorCode": "4"}, status_code=400)
+        await self.ready()
+        issued = {"token": secrets.token_urlsafe(24), "key": secrets.token_urlsafe(12)}
+        brand = next((b for prefix, b in _BRANDS if card.startswith(prefix)), "V")
+        kept = {"key": issued["key"], "brand": brand, "decline": DECLINES.get(card, "")}
+        self.tokens[issued["token"]] = kept
+        self.keep("token", issued["token"], kept)
+        await self.flush()
+        masked = f"{card[:6]}{'*' * (len(card) - 10)}{card[-4:]}"
+        return JSONResponse(
+            {
+                "result": "OK",
+                "tokenResponse": {
+                    "token": issued["token"],
+                    "tokenKey": issued["key"],
+                    "maskedCcNumber": masked,
+                },
+            }
         )
+
+    async def purchase_page(self, request: Request) -> Response:
+        """SBPS's purchase page (link type): the 購入要求 checked, then the carrier's page."""
+        pairs = parse_qsl(request.url.query, keep_blank_values=True)
+        given = dict(pairs)
+        nodes: list[codec.Node] = [(k, v) for k, v in pairs if k != "sps_hashcode"]
+        signed = given.get("sps_hashcode") == codec.hashcode(nodes, TEST_HASH_KEY)
+        ours = (given.get("merchant_id"), given.get("service_id")) == (
+            TEST_MERCHANT_ID,
+            TEST_SERVICE_ID,
+        )
+        method = CARRIER_METHODS.get(given.get("pay_method", ""))
+        if not (signed and ours and method and given.get("amount", "").isdigit()):
+            return HTMLResponse("<p>購入要求が正しくありません(sps_hashcode)</p>", 400)
+        await self.ready()
+        order_id = given.get("order_id", "")
+        self.purchases[order_id] = given | {"method": method}
+        self.keep("purchase", order_id, self.purchases[order_id])
+        await self.flush()
+        q = html.escape(urlencode({"order_id": order_id}))
+        return HTMLResponse(
+            '<!doctype html><html lang="ja"><meta charset="utf-8"><title>キャリア決済</title>'
+            f"<h1>{html.escape(given['pay_method'])} のお支払い(シミュレーター)</h1>"
+            f"<p>{int(given['amount']):,}円</p>"
+            f'<p><a href="pay?{q}&amp;result=OK">支払う</a></p>'
+            f'<p><a href="pay?{q}&amp;result=NG">キャンセル</a></p></html>'
+        )
+
+    async def pay(self, request: Request) -> Response:
+        """The customer's answer: the payment recorded, SBPS's notice posted, then back."""
+        await self.ready()
+        order_id = request.query_params.get("order_id", "")
+        given = self.purchases.pop(order_id, None)
+        if given is None:
+            return HTMLResponse("<p>この購入要求は見つからないか、既に終了しています。</p>", 404)
+        self.keep("purchase", order_id, None)
+        if request.query_params.get("result") != "OK":
+            await self.flush()
+            return RedirectResponse(given["cancel_url"], status_code=303)
+        record = self.carrier_payment(given)
+        self.kept(record)
+        await self.flush()
+        await self.notify(given["pagecon_url"], record)
+        return RedirectResponse(given["success_url"], status_code=303)
 
     # --- the APIs -------------------------------------------------------------------
     def authorize(self, method: str, doc: codec.Document) -> tuple[Answer, dict[str, Any] | None]:
@@ -106,11 +203,12 @@ class Simulator:
         tries = sum(1 for t in self.transactions.values() if t["base"] == base)
         if tries >= MAX_AUTHORIZATIONS:
             return ([], f"{method}06201"), None  # 再与信の回数超過
-        token = self.tokens.pop(doc.get("pay_option_manage/token") or "", None)
+        issued = doc.get("pay_option_manage/token") or ""
+        token = self.tokens.pop(issued, None)
         if token is None or token["key"] != doc.get("pay_option_manage/token_key"):
             return ([], f"{method}05301"), None  # トークン不正・使用済み
-        card = token["card"]
-        brand = next((b for prefix, b in _BRANDS if card.startswith(prefix)), "V")
+        self.keep("token", issued, None)
+        declined = token.get("decline")
         tracking = f"{len(self.transactions) + 1:014d}"
         record = {
             "tracking_id": tracking,
@@ -119,18 +217,18 @@ class Simulator:
             "base": base,
             "method": method,
             "amount": int(amount),
-            "brand": brand,
-            "status": "9" if card in DECLINES else "1",
+            "brand": token["brand"],
+            "status": "9" if declined else "1",
             "process_date": self.stamp(),
         }
         self.transactions[tracking] = record
-        if card in DECLINES:
-            return ([], DECLINES[card]), record
+        if declined:
+            return ([], declined), record
         return (
             [
                 ("res_sps_transaction_id", str(record["sps_transaction_id"])),
                 ("res_tracking_id", tracking),
-                ("res_pay_method_info", [("cardbrand_code", brand)]),
+                ("res_pay_method_info", [("cardbrand_code", token["brand"])]),
                 ("res_process_date", str(record["process_date"])),
             ],
             None,
@@ -233,9 +331,10 @@ class Simulator:
         except (httpx.HTTPError, codec.CodecError):
             answered = None
         record["notice_answer"] = answered
-        await self.save(record)
+        self.kept(record)
+        await self.flush()
 
-    def answer(self, doc: codec.Document) -> tuple[Answer, dict[str, Any] | None]:
+    def act(self, doc: codec.Document) -> tuple[Answer, dict[str, Any] | None]:
         api_id = doc.api_id or ""
         api, _, method = api_id.rpartition("-")
         if doc.get("merchant_id") != TEST_MERCHANT_ID or doc.get("service_id") != TEST_SERVICE_ID:
@@ -262,186 +361,16 @@ def response(api_id: str, answer: Answer, now: str) -> bytes:
     return codec.encode("sps-api-response", api_id, nodes, None)
 
 
-def _authorized(scope: Scope) -> bool:
-    headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+def _authorized(headers: Mapping[str, str]) -> bool:
     expected = base64.b64encode(f"{TEST_BASIC_ID}:{TEST_BASIC_PASSWORD}".encode()).decode()
     return headers.get("authorization") == f"Basic {expected}"
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-class XmlApi:
-    """POST /api/xmlapi.do: Shift_JIS XML in and out, HTTP 200 (401 without Basic auth)."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sim = self.sim
-        body = await _read_body(receive)
-        await sim.ready()
-        if not _authorized(scope):
-            await _send(send, 401, b"", "text/plain")
-            return
-        try:
-            doc = codec.decode(body)
-        except codec.CodecError:
-            await _send(send, 200, response("", ([], "99905999"), sim.stamp()), "text/xml")
-            return
-        api_id, order_id = doc.api_id or "", doc.get("order_id") or doc.get("tracking_id") or ""
-        f = sim.faults
-        if f.latency_seconds > 0:
-            await asyncio.sleep(f.latency_seconds)
-        server = take(f.server_error, api_id)
-        if server and not server.commit:
-            sim.log(api_id, order_id, "server_error")
-            await _send(send, server.status, b"Service Temporarily Unavailable", "text/html")
-            return
-        lose = server or take(f.lose_response, api_id)
-        if isinstance(lose, LoseResponse) and not lose.commit:
-            sim.log(api_id, order_id, "lost")
-            await _lose(send, lose)
-            return
-        inject = take(f.inject_error, api_id)
-        if inject and not inject.commit:
-            sim.log(api_id, order_id, "injected")
-            await _send(send, 200, response(api_id, ([], inject.info), sim.stamp()), "text/xml")
-            return
-        answer, changed = sim.answer(doc)
-        await sim.save(changed)
-        if inject:
-            answer = ([], inject.info)
-        result = "error" if answer[1] else "ok"
-        if isinstance(lose, ServerError):
-            sim.log(api_id, order_id, "server_error")
-            await _send(send, lose.status, b"Service Temporarily Unavailable", "text/html")
-            return
-        if lose is not None:
-            sim.log(api_id, order_id, "lost")
-            await _lose(send, lose)
-            return
-        sim.log(api_id, order_id, result)
-        await _send(send, 200, response(api_id, answer, sim.stamp()), "text/xml;charset=Shift_JIS")
-
-
-async def _send(send: Send, status: int, payload: bytes, media: str) -> None:
-    headers = [(b"content-type", media.encode()), (b"content-length", str(len(payload)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
-
-
-async def _lose(send: Send, lose: LoseResponse) -> None:
-    headers = [(b"content-type", b"text/xml"), (b"content-length", b"1")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    if lose.mode == "hang":
-        await asyncio.sleep(lose.hang_seconds)
-    raise ResponseLost("simulated: the response was lost")
+def _xml(payload: bytes) -> Response:
+    return Response(payload, 200, media_type="text/xml;charset=Shift_JIS")
 
 
 def create_simulator(ctx: SimulatorContext | None = None) -> AsgiApp:
-    ctx = ctx or SimulatorContext()
-    store = None if ctx.sessions is None else SimulatorStore(ctx.sessions, SIMULATOR)
-    sim = Simulator(store, ctx.now or utcnow)
-
-    async def token(request: Request) -> Response:
-        try:
-            card = str(json.loads(await request.body()).get("cc_number") or "")
-        except (ValueError, AttributeError):
-            card = ""
-        if not card.isdigit() or not 14 <= len(card) <= 16:
-            return JSONResponse({"result": "NG", "errorCode": "4"}, status_code=400)
-        issued = {"token": secrets.token_urlsafe(24), "key": secrets.token_urlsafe(12)}
-        sim.tokens[issued["token"]] = {"card": card, "key": issued["key"]}
-        masked = f"{card[:6]}{'*' * (len(card) - 10)}{card[-4:]}"
-        return JSONResponse(
-            {
-                "result": "OK",
-                "tokenResponse": {
-                    "token": issued["token"],
-                    "tokenKey": issued["key"],
-                    "maskedCcNumber": masked,
-                },
-            }
-        )
-
-    async def control(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                body = json.loads(await request.body() or b"{}")
-                if not isinstance(body, dict):
-                    raise ValueError("a JSON object is expected")
-                apply_faults(sim.faults, body)
-                if body.get("reset"):
-                    sim.transactions.clear()
-                    if sim.store is not None:
-                        await sim.store.clear()
-            except (ValueError, TypeError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"faults": faults_json(sim.faults)})
-
-    async def calls(request: Request) -> Response:
-        if request.method == "DELETE":
-            sim.calls.clear()
-        api = request.query_params.get("api")
-        return JSONResponse({"calls": [c for c in sim.calls if api is None or c["api"] == api]})
-
-    async def purchase_page(request: Request) -> Response:
-        """SBPS's purchase page (link type): the 購入要求 checked, then the carrier's page."""
-        pairs = parse_qsl(request.url.query, keep_blank_values=True)
-        given = dict(pairs)
-        nodes: list[codec.Node] = [(k, v) for k, v in pairs if k != "sps_hashcode"]
-        signed = given.get("sps_hashcode") == codec.hashcode(nodes, TEST_HASH_KEY)
-        ours = (given.get("merchant_id"), given.get("service_id")) == (
-            TEST_MERCHANT_ID,
-            TEST_SERVICE_ID,
-        )
-        method = CARRIER_METHODS.get(given.get("pay_method", ""))
-        if not (signed and ours and method and given.get("amount", "").isdigit()):
-            return HTMLResponse("<p>購入要求が正しくありません(sps_hashcode)</p>", 400)
-        order_id = given.get("order_id", "")
-        sim.purchases[order_id] = given | {"method": method}
-        q = html.escape(urlencode({"order_id": order_id}))
-        return HTMLResponse(
-            '<!doctype html><html lang="ja"><meta charset="utf-8"><title>キャリア決済</title>'
-            f"<h1>{html.escape(given['pay_method'])} のお支払い(シミュレーター)</h1>"
-            f"<p>{int(given['amount']):,}円</p>"
-            f'<p><a href="pay?{q}&amp;result=OK">支払う</a></p>'
-            f'<p><a href="pay?{q}&amp;result=NG">キャンセル</a></p></html>'
-        )
-
-    async def pay(request: Request) -> Response:
-        """The customer's answer: the payment recorded, SBPS's notice posted, then back."""
-        given = sim.purchases.pop(request.query_params.get("order_id", ""), None)
-        if given is None:
-            return HTMLResponse("<p>この購入要求は見つからないか、既に終了しています。</p>", 404)
-        await sim.ready()
-        if request.query_params.get("result") != "OK":
-            return RedirectResponse(given["cancel_url"], status_code=303)
-        record = sim.carrier_payment(given)
-        await sim.save(record)
-        await sim.notify(given["pagecon_url"], record)
-        return RedirectResponse(given["success_url"], status_code=303)
-
-    app = Starlette(
-        routes=[
-            Route("/f01/FepBuyInfoReceive.do", purchase_page, methods=["GET"]),
-            Route("/f01/pay", pay, methods=["GET"]),
-            Route("/api/xmlapi.do", XmlApi(sim), methods=["POST"]),
-            Route("/token", token, methods=["POST"]),
-            Route("/_control", control, methods=["GET", "POST"]),
-            Route("/_calls", calls, methods=["GET", "DELETE"]),
-        ]
-    )
-    app.state.simulator = sim
-    result: AsgiApp = app
-    return result
+    """The SBPS simulator as an ASGI app; app.state.simulator holds it."""
+    app: AsgiApp = Simulator(ctx).app()
+    return app
