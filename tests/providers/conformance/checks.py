@@ -198,6 +198,43 @@ async def check_server_error_is_settled_by_lookup(h: Harness) -> None:
         assert h.charges() == charged, "charged twice"
 
 
+async def check_simulator_honours_the_shared_fault_switches(h: Harness) -> None:
+    """The provider's simulator stands on the simulator base: /_control shows the shared
+    switches, a slow answer is only slow, and a rate-limited call gets the provider's own
+    rate-limit answer, charges nothing, and the order goes through on a later try."""
+    calls = h.sandbox.fault_calls
+    if calls is None:
+        pytest.skip(f"{h.provider.name} talks to no server: its faults are its scenarios")
+    shown = await h.control()
+    assert set(shown["faults"]) >= {
+        "latency_seconds",
+        "lose_response",
+        "rate_limit",
+        "inject_error",
+        "server_error",
+    }
+    assert {"now", "scenarios", "records"} <= set(shown)
+
+    slow = await h.order(h.sandbox.succeed)
+    await h.control(latency_seconds=0.2)
+    assert (await h.run(slow, "authorize")).outcome == "succeeded"
+    await h.control(latency_seconds=0)
+    assert h.charges() == 1
+
+    limited = await h.order(h.sandbox.succeed)
+    before = h.charges()  # a wallet paid on the provider's page holds its payment already
+    await h.control(rate_limit={"count": 1, "api": calls["authorize"]})
+    result = await h.run(limited, "authorize")
+    if result.outcome != "succeeded":  # the connector did not try again itself
+        assert h.charges() == before, "a rate-limited call charged"
+        result = await h.run(limited, "authorize")
+    assert result.outcome == "succeeded", result
+    assert await h.status(limited) == _authorized(h)
+    assert h.charges() == 2, "charged twice"
+    answered = [c["result"] for c in await h.calls(calls["authorize"])]
+    assert "rate_limited" in answered, answered
+
+
 # --- declines --------------------------------------------------------------------------------
 
 
@@ -298,6 +335,7 @@ CHECKS = [
     check_lost_answer_is_settled_by_lookup_and_never_charged_twice,
     check_connection_refused_is_not_sent,
     check_server_error_is_settled_by_lookup,
+    check_simulator_honours_the_shared_fault_switches,
     check_declines_reach_history_verbatim_and_are_hard_or_soft,
     check_attempt_is_committed_before_the_call,
 ]

@@ -88,6 +88,22 @@ class Harness:
             reply = await client.post("/_control", json={"lose_response": fault})
         assert reply.status_code == 200, reply.text
 
+    async def control(self, **switches: Any) -> dict[str, Any]:
+        """The simulator's /_control (the simulator base's): set `switches`, get what it shows."""
+        async with httpx.AsyncClient(base_url=self.sim_url) as client:
+            reply = await client.post("/_control", json=switches)
+        assert reply.status_code == 200, reply.text
+        shown: dict[str, Any] = reply.json()
+        return shown
+
+    async def calls(self, api: str) -> list[dict[str, Any]]:
+        """The simulator's call log for one call name (the simulator base's /_calls)."""
+        async with httpx.AsyncClient(base_url=self.sim_url) as client:
+            reply = await client.get("/_calls", params={"api": api})
+        assert reply.status_code == 200, reply.text
+        calls: list[dict[str, Any]] = reply.json()["calls"]
+        return calls
+
     async def server_error_on_next(self, operation: str, *, commit: bool) -> bool:
         """A 5xx from the provider's front on the next `operation` (processed behind it when
         `commit`); False for a connector that talks to no server."""
