@@ -272,6 +272,11 @@ def _check_amount_rule(
         refused = _check_window(r, rule.window, ctx, "")
         if refused is not None:
             return refused
+    for carrier, window in r.carrier_windows:  # d払い's own deadline, through a gateway too
+        if ctx.carrier is carrier:
+            refused = _check_window(r, window, ctx, f"({carrier.label}の期限)")
+            if refused is not None:
+                return refused
     note = "" if rule.note == "-" else f"(備考: {_one_line(rule.note)})"
     return _link(f"{label(r)}: {phase.label}の金額変更を連携します{note}")
 

@@ -492,7 +492,7 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin, SlipMixin, LinkMixin):
         """ChangeTran: JobCd AUTH keeps it authorized, CAPTURE re-charges a captured sale."""
         redirect = await self._redirect_of(txn.reference)
         if redirect is not None:
-            return self._redirect_change(redirect[0])
+            return await self._redirect_change_amount(txn, new_amount, *redirect)
         slip = await self._slip_of(txn.reference)
         if slip is not None:
             return self._redirect_change(slip[0])

@@ -15,7 +15,9 @@ Every redirect method runs the same idPass pair and the same life after it:
 Sources: the API names and parameters are those of GMO's recordings
 (../shared/anchors/gmo-pg/cassettes: EntryTran/ExecTran Docomo, Linepay, RakutenId, Paypal)
 and of GMO's published SDKs (PaypaySales, PaypayCancelReturn, DocomoSales,
-DocomoCancelReturn, AuSales, AuCancelReturn, SbSales, SbCancel; PayType 45 = PayPay).
+DocomoCancelReturn, AuSales, AuCancelReturn, SbSales, SbCancel; PayType 45 = PayPay), and
+of GMO's PHP client (DocomoIncrease with IncreaseAmount/IncreaseTax; DocomoCancelReturn and
+AuCancelReturn with CancelAmount/CancelTax, a part of the amount giving a 減額).
 The other PayType numbers and the sales/cancel names of LINE Pay, 楽天ペイ and au PAY are
 documented only in GMO's merchant spec (プロトコルタイプ インターフェース仕様書) and are
 declared here as that spec gives them; a shop that finds one differs changes one row.
@@ -37,6 +39,10 @@ class RedirectMethod:
     item_field: str | None = "ItemName"  # the product name field of ExecTran<X>
     error_url: bool = True  # ExecTran<X> takes ErrorRcvURL beside RetURL
     start_in_exec: bool = True  # ExecTran<X> answers Token + StartURL
+    # 金額変更: a decrease is a partial <cancel> (CancelAmount = the difference), an increase
+    # is <increase> (IncreaseAmount); None: GMO has no such call for the method.
+    partial_cancel: bool = False
+    increase: str | None = None
 
     @property
     def entry(self) -> str:
@@ -53,8 +59,27 @@ class RedirectMethod:
 
 _ROWS = (
     RedirectMethod("paypay", "PayPay", "Paypay", "45", None, "PaypaySales", "PaypayCancelReturn"),
-    RedirectMethod("d_barai", "d払い", "Docomo", "9", None, "DocomoSales", "DocomoCancelReturn"),
-    RedirectMethod("au_easy", "auかんたん決済", "Au", "8", None, "AuSales", "AuCancelReturn"),
+    RedirectMethod(
+        "d_barai",
+        "d払い",
+        "Docomo",
+        "9",
+        None,
+        "DocomoSales",
+        "DocomoCancelReturn",
+        partial_cancel=True,
+        increase="DocomoIncrease",
+    ),
+    RedirectMethod(
+        "au_easy",
+        "auかんたん決済",
+        "Au",
+        "8",
+        None,
+        "AuSales",
+        "AuCancelReturn",
+        partial_cancel=True,
+    ),
     RedirectMethod(
         "softbank_b", "ソフトバンクまとめて支払い(B)", "Sb", "11", None, "SbSales", "SbCancel"
     ),

@@ -232,6 +232,42 @@ class RedirectMixin:
             "取消のうえ新しい金額で決済してください",
         )
 
+    async def _redirect_change_amount(
+        self, txn: Transaction, new_amount: int, m: RedirectMethod, stored: Mapping[str, Any]
+    ) -> Outcome:
+        """金額変更 where GMO offers it (d払い, auかんたん決済): a decrease returns the
+        difference (<cancel> with CancelAmount), an increase charges it (<increase> with
+        IncreaseAmount). GMO's current amount is asked first, so a retry after a lost answer
+        sends nothing twice."""
+        if not m.partial_cancel:
+            return self._redirect_change(m)
+        try:
+            found = await self._multi(txn.reference, m)
+        except (ProviderUnreachable, ProviderError) as exc:
+            return _not_sent(None, str(exc))  # nothing was changed yet
+        current = found.amount if found.amount is not None else txn.amount
+        if current == new_amount:  # already done (an answer lost on the way back)
+            return Outcome(OutcomeKind.SUCCEEDED, captured=found.state is ProviderState.CAPTURED)
+        if new_amount > current:
+            if m.increase is None:
+                return _not_sent(
+                    "increase_unsupported",
+                    f"{m.name}(GMO PG)は増額できません(減額のみ)。"
+                    "増額する場合は取消のうえ新しい金額で決済してください",
+                )
+            api, extra = m.increase, {"IncreaseAmount": new_amount - current}
+        else:
+            api, extra = m.cancel, {"CancelAmount": current - new_amount}
+        outcome = await self._redirect_call(api, txn.reference, stored, extra)
+        if outcome.kind is OutcomeKind.SUCCEEDED:
+            await self.store.put(txn.reference, amount=new_amount)
+            return Outcome(
+                OutcomeKind.SUCCEEDED,
+                transaction_id=outcome.transaction_id,
+                captured=found.state is ProviderState.CAPTURED,
+            )
+        return outcome
+
     # ------------------------------------------------------------------ reconcile
     async def _multi(self, ref: str, m: RedirectMethod | SlipMethod) -> Lookup:
         """SearchTradeMulti (OrderID + PayType). Raises ProviderUnreachable / ProviderError

@@ -7,7 +7,9 @@ the customer has until StartLimitDate (START_MINUTES of simulator time) to start
 tester approve (→ AUTH, or CAPTURE when entered so), refuse (→ PAYFAIL) or, once the limit
 has passed, see it expired (→ EXPIRED), then sends the browser to RetURL with OrderID and
 Status. <X>Sales (Amount equal to the authorization's) → SALES; <X>Cancel… (CancelAmount)
-→ CANCEL before capture, RETURN after. SearchTradeMulti with the method's PayType shows it.
+→ CANCEL before capture, RETURN after; a part of the amount (d払い, au: 減額) leaves the rest
+charged; DocomoIncrease (IncreaseAmount) adds to it. SearchTradeMulti with the method's
+PayType shows it.
 """
 
 import html
@@ -121,15 +123,46 @@ def _cancel(m: RedirectMethod) -> Handler:
         assert tran is not None
         if tran.status not in APPROVED:
             raise Refused("E11010003")
-        if amount != tran.amount:
+        partial = m.partial_cancel and amount is not None and 0 < amount < tran.amount
+        if amount != tran.amount and not partial:
             raise Refused("E01060010")
-        status = "CANCEL" if tran.status == "AUTH" else "RETURN"
-        ctx.state.stamp(tran, status, status)
+        if partial:  # 減額: the rest stays charged, in the same state
+            tran.amount -= amount or 0
+            ctx.state.stamp(tran, tran.job_cd, tran.status)
+        else:
+            status = "CANCEL" if tran.status == "AUTH" else "RETURN"
+            ctx.state.stamp(tran, status, status)
         return [
             ("OrderID", tran.order_id),
             ("Status", tran.status),
             ("CancelAmount", str(amount)),
             ("CancelTax", "0"),
+        ]
+
+    return handler
+
+
+def _increase(m: RedirectMethod) -> Handler:
+    """<X>Increase (IncreaseAmount): 増額 of an approved payment (d払い)."""
+
+    def handler(ctx: Ctx, p: Mapping[str, str]) -> Reply:
+        c = Checks()
+        shop_id = c.shop(p, ctx.config)
+        tran = _lookup(ctx, c, shop_id, p)
+        amount = c.amount(value(p, "IncreaseAmount"), required=True)
+        c.raise_if_any()
+        assert tran is not None
+        if tran.status not in APPROVED:
+            raise Refused("E11010003")
+        tran.amount += amount or 0
+        ctx.state.stamp(tran, tran.job_cd, tran.status)
+        return [
+            ("OrderID", tran.order_id),
+            ("Status", tran.status),
+            ("Amount", str(tran.amount)),
+            ("Tax", str(tran.tax)),
+            ("IncreaseAmount", str(amount)),
+            ("IncreaseTax", "0"),
         ]
 
     return handler
@@ -141,6 +174,8 @@ for _m in BY_SUFFIX.values():
     HANDLERS[_m.exec] = _exec(_m)
     HANDLERS[_m.sales] = _sales(_m)
     HANDLERS[_m.cancel] = _cancel(_m)
+    if _m.increase:
+        HANDLERS[_m.increase] = _increase(_m)
 
 
 def start_target(ctx: Ctx, query: Mapping[str, str]) -> Transaction | None:
