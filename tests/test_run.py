@@ -121,6 +121,17 @@ def test_serves_the_docs_and_a_sandbox(server: Server) -> None:
     assert "/api/v1/orders" in httpx.get(f"{server.base}/openapi.json").json()["paths"]
 
 
+def card_token(server: Server, card: str) -> str:
+    """A one-time token of a test card from GMO PG's simulator, as the browser's token.js
+    gets it (the card number never reaches kessai)."""
+    reply = httpx.post(
+        f"{server.base}/sim/gmo-pg/token", json={"cardno": card, "expire": "3012"}, timeout=30
+    )
+    assert reply.status_code == 200, reply.text
+    token: str = reply.json()["tokenObject"]["token"][0]
+    return token
+
+
 def test_readme_first_steps_authorize_then_capture_over_http(server: Server) -> None:
     with server.client() as api:
         created = api.post(
@@ -130,7 +141,7 @@ def test_readme_first_steps_authorize_then_capture_over_http(server: Server) -> 
                 "amount": 5500,
                 "tax": 500,
                 "customer": {"name": "山田 花子"},
-                "payment_source": {"token": "tok_demo"},
+                "payment_source": {"token": card_token(server, "4111111111111111")},
             },
         )
         assert created.status_code == 201, created.text
@@ -202,8 +213,13 @@ def test_every_readme_tour_command_works(server: Server) -> None:
     out = run_bash(script, server)
     for seen in (
         '"payment_status_label":"売上完了"',
-        '"provider_code":"G12"',  # the decline
+        # GMO PG's simulator declines the test card, in GMO's code and words (決済履歴 too).
+        '"provider_code":"42G020000"',
+        '"provider_message":"カード残高が不足しているために、決済を完了する事が出来ませんでした。"',
         '"payment_status_label":"仮売上失敗"',
+        # NP後払い's simulator holds the credit check (10) with its reasons, then passes it.
+        '"provider_code":"10"',
+        "RE009 住所不備",
         '"payment_status_label":"与信審査中"',
         '"payment_status_label":"与信審査完了"',
         '"code":"shipment_required"',
@@ -218,9 +234,48 @@ def test_every_readme_tour_command_works(server: Server) -> None:
         assert f'"code":"{wrong}"' not in out, wrong
     # The unknown outcome was reconciled, then captured once: one capture reached the provider.
     lists = [json.loads(line) for line in out.splitlines() if line.startswith("[")]
+    (declined,) = [h for h in lists if any(e.get("provider_code") == "42G020000" for e in h)]
+    assert [(e["operation"], e["outcome"]) for e in declined] == [
+        ("authorize", "declined"),
+        ("authorize", "succeeded"),  # 再オーソリ with another card
+    ]
     (unknown,) = [h for h in lists if any(e.get("operation") == "lookup" for e in h)]
     # 決済履歴: one row per provider call; the second capture changed nothing, so none.
     assert [h["outcome"] for h in unknown if h["operation"] == "capture"] == ["succeeded"]
+
+
+SIMULATED_DEMO_METHODS = (
+    "gmo-pg-credit-card",
+    "gmo-pg-paypay",
+    "paypay-paypay",
+    "amazon-amazon-pay-v2",
+    "komoju-wechat-pay",
+    "net-protections-np-atobarai-instant-common",
+    "sbps-credit-card",
+)
+
+
+def test_demo_methods_run_on_their_providers_simulators(server: Server) -> None:
+    with server.client() as api:
+        methods = {m["code"]: m for m in api.get("/payment-methods").json()}
+        for code in SIMULATED_DEMO_METHODS:
+            assert methods[code]["simulated"] is False, code
+        # What a simulator cannot be asked for (a refused 売上) stays on the fake, and says so.
+        twin = methods["gmo-pg-credit-card-fake"]
+        assert twin["simulated"] is True
+        assert "擬似決済" in twin["name"]
+        (declined,) = api.get("/orders", params={"number": "DEMO-0004"}).json()["items"]
+        history = api.get(f"/orders/{declined['id']}/payment-history").json()
+        (paypay,) = api.get("/orders", params={"number": "DEMO-0020"}).json()["items"]
+        captured = api.post(f"/orders/{paypay['id']}/payment/capture").json()
+    # (the README tour's clock jump may have run the 再オーソリ batch on it since)
+    first = history[0]
+    assert (first["operation"], first["outcome"]) == ("authorize", "declined")
+    assert (first["provider_code"], first["provider_message"]) == (
+        "42G020000",
+        "カード残高が不足しているために、決済を完了する事が出来ませんでした。",
+    )
+    assert captured["order"]["payment_status_label"] == "売上完了"
 
 
 def test_a_seeded_authorized_demo_order_can_be_captured(server: Server) -> None:

@@ -321,7 +321,7 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000) -> None:
 
     settings = _settings()
     with _friendly(settings):
-        seed = asyncio.run(seed_demo(settings))
+        seed = asyncio.run(seed_demo(settings, host, port))
     typer.echo(banner(f"http://{host}:{port}", seed, settings.database_url))
 
 

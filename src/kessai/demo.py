@@ -1,6 +1,10 @@
-"""Demo data for the sandbox: a payment method for every row of seed 003 (all on the
-simulated connector), a few customers, orders in a spread of 決済状況, a fresh tour order
-and a demo API key. Safe to run again: what exists is kept, nothing is duplicated."""
+"""Demo data for the sandbox: a payment method for every row of seed 003, a few customers,
+orders in a spread of 決済状況, a fresh tour order and a demo API key. Safe to run again:
+what exists is kept, nothing is duplicated.
+
+A method runs on its own provider's simulator (mounted at /sim/<provider> by `kessai serve`)
+where one serves it, the others on the simulated connector (kessai.demo_sims); the demo
+orders are made through those simulators, the way a storefront would."""
 
 from collections import Counter
 from dataclasses import dataclass
@@ -9,9 +13,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kessai import demo_sims
+from kessai.accounts.integrations import integration, secret_keys
 from kessai.accounts.models import PaymentMethod, ProviderAccount
+from kessai.accounts.secrets import seal
 from kessai.apikeys.service import create_key
 from kessai.cardupdater.sandbox import seed_card_updater_demo
+from kessai.core.crypto import Keyring
 from kessai.core.db import transaction
 from kessai.core.errors import Conflict
 from kessai.core.settings import Settings
@@ -22,7 +30,8 @@ from kessai.orders.service import create_order
 from kessai.payments import capabilities as caps
 from kessai.payments.plans import ActionRequest, ShipmentInput
 from kessai.payments.status import PaymentStatus
-from kessai.providers.installed import SIMULATED
+from kessai.providers.installed import PROVIDERS, SIMULATED
+from kessai.providers.kit import Provider
 from kessai.services import Services, build_services
 
 DEMO_ACTOR = "demo"
@@ -51,7 +60,7 @@ class DemoOrder:
 
 AUTH = ("authorize", None)
 CARD = TOUR_METHOD
-NP = "net-protections-np-atobarai"
+NP = "net-protections-np-atobarai-instant-common"
 
 DEMO_ORDERS = [
     DemoOrder("DEMO-0001", CARD, 5_500),  # 決済準備中
@@ -71,10 +80,12 @@ DEMO_ORDERS = [
     DemoOrder("DEMO-0013", CARD, 2_750, (("authorize", "error"),)),  # 決済エラー
     DemoOrder("DEMO-0014", CARD, 9_900, (AUTH, ("cancel", "decline"))),  # 取引キャンセル失敗
     DemoOrder("DEMO-0015", "gmo-pg-paypay", 1_650, (AUTH,)),  # 仮売上完了 (PayPay)
-    DemoOrder("DEMO-0016", "amazon-amazon-pay", 4_980, (AUTH,)),  # 仮売上完了 (Amazon Pay)
+    DemoOrder("DEMO-0016", "amazon-amazon-pay-v2", 4_980, (AUTH,)),  # 仮売上完了 (Amazon Pay)
     DemoOrder("DEMO-0017", "komoju-wechat-pay", 3_200, (AUTH,)),  # 売上完了 (オーソリ時確定)
     DemoOrder("DEMO-0018", "gmo-pg-credit-card-recurring", 2_980, (AUTH,)),  # 決済待ち
     DemoOrder("DEMO-0019", "offline-bank-transfer", 4_000, (("force-capture", None),)),  # 入金済
+    DemoOrder("DEMO-0020", "paypay-paypay", 2_400, (AUTH,)),  # 仮売上完了 (PayPay)
+    DemoOrder("DEMO-0021", "sbps-credit-card", 3_600, (AUTH,)),  # 仮売上完了 (SBPS)
 ]
 
 
@@ -92,7 +103,7 @@ def method_code(row: caps.CapabilityRow) -> str:
     return f"{row.provider}-{row.method_type}".replace("_", "-")
 
 
-async def seed_demo(settings: Settings) -> DemoSeed:
+async def seed_demo(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> DemoSeed:
     if not settings.sandbox:
         raise Conflict(
             "デモデータはサンドボックス環境でのみ登録できます "
@@ -100,15 +111,21 @@ async def seed_demo(settings: Settings) -> DemoSeed:
             code="sandbox_only",
         )
     services = build_services(settings)
+    base = f"http://{host}:{port}"
     try:
         await services.load_clock()
         now = services.clock.now()
         async with transaction(services.sessions) as s:
-            await _seed_methods(s, now)
+            await _seed_methods(s, now, services.keyring, base)
             customers = await _seed_customers(s, now)
-        for i, demo in enumerate(DEMO_ORDERS):
-            await _seed_order(services, demo, customers[i % len(customers)], now)
-        tour_id, tour_number = await _tour_order(services, customers[0], now)
+        async with demo_sims.simulators_served(services) as private:
+            await _point_accounts(services, private)
+            try:
+                for i, demo in enumerate(DEMO_ORDERS):
+                    await _seed_order(services, private, demo, customers[i % len(customers)], now)
+                tour_id, tour_number = await _tour_order(services, private, customers[0], now)
+            finally:
+                await _point_accounts(services, base)
         await seed_card_updater_demo(services, customers, now)
         async with transaction(services.sessions) as s:
             key = await create_key(s, "demo", now)
@@ -118,50 +135,121 @@ async def seed_demo(settings: Settings) -> DemoSeed:
         await services.close()
 
 
-async def _seed_methods(s: AsyncSession, now: datetime) -> None:
-    """One simulated account per provider and one method per seed-003 row, where missing."""
+async def _point_accounts(services: Services, base: str) -> None:
+    """The demo's simulator accounts talk to the simulators at `base` (the private port
+    while seeding, then the sandbox the banner prints)."""
+    pointed = []
+    async with transaction(services.sessions) as s:
+        for account in (await s.scalars(select(ProviderAccount))).all():
+            provider = next(
+                (p for p in PROVIDERS if p.name == account.connector and p.sim_path), None
+            )
+            if provider is not None and account.name == _account_name(account.provider, provider):
+                _configure(account, provider, services.keyring, base)
+                pointed.append(account.id)
+    for account_id in pointed:
+        await services.registry.forget(account_id)
+
+
+def _on_simulator(demo: DemoOrder) -> bool:
+    """Can the demo order's own method make its scenario on its provider's simulator?"""
+    row = _row_of(demo.method)
+    provider = demo_sims.simulator_of(row) if row else None
+    return row is None or provider is None or demo_sims.make(provider, row, demo.steps) is not None
+
+
+def _row_of(code: str) -> caps.CapabilityRow | None:
+    return next((r for r in caps.ROWS if method_code(r) == code), None)
+
+
+async def _seed_methods(s: AsyncSession, now: datetime, keyring: Keyring, base: str) -> None:
+    """One account per provider and connector, and one method per seed-003 row, where
+    missing: on the provider's own simulator where one serves the row, else on the simulated
+    connector. A demo order whose scenario the simulator cannot make gets a 擬似決済 twin."""
     have = set((await s.scalars(select(PaymentMethod.code))).all())
     accounts = {
-        a.provider: a.id
-        for a in (
-            await s.scalars(select(ProviderAccount).where(ProviderAccount.connector == SIMULATED))
-        ).all()
+        (a.provider, a.connector): a.id for a in (await s.scalars(select(ProviderAccount))).all()
     }
+
+    async def account_for(code: str, provider: Provider | None) -> int:
+        connector = provider.name if provider else SIMULATED
+        found = accounts.get((code, connector))
+        if found is not None:
+            return found
+        account = _new_account(code, provider, now)
+        s.add(account)
+        await s.flush()
+        if provider is not None:
+            _configure(account, provider, keyring, base)
+        accounts[(code, connector)] = account.id
+        return account.id
+
+    twins = {d.method for d in DEMO_ORDERS if not _on_simulator(d)}
     for row in caps.ROWS:
         code = method_code(row)
-        if code in have:
-            continue
-        account_id = None
-        if row.kind is not caps.MethodKind.OFFLINE:  # 銀行振込・代金引換: no provider at all
-            account_id = accounts.get(row.provider)
-            if account_id is None:
-                account = ProviderAccount(
-                    provider=row.provider,
-                    name=f"{caps.PROVIDERS[row.provider]} (シミュレーター)",
-                    connector=SIMULATED,
-                    settings={},
-                    created_at=now,
-                    updated_at=now,
-                )
-                s.add(account)
-                await s.flush()
-                account_id = accounts[row.provider] = account.id
-        s.add(
-            PaymentMethod(
-                code=code,
-                name=caps.label(row),
-                provider=row.provider,
-                method_type=row.method_type,
-                account_id=account_id,
-                enabled=True,
-                min_amount=1,
-                max_amount=9_999_999,
-                recurring=row.method_type == "credit_card_recurring",  # GMO 継続課金
-                created_at=now,
-                updated_at=now,
-                **DEMO_FLAGS,
-            )
-        )
+        offline = row.kind is caps.MethodKind.OFFLINE  # 銀行振込・代金引換: no provider at all
+        provider = None if offline else demo_sims.simulator_of(row)
+        if code not in have:
+            account_id = None if offline else await account_for(row.provider, provider)
+            s.add(_new_method(code, caps.label(row), row, account_id, now))
+        twin = code + demo_sims.FAKE_SUFFIX
+        if provider is not None and code in twins and twin not in have:
+            label = f"{caps.label(row)}({demo_sims.FAKE_NOTE})"
+            s.add(_new_method(twin, label, row, await account_for(row.provider, None), now))
+
+
+def _account_name(code: str, provider: Provider | None) -> str:
+    if provider is None:
+        return f"{caps.PROVIDERS[code]} (擬似決済: 決済代行会社のシミュレーターは未対応)"
+    return f"{provider.title} (シミュレーター /sim/{provider.sim_path})"
+
+
+def _new_account(code: str, provider: Provider | None, now: datetime) -> ProviderAccount:
+    return ProviderAccount(
+        provider=code,
+        integration=provider.integration if provider else None,
+        name=_account_name(code, provider),
+        connector=provider.name if provider else SIMULATED,
+        settings={},
+        secrets={},
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _configure(account: ProviderAccount, provider: Provider, keyring: Keyring, base: str) -> None:
+    """The settings of the simulator's test merchant, secrets sealed as the admin would."""
+    assert provider.sandbox is not None
+    values = provider.sandbox.account_settings(demo_sims.sim_url(base, provider))
+    secret = set(secret_keys(integration(provider.integration))) if provider.integration else set()
+    # Merged: settings added since (自動洗替's SFTP side) stay.
+    account.settings = {
+        **(account.settings or {}),
+        **{k: v for k, v in values.items() if k not in secret},
+    }
+    account.secrets = {
+        **(account.secrets or {}),
+        **{k: seal(keyring, account.id, k, str(v)) for k, v in values.items() if k in secret},
+    }
+
+
+def _new_method(
+    code: str, name: str, row: caps.CapabilityRow, account_id: int | None, now: datetime
+) -> PaymentMethod:
+    return PaymentMethod(
+        code=code,
+        name=name,
+        provider=row.provider,
+        method_type=row.method_type,
+        account_id=account_id,
+        enabled=True,
+        min_amount=1,
+        max_amount=9_999_999,
+        recurring=row.method_type == "credit_card_recurring",  # GMO 継続課金
+        created_at=now,
+        updated_at=now,
+        **DEMO_FLAGS,
+    )
 
 
 async def _seed_customers(s: AsyncSession, now: datetime) -> list[int]:
@@ -177,7 +265,7 @@ async def _seed_customers(s: AsyncSession, now: datetime) -> list[int]:
 
 
 def _new_order(
-    number: str, method: str, amount: int, customer_id: int, now: datetime
+    number: str, method: str, amount: int, customer_id: int, now: datetime, source: dict[str, str]
 ) -> OrderCreate:
     return OrderCreate(
         number=number,
@@ -186,25 +274,44 @@ def _new_order(
         amount=amount,
         tax=amount // 11,  # 10% 税込
         ordered_at=now - timedelta(hours=1),
-        payment_source={"token": f"tok_demo_{number}"},
+        payment_source=source,
     )
 
 
-async def _seed_order(services: Services, demo: DemoOrder, customer_id: int, now: datetime) -> None:
+async def _seed_order(
+    services: Services, base: str, demo: DemoOrder, customer_id: int, now: datetime
+) -> None:
     async with transaction(services.sessions) as s:
         if await s.scalar(select(Order.id).where(Order.number == demo.number)) is not None:
             return
+    row = _row_of(demo.method)
+    provider = demo_sims.simulator_of(row) if row else None
+    made = demo_sims.make(provider, row, demo.steps) if provider and row else None
+    method, amount = demo.method, demo.amount
+    source = {"token": f"tok_demo_{demo.number}"}
+    first = next((m for m in made or [] if m is not None), None)
+    if provider is None or made is None:
+        if provider is not None:  # its simulator cannot make this scenario: the twin
+            method += demo_sims.FAKE_SUFFIX
+        made = [None] * len(demo.steps)
+    elif first is not None:
+        amount = demo_sims.amount_for(provider, first.given, amount)
+        source = await demo_sims.source_for(provider, base, first.given, amount)
+    async with transaction(services.sessions) as s:
         order = await create_order(
-            s, _new_order(demo.number, demo.method, demo.amount, customer_id, now), now
+            s, _new_order(demo.number, method, amount, customer_id, now, source), now
         )
         order_id = order.id
-    for action, scenario in demo.steps:
+    for (action, scenario), step in zip(demo.steps, made, strict=True):
+        if step is not None and step.fault and provider is not None:
+            await demo_sims.set_fault(provider, base, step.fault)
+        fake_scenario = scenario if provider is None or method != demo.method else None
         await services.payments.run(
             order_id,
             ActionRequest(
                 action=action,
                 actor=DEMO_ACTOR,
-                options={"scenario": scenario} if scenario else {},
+                options={"scenario": fake_scenario} if fake_scenario else {},
                 # 後払い capture is the 出荷報告: it needs the shipment.
                 shipment=ShipmentInput(services.clock.today(), "1234-5678-9012", "ヤマト運輸")
                 if action == "capture"
@@ -213,9 +320,23 @@ async def _seed_order(services: Services, demo: DemoOrder, customer_id: int, now
         )
 
 
-async def _tour_order(services: Services, customer_id: int, now: datetime) -> tuple[int, str]:
-    """A 決済準備中 order for the tour the banner prints: the last one if still untouched,
-    else the next TOUR-nnnn (its authorization must happen in the serving process)."""
+async def _tour_source(base: str) -> dict[str, str]:
+    """A fresh payment source for the tour order (GMO: a token of the simulator's test card,
+    good for its 30 minutes)."""
+    row = _row_of(TOUR_METHOD)
+    provider = demo_sims.simulator_of(row) if row else None
+    if provider is None or provider.sandbox is None:
+        return {"token": "tok_demo_tour"}
+    return await demo_sims.source_for(provider, base, provider.sandbox.succeed)
+
+
+async def _tour_order(
+    services: Services, base: str, customer_id: int, now: datetime
+) -> tuple[int, str]:
+    """A 決済準備中 order for the tour the banner prints: the last one if still untouched
+    (with a fresh payment source), else the next TOUR-nnnn (its authorization must happen
+    in the serving process)."""
+    source = await _tour_source(base)
     async with transaction(services.sessions) as s:
         tours = Order.number.like(f"{TOUR_PREFIX}%")
         ready = await s.scalar(
@@ -233,8 +354,10 @@ async def _tour_order(services: Services, customer_id: int, now: datetime) -> tu
             n = (await s.scalar(select(func.count()).select_from(Order).where(tours)) or 0) + 1
             number = f"{TOUR_PREFIX}{n:04d}"
             ready = await create_order(
-                s, _new_order(number, TOUR_METHOD, 5_500, customer_id, now), now
+                s, _new_order(number, TOUR_METHOD, 5_500, customer_id, now, source), now
             )
+        else:
+            ready.payment_source = source
         return ready.id, ready.number
 
 

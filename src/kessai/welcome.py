@@ -40,7 +40,8 @@ def banner(base: str, seed: DemoSeed, database_url: str) -> str:
     )
     curls = "\n".join(f"  {line}" for line in tour_lines(base, seed.api_key, seed.tour_order_id))
     return f"""{RULE}
- kessai — サンドボックス / sandbox: 決済はすべて擬似です (simulated payments)
+ kessai — サンドボックス / sandbox: 決済は決済代行会社のシミュレーター (/sim/…) で
+ 行います。シミュレーターのない支払い方法は擬似決済です (simulated payments)
 {RULE}
   API docs  {base}/docs
   OpenAPI   {base}/openapi.json

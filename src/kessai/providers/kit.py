@@ -156,6 +156,8 @@ class Sandbox:
     # The provider takes a changed amount with the capture (SBPS's 売上): the suite captures
     # before it looks the changed amount up.
     amount_at_capture: bool = False
+    # A credit check the provider holds (後払い's 保留) and decides later, if it has one.
+    pending: SandboxInput | None = None
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ PROVIDER = Provider(
         succeed=SandboxInput(1000, TEST_BUYER),
         decline=SandboxInput(29001, TEST_BUYER, code="NG001"),
         hard_decline=SandboxInput(29002, TEST_BUYER, code="NG999"),
+        pending=SandboxInput(29003, TEST_BUYER, code="RE009"),  # 保留, then 00 on a look
         account_settings=sandbox_settings,
         charges=charges,
         fault_calls={
