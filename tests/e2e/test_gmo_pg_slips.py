@@ -251,6 +251,7 @@ async def test_pay_easy_and_bank_transfer_give_their_slip_and_settle_on_payment(
 async def test_cvs_without_the_customer_fields_is_refused_before_any_call(shop: Shop) -> None:
     order = await shop.order("gmo-cvs", convenience="00001")
     r = await shop.act(order["id"], "authorize")
-    assert r.status_code == 502, r.text  # nothing sent: the connector's own refusal
-    assert "お客様氏名(customer_name)を指定してください" in r.json()["detail"]["provider_message"]
+    assert r.status_code == 409, r.text  # nothing sent: the connector's own refusal
+    assert r.json()["code"] == "customer_name_missing"
+    assert "お客様氏名(customer_name)を指定してください" in r.json()["message"]
     assert (await shop.sim.get("/_calls", params={"api": "EntryTranCvs"})).json()["calls"] == []

@@ -294,3 +294,17 @@ async def test_an_unpaid_qr_code_is_deleted_when_the_order_is_cancelled(shop: Sh
     async with httpx.AsyncClient() as customer:  # too late to pay it now
         assert (await customer.get(url)).status_code == 404
     assert shop.charged() == 0
+
+
+async def test_an_amount_over_paypays_cap_is_refused_with_its_rule_not_as_unreachable(
+    shop: Shop,
+) -> None:
+    order = await shop.order(amount=500_001, user_authorization_id=USER_OK)
+    r = await shop.act(order, "authorize")
+    assert r.status_code == 409, r.text  # not 502: trying again later would change nothing
+    assert r.json()["code"] == "paypay_amount_limit"
+    assert "500,000" in r.json()["message"]
+    assert await shop.calls() == []  # PayPay was never asked
+    [row] = await shop.history(order)
+    assert (row["outcome"], row["provider_code"]) == ("not_sent", "paypay_amount_limit")
+    assert "500,000" in row["provider_message"]

@@ -558,8 +558,12 @@ class PaymentEngine:
         )
         if outcome.kind is c.OutcomeKind.NOT_SENT:
             detail = {"attempt_id": claimed.attempt_id, "provider_message": outcome.message}
-            if outcome.code == UNSUPPORTED:  # nothing was sent, and nothing ever will be
-                raise Conflict(outcome.message or result.message, code=UNSUPPORTED, detail=detail)
+            if outcome.refused:  # nothing was sent, and the same request never will be
+                raise Conflict(
+                    outcome.message or result.message,
+                    code=outcome.code or UNSUPPORTED,
+                    detail=detail,
+                )
             raise ProviderUnavailable(result.message, detail=detail)
         return result
 
@@ -613,7 +617,7 @@ class PaymentEngine:
                     txn, plan.amount, captured=claimed.facts.order.captured_at is not None
                 )
         except _Unsupported as exc:
-            return c.Outcome(c.OutcomeKind.NOT_SENT, code=UNSUPPORTED, message=str(exc))
+            return c.refused(UNSUPPORTED, str(exc))
         except Exception as exc:  # the call may have reached the provider: unknown, never lost
             log.warning("provider call failed: %s", type(exc).__name__)
             return c.Outcome(c.OutcomeKind.UNKNOWN, message=f"{type(exc).__name__}: {exc}")
@@ -986,6 +990,8 @@ def _message(operation: str, outcome: c.Outcome) -> str:
             return f"{label}: お客様の認証(3Dセキュア)待ちです"
         return f"{label}: 与信審査中です"
     if k is c.OutcomeKind.NOT_SENT:
+        if outcome.refused:
+            return f"{label}: 送信しませんでした({outcome.message or outcome.code})"
         return f"{label}: 決済サービスに接続できませんでした(送信されていません)"
     return (
         f"{label}: 決済サービスからの応答がありませんでした。"

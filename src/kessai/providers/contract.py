@@ -40,6 +40,20 @@ class Outcome:
     # pending: the payment slip the customer pays with later (コンビニ 受付番号, 確認番号,
     # 支払期限, 振込先口座 …), 日本語 label → value
     slip: Mapping[str, str] | None = None
+    # not_sent because the provider's own rule forbids it (a limit, a window, a reused
+    # reference): sending it again would be refused again, so the caller is told why (409)
+    # instead of being asked to retry later.
+    refused: bool = False
+
+
+def refused(code: str | None, message: str) -> Outcome:
+    """Refused before anything was sent, naming the provider's rule."""
+    return Outcome(OutcomeKind.NOT_SENT, code=code, message=message, refused=True)
+
+
+def not_sent(code: str | None, message: str) -> Outcome:
+    """Nothing reached the provider (no connection, a first lookup failed): retry later."""
+    return Outcome(OutcomeKind.NOT_SENT, code=code, message=message)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ from kessai.providers.contract import (
     ProviderState,
     Shipment,
     Transaction,
+    not_sent,
+    refused,
 )
 from kessai.providers.rest import outcome_of_transport
 from kessai.providers.store import ReferenceStore
@@ -88,10 +90,6 @@ def _amount(value: Any) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _refused(code: str, message: str) -> Outcome:
-    return Outcome(OutcomeKind.NOT_SENT, code=code, message=message)
-
-
 def outcome_of_error(reply: Reply, stage: DeclineStage = DeclineStage.PAYMENT) -> Outcome:
     """Amazon's refusal, its reasonCode and message verbatim."""
     code, message = reason_of(reply)
@@ -138,10 +136,10 @@ class AmazonPayConnector:
     async def authorize(self, request: AuthorizeRequest) -> Outcome:
         ref = request.reference
         if len(ref) > MAX_REFERENCE:
-            return _refused("invalid_reference", "参照番号が長すぎます")
+            return refused("invalid_reference", "参照番号が長すぎます")
         session = request.source.get("checkout_session_id") or ""
         if not SESSION_ID.fullmatch(session):
-            return _refused(
+            return refused(
                 "checkout_session_missing",
                 "Amazon Payのチェックアウトセッション(checkout_session_id)を指定してください",
             )
@@ -150,7 +148,7 @@ class AmazonPayConnector:
             request.amount,
             request.capture,
         ):
-            return _refused(
+            return refused(
                 "reference_reused",
                 f"参照番号 {ref} は別の金額・処理区分で使われています。"
                 "新しい参照番号で決済してください",
@@ -241,7 +239,7 @@ class AmazonPayConnector:
         try:
             await self._recover(ref, stored)
         except (ProviderUnreachable, ProviderError) as exc:
-            return _refused("charge_unknown", f"Chargeを確認できませんでした: {exc}")
+            return not_sent("charge_unknown", f"Chargeを確認できませんでした: {exc}")
         stored = await self.store.get(ref) or {}
         if stored.get("charge"):
             return str(stored["charge"])

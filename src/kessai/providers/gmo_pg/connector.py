@@ -31,6 +31,8 @@ from kessai.providers.contract import (
     ProviderState,
     Shipment,
     Transaction,
+    not_sent,
+    refused,
 )
 from kessai.providers.gmo_pg import errors, link, notification
 from kessai.providers.gmo_pg.config import GmoPgConfig
@@ -128,11 +130,6 @@ def outcome_of_transport(exc: TransportError) -> Outcome:
     return Outcome(OutcomeKind.UNKNOWN, message=exc.reason)
 
 
-def _refused(code: str | None, message: str) -> Outcome:
-    """Refused before anything was sent, naming the rule."""
-    return Outcome(OutcomeKind.NOT_SENT, code=code, message=message)
-
-
 def cancel_job(process_date: date | None, today: date, *, captured: bool) -> str:
     """VOID on the day of GMO's last processing, RETURN later in the same month, RETURNX
     for a sale after the month has turned (GMO: 取消 / 返品 / 月跨り返品; dates in
@@ -199,18 +196,18 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin, SlipMixin, LinkMixin):
         token = source.get("token")
         if token:
             problem = check_token(token)
-            return _refused("invalid_token", problem) if problem else {"Token": token}
+            return refused("invalid_token", problem) if problem else {"Token": token}
         member_id, card_seq = source.get("member_id"), source.get("card_seq")
         if member_id:
             problem = check_member_id(member_id)
             if problem:
-                return _refused("invalid_member_id", problem)
+                return refused("invalid_member_id", problem)
             if not CARD_SEQ.fullmatch(card_seq or ""):
-                return _refused(
+                return refused(
                     "invalid_card_seq", "カード登録連番(card_seq)を数字で指定してください"
                 )
             if not self.config.has_site:
-                return _refused(
+                return refused(
                     "gmo_pg_site_missing",
                     "登録カードで決済するにはGMO PGのサイトID・サイトパスワードの設定が必要です",
                 )
@@ -220,14 +217,14 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin, SlipMixin, LinkMixin):
                 "MemberID": member_id,
                 "CardSeq": card_seq,
             }
-        return _refused(
+        return refused(
             "payment_source_missing", "トークンまたは登録カード(会員ID)を指定してください"
         )
 
     async def authorize(self, request: AuthorizeRequest) -> Outcome:
         ref = request.reference
         if not ORDER_ID.fullmatch(ref):
-            return _refused("invalid_order_id", f"{ORDER_ID_RULE} (受け取った値: {ref[:40]})")
+            return refused("invalid_order_id", f"{ORDER_ID_RULE} (受け取った値: {ref[:40]})")
         redirect = redirect_method(request.method, request.source)
         if redirect is not None:
             return await self._redirect_authorize(request, redirect)
@@ -242,7 +239,7 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin, SlipMixin, LinkMixin):
         tds2 = _yes(request.source.get("tds2")) or self.config.tds2
         return_url = request.source.get("tds2_return_url") or self.config.tds2_return_url
         if tds2 and not return_url:
-            return _refused("tds2_return_url_missing", "3Dセキュア認証後の戻り先URLが未設定です")
+            return refused("tds2_return_url_missing", "3Dセキュア認証後の戻り先URLが未設定です")
         job = "CAPTURE" if request.capture else "AUTH"
 
         stored = await self.store.get(ref) or {}
@@ -250,7 +247,7 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin, SlipMixin, LinkMixin):
         if retry:
             same = (stored.get("amount"), stored.get("job_cd"), bool(stored.get("tds2")))
             if same != (request.amount, job, tds2):
-                return _refused(
+                return refused(
                     "reference_reused",
                     f"オーダーID {ref} は別の金額・処理区分で登録済みです。"
                     "新しいオーダーIDで決済してください",
@@ -406,19 +403,19 @@ class GmoPgConnector(CardVaultMixin, RedirectMixin, SlipMixin, LinkMixin):
     async def _trade(self, ref: str) -> Reply | Outcome:
         """SearchTrade before a change; any failure means nothing was changed yet."""
         if not ORDER_ID.fullmatch(ref):
-            return _refused("invalid_order_id", ORDER_ID_RULE)
+            return refused("invalid_order_id", ORDER_ID_RULE)
         try:
             trade = await self._client.call(
                 "SearchTrade", {"OrderID": ref, **self._shop()}, ref=ref
             )
         except TransportError as exc:
             outcome = outcome_of_transport(exc)
-            return outcome if outcome.kind is OutcomeKind.DECLINED else _refused(None, exc.reason)
+            return outcome if outcome.kind is OutcomeKind.DECLINED else not_sent(None, exc.reason)
         if not trade.ok:
             outcome = outcome_of_errors(trade, DeclineStage.SYSTEM)
             if outcome.kind is OutcomeKind.DECLINED:
                 return outcome
-            return _refused(outcome.code, outcome.message or "")
+            return not_sent(outcome.code, outcome.message or "")
         if not trade.get("AccessID") or not trade.get("AccessPass"):
             return Outcome(
                 OutcomeKind.DECLINED,

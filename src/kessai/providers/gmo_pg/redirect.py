@@ -20,6 +20,8 @@ from kessai.providers.contract import (
     OutcomeKind,
     ProviderState,
     Transaction,
+    not_sent,
+    refused,
 )
 from kessai.providers.gmo_pg import errors
 from kessai.providers.gmo_pg.config import GmoPgConfig
@@ -59,10 +61,6 @@ CUSTOMER_WORDS = {
 DEFAULT_ITEM = "ご注文商品"
 
 
-def _not_sent(code: str | None, message: str) -> Outcome:
-    return Outcome(OutcomeKind.NOT_SENT, code=code, message=message)
-
-
 class RedirectMixin:
     """Needs self.config, self.store, self._client, self._shop() and the two outcome
     helpers of connector.py (passed in to keep this module free of that one)."""
@@ -90,7 +88,7 @@ class RedirectMixin:
         ref = request.reference
         return_url = request.source.get("return_url") or self.config.tds2_return_url
         if not return_url:
-            return _not_sent(
+            return refused(
                 "return_url_missing",
                 f"{m.name}の決済後にお客様が戻るURL(return_url)を指定してください",
             )
@@ -102,7 +100,7 @@ class RedirectMixin:
                 job,
                 m.key,
             ):
-                return _not_sent(
+                return refused(
                     "reference_reused",
                     f"オーダーID {ref} は別の金額・処理区分で登録済みです。"
                     "新しいオーダーIDで決済してください",
@@ -215,7 +213,7 @@ class RedirectMixin:
         try:
             found = await self._multi(txn.reference, m)
         except (ProviderUnreachable, ProviderError) as exc:
-            return _not_sent(None, str(exc))  # nothing was changed yet
+            return not_sent(None, str(exc))  # nothing was changed yet
         if found.state is ProviderState.CANCELED:
             return Outcome(OutcomeKind.SUCCEEDED)
         if found.state in (ProviderState.NONE, ProviderState.PENDING, ProviderState.DECLINED):
@@ -226,7 +224,7 @@ class RedirectMixin:
         return await self._redirect_call(m.cancel, txn.reference, stored, {"CancelAmount": amount})
 
     def _redirect_change(self, m: RedirectMethod | SlipMethod) -> Outcome:
-        return _not_sent(
+        return refused(
             "operation_unsupported",  # the engine's code: refused, nothing ever sent
             f"{m.name}(GMO PG)の金額変更連携には対応していません。"
             "取消のうえ新しい金額で決済してください",

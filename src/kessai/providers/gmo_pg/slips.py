@@ -20,16 +20,14 @@ from kessai.providers.contract import (
     OutcomeKind,
     ProviderState,
     Transaction,
+    not_sent,
+    refused,
 )
 from kessai.providers.gmo_pg.config import GmoPgConfig
 from kessai.providers.gmo_pg.http import IdPassClient, Reply, TransportError
 from kessai.providers.gmo_pg.methods import SLIP_BY_KEY, SlipMethod
 from kessai.providers.store import ReferenceStore
 from kessai.providers.vault import ProviderError, ProviderUnreachable
-
-
-def _not_sent(code: str, message: str) -> Outcome:
-    return Outcome(OutcomeKind.NOT_SENT, code=code, message=message)
 
 
 class SlipMixin:
@@ -60,13 +58,13 @@ class SlipMixin:
         for gmo, key, required in m.exec_fields:
             given = source.get(key)
             if required and not given:
-                return _not_sent(f"{key}_missing", f"{m.name}: {m.labels[key]}を指定してください")
+                return refused(f"{key}_missing", f"{m.name}: {m.labels[key]}を指定してください")
             if given:
                 exec_params[gmo] = given
         stored = await self.store.get(ref) or {}
         if stored.get("access_id"):
             if (stored.get("amount"), stored.get("pay_method")) != (request.amount, m.key):
-                return _not_sent(
+                return refused(
                     "reference_reused",
                     f"オーダーID {ref} は別の金額・決済方法で登録済みです。"
                     "新しいオーダーIDで決済してください",
@@ -133,13 +131,13 @@ class SlipMixin:
         try:
             found = await self._multi(txn.reference, m)
         except (ProviderUnreachable, ProviderError) as exc:
-            return _not_sent("lookup_failed", str(exc))
+            return not_sent("lookup_failed", str(exc))
         if found.state in (ProviderState.CANCELED, ProviderState.DECLINED, ProviderState.NONE):
             return Outcome(
                 OutcomeKind.SUCCEEDED, message="決済サービスでは未入金のため取消は不要です"
             )
         if found.state is ProviderState.CAPTURED:
-            return _not_sent(
+            return refused(
                 "paid_slip_not_cancellable",
                 f"{m.name}は入金済みのため決済サービスでは取り消せません。"
                 "返金はショップから直接お客様へお振込みください",

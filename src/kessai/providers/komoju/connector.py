@@ -30,6 +30,8 @@ from kessai.providers.contract import (
     ProviderState,
     Shipment,
     Transaction,
+    not_sent,
+    refused,
 )
 from kessai.providers.komoju import declines
 from kessai.providers.komoju.config import KomojuConfig
@@ -50,10 +52,6 @@ STATES: dict[str, ProviderState] = {
     "expired": ProviderState.CANCELED,
     "failed": ProviderState.DECLINED,
 }
-
-
-def _refused(code: str, message: str) -> Outcome:
-    return Outcome(OutcomeKind.NOT_SENT, code=code, message=message)
 
 
 def outcome_of_error(reply: Reply, stage: DeclineStage = DeclineStage.PAYMENT) -> Outcome:
@@ -119,7 +117,7 @@ class KomojuConnector:
             return await self._adopt(ref, session, request.amount)
         if token and _ID.fullmatch(token):
             return await self._pay(ref, token, request)
-        return _refused(
+        return refused(
             "payment_source_missing",
             "KOMOJUの決済セッション(session_id)またはカードのトークン(token)を指定してください",
         )
@@ -179,7 +177,7 @@ class KomojuConnector:
         try:
             found = await self._find(ref, stored)
         except (ProviderUnreachable, ProviderError) as exc:
-            return _refused("payment_unknown", f"KOMOJUの決済を確認できませんでした: {exc}")
+            return not_sent("payment_unknown", f"KOMOJUの決済を確認できませんでした: {exc}")
         if found is None:
             return Outcome(
                 OutcomeKind.DECLINED,

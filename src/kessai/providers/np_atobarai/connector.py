@@ -27,6 +27,7 @@ from kessai.providers.contract import (
     ProviderState,
     Shipment,
     Transaction,
+    refused,
 )
 from kessai.providers.np_atobarai import buyer, carriers, errors
 from kessai.providers.np_atobarai.config import NpConfig
@@ -41,7 +42,7 @@ MAX_SLIP = 20  # NP's slip_no is at most 20 characters
 
 
 def _refused(problem: InputProblem) -> Outcome:
-    return Outcome(OutcomeKind.NOT_SENT, code=problem.code, message=problem.message)
+    return refused(problem.code, problem.message)
 
 
 def _transport(exc: TransportError) -> Outcome:
@@ -250,10 +251,8 @@ class NpAtobaraiConnector:
         re-registration, which kessai does not send: seed 003 refuses it first."""
         stored = await self.store.get(txn.reference) or {}
         if captured or stored.get("shipment_sent"):
-            return Outcome(
-                OutcomeKind.NOT_SENT,
-                code="np_shipment_reported",
-                message="出荷報告(伝票番号連携)後のため金額変更できません",
+            return refused(
+                "np_shipment_reported", "出荷報告(伝票番号連携)後のため金額変更できません"
             )
         np_id = await self._np_id(txn.reference)
         if isinstance(np_id, Outcome):

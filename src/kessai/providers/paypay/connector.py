@@ -28,6 +28,8 @@ from kessai.providers.contract import (
     ProviderState,
     Shipment,
     Transaction,
+    not_sent,
+    refused,
 )
 from kessai.providers.paypay import codec, errors, limits
 from kessai.providers.paypay.config import PayPayConfig
@@ -38,11 +40,6 @@ from kessai.providers.vault import ProviderError, ProviderUnreachable
 log = logging.getLogger("kessai.providers.paypay")
 
 _SHOP_SIDE = frozenset({"UNAUTHORIZED", "OP_OUT_OF_SCOPE", "PRE_AUTH_CAPTURE_UNSUPPORTED_MERCHANT"})
-
-
-def _refused(code: str, message: str) -> Outcome:
-    """Refused before anything was sent, naming the rule."""
-    return Outcome(OutcomeKind.NOT_SENT, code=code, message=message)
 
 
 def outcome_of(reply: Reply, stage: DeclineStage) -> Outcome:
@@ -107,10 +104,10 @@ class PayPayConnector:
     async def authorize(self, request: AuthorizeRequest) -> Outcome:
         ref = request.reference
         if not codec.MERCHANT_ID.fullmatch(ref):
-            return _refused("invalid_merchant_payment_id", codec.MERCHANT_ID_RULE)
+            return refused("invalid_merchant_payment_id", codec.MERCHANT_ID_RULE)
         problem = limits.amount_refusal(request.amount)
         if problem:
-            return _refused("paypay_amount_limit", problem)
+            return refused("paypay_amount_limit", problem)
         user = request.source.get("user_authorization_id")
         flow = "qr" if not user else ("direct" if request.capture else "preauth")
         stored = await self.store.get(ref) or {}
@@ -118,7 +115,7 @@ class PayPayConnector:
             flow,
             request.amount,
         ):
-            return _refused(
+            return refused(
                 "reference_reused",
                 f"加盟店決済ID {ref} は別の金額・支払い方法で使用済みです。"
                 "新しいIDで決済してください",
@@ -196,7 +193,7 @@ class PayPayConnector:
     async def _details(self, ref: str) -> Reply | Outcome:
         """Get payment details; any failure means nothing was changed yet."""
         if not codec.MERCHANT_ID.fullmatch(ref):
-            return _refused("invalid_merchant_payment_id", codec.MERCHANT_ID_RULE)
+            return refused("invalid_merchant_payment_id", codec.MERCHANT_ID_RULE)
         stored = await self.store.get(ref) or {}
         if stored.get("flow") in ("preauth", "direct"):
             api, path = "getPaymentDetails", f"/v2/payments/{ref}"
@@ -204,7 +201,7 @@ class PayPayConnector:
             api, path = "getCodePaymentDetails", f"/v2/codes/payments/{ref}"
         reply = await self._send(api, "GET", path, ref)
         if isinstance(reply, Outcome):
-            return _refused(reply.code or "paypay_unreachable", reply.message or "")
+            return not_sent(reply.code or "paypay_unreachable", reply.message or "")
         return reply
 
     async def _next(self, ref: str, kind: str) -> str:
@@ -218,14 +215,14 @@ class PayPayConnector:
     async def capture(self, txn: Transaction, shipment: Shipment | None) -> Outcome:
         ref = txn.reference
         if not codec.MERCHANT_ID.fullmatch(ref):
-            return _refused("invalid_merchant_payment_id", codec.MERCHANT_ID_RULE)
+            return refused("invalid_merchant_payment_id", codec.MERCHANT_ID_RULE)
         problem = limits.amount_refusal(txn.amount)
         if problem:
-            return _refused("paypay_amount_limit", problem)
+            return refused("paypay_amount_limit", problem)
         stored = await self.store.get(ref) or {}
         expires = codec.from_epoch(stored.get("expires_at"))
         if expires is not None and self._now() > expires:
-            return _refused(
+            return refused(
                 "paypay_authorization_expired",
                 f"PayPayの与信期限({limits.PREAUTH_MAX_DAYS}日以内)を過ぎているため売上確定できません",
             )
@@ -257,7 +254,7 @@ class PayPayConnector:
         if details.code in errors.NOT_FOUND:
             return Outcome(OutcomeKind.SUCCEEDED, message="PayPayでは未決済のため取消は不要です")
         if not details.ok:
-            return _refused(details.code or "paypay_lookup_failed", details.message or "")
+            return not_sent(details.code or "paypay_lookup_failed", details.message or "")
         data = details.data
         status = data.get("status")
         payment_id = str(data.get("paymentId") or "")
@@ -291,7 +288,7 @@ class PayPayConnector:
         stored = await self.store.get(ref) or {}
         code_id = stored.get("code_id")
         if not code_id:
-            return _refused("paypay_code_unknown", "削除するPayPayのQRコードが分かりません")
+            return refused("paypay_code_unknown", "削除するPayPayのQRコードが分かりません")
         reply = await self._send("deleteQRCode", "DELETE", f"/v2/codes/{code_id}", ref)
         if isinstance(reply, Outcome):
             return reply
@@ -305,7 +302,7 @@ class PayPayConnector:
         if paid is not None:
             problem = limits.refund_refusal(paid, self._now())
             if problem:
-                return _refused("paypay_refund_window", problem)
+                return refused("paypay_refund_window", problem)
         body = {
             "merchantRefundId": await self._next(ref, "f"),
             "paymentId": payment_id,
@@ -327,13 +324,13 @@ class PayPayConnector:
         """Decrease only: PayPay asks the customer to accept an increase in the app."""
         ref = txn.reference
         if new_amount > txn.amount:
-            return _refused(
+            return refused(
                 "paypay_increase_not_supported",
                 "PayPayの決済金額はお客様の承認なしに増額できません (減額のみ可能)",
             )
         problem = limits.amount_refusal(new_amount)
         if problem:
-            return _refused("paypay_amount_limit", problem)
+            return refused("paypay_amount_limit", problem)
         details = await self._details(ref)
         if isinstance(details, Outcome):
             return details

@@ -35,6 +35,7 @@ from kessai.providers.contract import (
     ProviderState,
     Shipment,
     Transaction,
+    refused,
 )
 from kessai.providers.sbps import brands, codec, errors, requests
 from kessai.providers.sbps.config import SbpsConfig
@@ -142,7 +143,7 @@ class SbpsConnector:
         ref = request.reference
         problem = self._token_problem(request.source)
         if problem is not None:
-            return Outcome(OutcomeKind.NOT_SENT, code=problem.code, message=problem.message)
+            return refused(problem.code, problem.message)
         stored = await self.store.get(ref) or {}
         if stored.get("authorize_sent") and not stored.get("tracking_id"):
             # The answer to our 決済 was lost: SBPS may hold it. Never a second 決済.
@@ -179,7 +180,7 @@ class SbpsConnector:
         SBPS's result notice (notification.py) brings the answer, looked up before it counts."""
         problem = self._carrier_problem(request.source)
         if problem is not None:
-            return Outcome(OutcomeKind.NOT_SENT, code=problem.code, message=problem.message)
+            return refused(problem.code, problem.message)
         kessai_url, return_url = self.config.kessai_url or "", self.config.return_url or ""
         method, pay_method = requests.CARRIERS[request.source["carrier"]]
         await self.store.put(request.reference, method=method, amount=request.amount)
