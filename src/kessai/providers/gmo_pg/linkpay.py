@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from kessai.core.clock import TOKYO
-from kessai.providers.contract import AuthorizeRequest, Outcome, OutcomeKind
+from kessai.providers.contract import AuthorizeRequest, Outcome, OutcomeKind, refused
 from kessai.providers.gmo_pg import errors, link
 from kessai.providers.gmo_pg.config import GmoPgConfig
 from kessai.providers.gmo_pg.http import IdPassClient, TransportError
@@ -22,10 +22,6 @@ from kessai.providers.store import ReferenceStore
 TRADE_NOT_FOUND = "E01110002"
 _PAID = {"AUTH": False, "CAPTURE": True, "SALES": True}
 _UNPAID = ("UNPROCESSED", "AUTHENTICATED")
-
-
-def _not_sent(code: str, message: str) -> Outcome:
-    return Outcome(OutcomeKind.NOT_SENT, code=code, message=message)
 
 
 def expired_words(deadline: str) -> str:
@@ -56,7 +52,7 @@ class LinkMixin:
         stored = await self.store.get(ref) or {}
         if stored.get("start_url"):
             if (stored.get("amount"), stored.get("job_cd")) != (request.amount, job):
-                return _not_sent(
+                return refused(
                     "reference_reused",
                     f"オーダーID {ref} は別の金額・処理区分で登録済みです。"
                     "新しいオーダーIDで決済してください",
@@ -65,7 +61,7 @@ class LinkMixin:
         days_text = source.get("link_days") or ""
         days = int(days_text) if days_text.isdigit() else link.LINK_DAYS
         if days_text and not (days_text.isdigit() and 0 <= days <= link.MAX_LINK_DAYS):
-            return _not_sent(
+            return refused(
                 "link_days_invalid",
                 f"支払いリンクの有効日数(link_days)は0から{link.MAX_LINK_DAYS}の整数で"
                 "指定してください",

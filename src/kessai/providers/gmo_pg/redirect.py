@@ -242,13 +242,13 @@ class RedirectMixin:
         try:
             found = await self._multi(txn.reference, m)
         except (ProviderUnreachable, ProviderError) as exc:
-            return _not_sent(None, str(exc))  # nothing was changed yet
+            return not_sent(None, str(exc))  # nothing was changed yet
         current = found.amount if found.amount is not None else txn.amount
         if current == new_amount:  # already done (an answer lost on the way back)
             return Outcome(OutcomeKind.SUCCEEDED, captured=found.state is ProviderState.CAPTURED)
         if new_amount > current:
             if m.increase is None:
-                return _not_sent(
+                return refused(
                     "increase_unsupported",
                     f"{m.name}(GMO PG)は増額できません(減額のみ)。"
                     "増額する場合は取消のうえ新しい金額で決済してください",
