@@ -191,8 +191,7 @@ def _closed_port_url() -> str:
 async def harness_for(
     provider: Provider, sqlite_template: Path, tmp: Path
 ) -> AsyncIterator[Harness]:
-    sandbox = provider.sandbox
-    assert sandbox is not None, f"{provider.name} declares no sandbox"
+    """The provider on services of its own, on a fresh copy of the migrated SQLite database."""
     path = tmp / "kessai.db"
     shutil.copy(sqlite_template, path)
     services = build_services(
@@ -200,15 +199,29 @@ async def harness_for(
             database_url=f"sqlite+aiosqlite:///{path}", env=Env.SANDBOX, secret_key=TEST_SECRET_KEY
         )
     )
-    context = SimulatorContext(sessions=services.sessions)  # its records in the same database
-    sim_app = provider.simulator(context) if provider.simulator else None
     try:
-        async with contextlib.AsyncExitStack() as stack:
-            sim_url = await stack.enter_async_context(serve(sim_app)) if sim_app else ""
-            account, method = await _account_and_method(services, provider, sandbox, sim_url)
-            yield Harness(provider, services, sim_url, sim_app, account, method)
+        async with harness_on(provider, services) as h:
+            yield h
     finally:
         await services.close()
+
+
+@contextlib.asynccontextmanager
+async def harness_on(
+    provider: Provider, services: Services, *, clock: bool = False
+) -> AsyncIterator[Harness]:
+    """The provider on `services` (their database, SQLite or PostgreSQL): its simulator on
+    loopback with its records in that database (and on kessai's clock when `clock`)."""
+    sandbox = provider.sandbox
+    assert sandbox is not None, f"{provider.name} declares no sandbox"
+    context = SimulatorContext(
+        now=services.clock.now if clock else None, sessions=services.sessions
+    )
+    sim_app = provider.simulator(context) if provider.simulator else None
+    async with contextlib.AsyncExitStack() as stack:
+        sim_url = await stack.enter_async_context(serve(sim_app)) if sim_app else ""
+        account, method = await _account_and_method(services, provider, sandbox, sim_url)
+        yield Harness(provider, services, sim_url, sim_app, account, method)
 
 
 async def _account_and_method(
