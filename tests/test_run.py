@@ -12,10 +12,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
+
+from kessai.core.clock import TOKYO
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = re.compile(r"KESSAI_KEY=(ks_\S+)")
@@ -286,41 +289,44 @@ def test_a_seeded_authorized_demo_order_can_be_captured(server: Server) -> None:
     assert captured["order"]["payment_status_label"] == "売上完了"
 
 
-def _finished_job(api: httpx.Client, name: str, after: int) -> dict[str, object]:
+def _finished_job(api: httpx.Client, name: str, month: str, since: datetime) -> dict[str, object]:
+    """The finished job of this name for this month that the scheduler submitted at or after
+    `since` (sandbox time): not an earlier month's, nor the 1st's 「GMO 洗替結果取得」 that
+    closes earlier months."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        for job in api.get("/jobs", params={"limit": 20}).json():
+        for job in api.get("/jobs", params={"limit": 50}).json():
             done = job["status"] not in ("queued", "running")
-            if job["name"] == name and job["id"] > after and done:
+            if (
+                job["name"] == name
+                and job["params"].get("month") == month
+                and datetime.fromisoformat(job["created_at"]) >= since
+                and done
+            ):
                 return dict(job)
         time.sleep(0.2)
-    pytest.fail(f"no finished 「{name}」 job")
+    pytest.fail(f"no finished 「{name}」 job for {month} since {since.isoformat()}")
 
 
-@pytest.mark.xfail(
-    reason="known race (#11, open): a 「GMO 洗替結果取得」 run on the 1st, which closes earlier "
-    "months (cardupdater.missed), sometimes leaves no fetch for the 27th when the clock jumps",
-    strict=False,
-)
 def test_a_card_updater_round_trip_by_moving_the_sandbox_clock(server: Server) -> None:
     """自動洗替 in the sandbox: the demo account sends its request to the simulator's SFTP
     server on the 1st; on the 27th the answer comes back and is applied."""
-    from datetime import datetime
-
-    from kessai.core.clock import TOKYO
-
     now = datetime.now(TOKYO)
     year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+    first = datetime(year, month, 1, 1, 30, tzinfo=TOKYO)
+    twenty_seventh = datetime(year, month, 27, 0, 30, tzinfo=TOKYO)
+    key = f"{year}-{month:02d}"
     with server.client() as api:
-        last = max([j["id"] for j in api.get("/jobs", params={"limit": 1}).json()] or [0])
-        api.post("/sandbox/clock", json={"set": f"{year}-{month:02d}-01T01:30:00+09:00"})
-        sent = _finished_job(api, "GMO 洗替依頼", last)
-        assert sent["status"] == "succeeded", sent
-        api.post("/sandbox/clock", json={"set": f"{year}-{month:02d}-27T00:30:00+09:00"})
-        got = _finished_job(api, "GMO 洗替結果取得", int(str(sent["id"])))
-        assert got["status"] == "succeeded", got
-        text = api.get(f"/jobs/{got['id']}/items.csv").content.decode("utf-8-sig")
-        api.post("/sandbox/clock", json={"reset": True})
+        try:
+            api.post("/sandbox/clock", json={"set": first.isoformat()})
+            sent = _finished_job(api, "GMO 洗替依頼", key, first)
+            assert sent["status"] == "succeeded", sent
+            api.post("/sandbox/clock", json={"set": twenty_seventh.isoformat()})
+            got = _finished_job(api, "GMO 洗替結果取得", key, twenty_seventh)
+            assert got["status"] == "succeeded", got
+            text = api.get(f"/jobs/{got['id']}/items.csv").content.decode("utf-8-sig")
+        finally:
+            api.post("/sandbox/clock", json={"reset": True})
     lines = text.splitlines()
     assert lines[0].startswith("顧客ID,顧客名,会員ID,カード登録連番")
     assert any("0:有効性OK" in line for line in lines)

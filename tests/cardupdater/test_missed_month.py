@@ -9,6 +9,8 @@ import httpx
 
 from kessai.cardupdater.status import RunStatus
 from kessai.core.clock import TOKYO
+from kessai.jobs.schedules import tick
+from kessai.jobs.service import submit
 from kessai.jobs.status import JobStatus
 from kessai.services import Services
 from kessai.users.service import Role
@@ -19,6 +21,7 @@ from tests.cardupdater.conftest import (
     SHOP_EMAIL,
     add_card,
     card,
+    job_csv,
     job_logs,
     jobs_of,
     make_shop,
@@ -85,3 +88,46 @@ async def test_a_month_never_fetched_becomes_not_done_loudly(
     assert [line.split(",")[0] for line in january] == [(await card(services, soon)).member_id]
     assert (await run_row(services, shop.account_id, "2027-01")).first is False
     assert (await card(services, later)).updater_result is None
+
+
+JANUARY_RESULT = "download/tsite00012345_202701_cardupdate_result.csv"
+JANUARY_27 = datetime(2027, 1, 27, 0, 5, tzinfo=TOKYO)
+
+
+async def test_the_first_closing_earlier_months_leaves_the_27th_its_fetch(
+    services: Services, gmo_sftp: SftpServer
+) -> None:
+    """The 1st's 「GMO 洗替結果取得」 is due only to close December; January's answer is
+    already on the server (as the simulator writes it at once), yet it is the 27th's job that
+    fetches it, even when the 1st's job runs late, after the clock has jumped to the 27th."""
+    shop = await make_shop(services, gmo_sftp)
+    soon = await add_card(services, shop, name="山田 花子", expire="2701")
+    await run_calendar(services, REQUEST_MOMENT)  # December goes up and never comes back
+    member = (await card(services, soon)).member_id
+    shop.file(JANUARY_RESULT).write_bytes(f"{member},0,0,411111******2222,3201\r\n".encode())
+
+    # January 1st: the request goes up first (a worker may well finish it before the other
+    # job plans), then the tick's job closing December runs only after the clock has moved
+    # on to the 27th.
+    services.clock.set_now(JANUARY_REQUEST)
+    await submit(services, "card_updater_request", created_by="test", params={"month": "2027-01"})
+    await services.dispatcher.drain()
+    await tick(services)
+    services.clock.set_now(JANUARY_27)
+    await services.dispatcher.drain()
+    assert (await run_row(services, shop.account_id, "2027-01")).status == (
+        RunStatus.UPLOADED.value
+    )
+    [closing] = await jobs_of(services, "card_updater_result")
+    assert closing.status == JobStatus.FAILED.value
+    assert (await card(services, soon)).expire == "2701"  # nothing fetched on the 1st
+
+    # The 27th's own job fetches January's answer and lists the card.
+    await run_calendar(services, JANUARY_27)
+    fetch = (await jobs_of(services, "card_updater_result"))[-1]
+    assert fetch.id != closing.id
+    assert fetch.status == JobStatus.SUCCEEDED.value
+    assert fetch.dedupe_key == "card_updater_result:2027-01:2700"
+    assert (await run_row(services, shop.account_id, "2027-01")).status == (RunStatus.APPLIED.value)
+    assert (await card(services, soon)).expire == "3201"
+    assert [row[8] for row in (await job_csv(services, fetch))[1:]] == ["0:有効性OK"]

@@ -130,14 +130,19 @@ async def accounts_to_request(services: "Services", now: datetime) -> list[Provi
     return due
 
 
+def result_day_reached(account: ProviderAccount, month: date, moment: datetime) -> bool:
+    """Whether the month's result may be fetched at this moment (from the 27th, 0時)."""
+    return Calendar.of(account.settings or {}, month).result_from <= to_tokyo(moment)
+
+
 async def accounts_to_fetch(services: "Services", now: datetime) -> list[ProviderAccount]:
-    month, local = month_of(now), to_tokyo(now)
+    month = month_of(now)
     runs = await _runs(services, month)
     return [
         account
         for account in await enabled_accounts(services)
         if runs.get(account.id) == RunStatus.UPLOADED.value
-        and Calendar.of(account.settings or {}, month).result_from <= local
+        and result_day_reached(account, month, now)
     ]
 
 
@@ -267,6 +272,11 @@ class UpdaterResultJob:
         for account in await enabled_accounts(services):
             run = waiting.get(account.id)
             if run is None or run.month != repo.month_key(month):
+                continue
+            # Only a job submitted from the result day fetches: the 1st's job, due to close
+            # earlier months, must neither take the 27th's fetch (even when it runs late,
+            # after a sandbox clock jump) nor try a file GMO has not returned yet.
+            if not result_day_reached(account, month, job.created_at):
                 continue
             try:
                 applied = await fetch_and_apply(services, account, run, job.id)
