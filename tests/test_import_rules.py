@@ -168,7 +168,6 @@ NOT_YET_ROUTED = frozenset(
         "kessai.recurring.jobs",
         "kessai.recurring.service",
         "kessai.payments.schemas",
-        "kessai.web.admin.sandbox_shop",
     }
 )
 

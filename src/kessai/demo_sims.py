@@ -18,6 +18,9 @@ import httpx
 from kessai.payments import capabilities as caps
 from kessai.providers.installed import PROVIDERS
 from kessai.providers.kit import Provider, SandboxInput, SimulatorContext
+from kessai.providers.sandboxes import amount_for, sim_url, source_for
+
+__all__ = ["amount_for", "sim_url", "source_for"]
 from kessai.services import Services
 
 FAKE_SUFFIX = "-fake"  # the 擬似決済 twin of a method whose simulator cannot make a scenario
@@ -41,10 +44,6 @@ def simulator_of(row: caps.CapabilityRow) -> Provider | None:
         if p.provider_codes and p.serves(row.provider, row.method_type):
             return p
     return None
-
-
-def sim_url(base: str, provider: Provider) -> str:
-    return f"{base}/sim/{provider.sim_path}"
 
 
 def make(
@@ -76,30 +75,6 @@ def make(
         else:
             return None
     return made
-
-
-def amount_for(provider: Provider, given: SandboxInput, wanted: int) -> int:
-    """The order's amount: the one wanted where the simulator answers by the payment source
-    alone (every declared input has the same amount), else the declared test amount."""
-    sandbox = provider.sandbox
-    assert sandbox is not None
-    inputs = (sandbox.succeed, sandbox.decline, sandbox.hard_decline, sandbox.pending)
-    by_source = len({i.amount for i in inputs if i is not None}) == 1
-    return wanted if by_source else given.amount
-
-
-async def source_for(
-    provider: Provider, base: str, given: SandboxInput, amount: int | None = None
-) -> dict[str, str]:
-    """The payment source the storefront would send (a token fetched from the simulator …),
-    for `amount` where the source names the amount it pays."""
-    assert provider.sandbox is not None
-    source = dict(given.source)
-    if amount is not None and "amount" in source:
-        source["amount"] = str(amount)
-    if provider.sandbox.prepare is not None:
-        source = dict(await provider.sandbox.prepare(sim_url(base, provider), source))
-    return source
 
 
 async def set_fault(provider: Provider, base: str, fault: Mapping[str, Any]) -> None:

@@ -158,6 +158,9 @@ class Sandbox:
     amount_at_capture: bool = False
     # A credit check the provider holds (後払い's 保留) and decides later, if it has one.
     pending: SandboxInput | None = None
+    # Scenarios the connector takes as an option instead of an input (the simulated
+    # connector's `scenario`): name → what the 試験購入 page calls it.
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,9 @@ class Provider:
     final_decline: Callable[[str | None], bool] | None = None
     simulator: Callable[[SimulatorContext], AsgiApp] | None = None
     sim_path: str | None = None  # mounted at /sim/<sim_path> in sandbox mode
+    # The card token script a customer's browser loads from the simulator (GMO: token.js,
+    # relative to /sim/<sim_path>); 試験購入 turns typed card numbers into tokens with it.
+    card_script: str | None = None
     simulator_help: str = ""  # what `kessai simulate` tells the person who starts it
     side_simulator: SideSimulator | None = None
     # 接続テスト: read-only calls at the provider with the account's settings (no charge).

@@ -8,7 +8,7 @@ are its scenarios, picked by test amounts (connector.TEST_AMOUNTS) or `scenario`
 
 from kessai.providers.contract import ProviderState
 from kessai.providers.fake import declines, webhook
-from kessai.providers.fake.connector import DECLINE_CODE, HARD_CODE, FakeConnector
+from kessai.providers.fake.connector import DECLINE_CODE, HARD_CODE, FakeConnector, Scenario
 from kessai.providers.fake.sim import FakeSimulator
 from kessai.providers.kit import ConnectorContext, Provider, Sandbox, SandboxInput
 
@@ -26,6 +26,16 @@ def charges(_simulator_app: object, connector: object) -> int:
 
 
 _CHARGED = (ProviderState.AUTHORIZED, ProviderState.CAPTURED, ProviderState.CANCELED)
+
+# What a tester picks on the 試験購入 page (its connector takes them as options).
+SCENARIOS = {
+    Scenario.SUCCEED.value: "成功",
+    Scenario.CHALLENGE.value: "3Dセキュア認証・ウォレットの承認画面を経由",
+    Scenario.PENDING.value: "与信審査中 → 与信審査完了",
+    Scenario.PENDING_REJECT.value: "与信審査中 → 与信審査エラー",
+    Scenario.DECLINE.value: "エラー(カード利用不可・与信NG)",
+    Scenario.UNKNOWN.value: "応答なし(結果不明)",
+}
 
 
 PROVIDER = Provider(
@@ -45,5 +55,6 @@ PROVIDER = Provider(
         hard_decline=SandboxInput(9005, code=HARD_CODE),
         account_settings=lambda _base_url: {},
         charges=charges,
+        options=SCENARIOS,
     ),
 )

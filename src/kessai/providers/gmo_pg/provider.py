@@ -110,6 +110,7 @@ PROVIDER = Provider(
     final_decline=declines.is_final_decline,
     simulator=GmoSimulator.create,
     sim_path="gmo-pg",
+    card_script="ext/js/token.js",
     simulator_help=(
         "  idPass: /payment/<API>.idPass, トークン: /token\n"
         f"  ショップID {TEST_SHOP_ID} / {TEST_SHOP_PASS}\n"

@@ -10,9 +10,22 @@
   function tokenized() {
     return method.selectedOptions[0].getAttribute("data-tokenized") === "1";
   }
+  var choices = document.getElementById("scenario");
   function show() {
     cardFields.style.display = tokenized() ? "" : "none";
-    scenario.style.display = tokenized() ? "none" : "";
+    // Only the chosen method's scenarios (from its provider's declaration) are offered.
+    var first = null;
+    Array.prototype.forEach.call(choices.options, function (o) {
+      var mine = o.getAttribute("data-for") === method.value;
+      o.hidden = !mine;
+      o.disabled = !mine;
+      if (mine && first === null) { first = o; }
+    });
+    if (first !== null && choices.selectedOptions[0] && choices.selectedOptions[0].disabled) {
+      first.selected = true;
+    }
+    if (first !== null && !choices.selectedOptions.length) { first.selected = true; }
+    scenario.style.display = tokenized() || first === null ? "none" : "";
   }
   method.addEventListener("change", show);
   show();
