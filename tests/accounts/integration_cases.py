@@ -65,6 +65,7 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
                     "updater_request_day",
                     "updater_request_deadline_day",
                     "updater_result_hour",
+                    "updater_result_wait_days",
                 )
             ),
             "recurring_result_columns": "terminal_seq,skip,result,error_code",
@@ -88,6 +89,7 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
                     "recurring_check_day",
                     "recurring_check_hour",
                     "recurring_send_until_day",
+                    "recurring_result_wait_days",
                 )
             ),
         },

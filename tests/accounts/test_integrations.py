@@ -177,6 +177,7 @@ def test_fields_carry_the_seeds_labels() -> None:
         "洗替依頼の送信期限日",
         "洗替結果の取得日",
         "洗替結果の取得時刻(時)",
+        "洗替結果の待機日数",
         # 継続課金 (seed 002): the files and the 8th / 18th / 27th, as the spec sheet says.
         "売上データファイルのディレクトリ",
         "売上データファイル名",
@@ -197,6 +198,7 @@ def test_fields_carry_the_seeds_labels() -> None:
         "有効性チェック結果の取得日",
         "有効性チェック結果の取得時刻(時)",
         "売上データの送信期限日",
+        "売上結果・有効性チェック結果の待機日数",
     ]
     assert labels["paygent"] == [
         "秘密鍵",

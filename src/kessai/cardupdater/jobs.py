@@ -24,8 +24,9 @@ from kessai.accounts.models import ProviderAccount
 from kessai.cardupdater import missed
 from kessai.cardupdater import repository as repo
 from kessai.cardupdater.notices import notify_failure, notify_result
+from kessai.cardupdater.overdue import Wait, notify_overdue, wait_days
 from kessai.cardupdater.request import send_request
-from kessai.cardupdater.result import fetch_and_apply
+from kessai.cardupdater.result import ResultNotReady, fetch_and_apply
 from kessai.cardupdater.status import RunStatus
 from kessai.cardupdater.transfer import TransferError
 from kessai.core.clock import TOKYO, to_tokyo
@@ -47,6 +48,7 @@ log = logging.getLogger("kessai.cardupdater")
 REQUEST_KIND, REQUEST_NAME = "card_updater_request", "GMO 洗替依頼"
 RESULT_KIND, RESULT_NAME = "card_updater_result", "GMO 洗替結果取得"
 NEEDS_CHANGE = "支払い方法またはクレジットカード情報の変更が必要です"
+FETCH_STEP = "自動洗替(洗替結果の取得)"
 
 
 def _number(settings: dict[str, Any], key: str, default: int) -> int:
@@ -61,6 +63,11 @@ class Calendar:
     request_from: datetime
     request_until: date
     result_from: datetime
+    result_wait_days: int = files.DEFAULT_RESULT_WAIT_DAYS
+
+    @property
+    def result_wait(self) -> Wait:
+        return Wait(self.result_from, self.result_wait_days)
 
     @classmethod
     def of(cls, settings: dict[str, Any], month: date) -> "Calendar":
@@ -80,6 +87,9 @@ class Calendar:
             result_from=at(
                 _number(settings, "updater_result_day", files.DEFAULT_RESULT_DAY),
                 _number(settings, "updater_result_hour", files.DEFAULT_RESULT_HOUR),
+            ),
+            result_wait_days=wait_days(
+                settings, "updater_result_wait_days", files.DEFAULT_RESULT_WAIT_DAYS
             ),
         )
 
@@ -144,6 +154,19 @@ async def accounts_to_fetch(services: "Services", now: datetime) -> list[Provide
         if runs.get(account.id) == RunStatus.UPLOADED.value
         and result_day_reached(account, month, now)
     ]
+
+
+async def overdue_count(services: "Services", now: datetime) -> int:
+    """This month's accounts still 結果待ち past the 洗替結果's day and grace (待機超過);
+    earlier months are closed as 未実施 and counted as such."""
+    month = month_of(now)
+    runs = await _runs(services, month)
+    return sum(
+        1
+        for account in await enabled_accounts(services)
+        if runs.get(account.id) == RunStatus.UPLOADED.value
+        and Calendar.of(account.settings or {}, month).result_wait.over(now)
+    )
 
 
 def _hourly_key(kind: str, now: datetime) -> str:
@@ -281,6 +304,19 @@ class UpdaterResultJob:
             try:
                 applied = await fetch_and_apply(services, account, run, job.id)
             except (KessaiError, TransferError) as exc:
+                wait = Calendar.of(account.settings or {}, month).result_wait
+                if isinstance(exc, ResultNotReady) and wait.over(services.clock.now()):
+                    message = wait.reason("洗替結果ファイル", str(exc.detail.get("path")))
+                    failures.append(message)
+                    await notify_overdue(
+                        services,
+                        job=job,
+                        account=account,
+                        month=month,
+                        step=FETCH_STEP,
+                        reason=message,
+                    )
+                    continue
                 message = exc.message
                 failures.append(message)
                 await notify_failure(
@@ -288,7 +324,7 @@ class UpdaterResultJob:
                     job=job,
                     account=account,
                     month=month,
-                    step="自動洗替(洗替結果の取得)",
+                    step=FETCH_STEP,
                     reason=message,
                     retry_until=None,
                 )

@@ -33,9 +33,11 @@ async def notify_failure(
     step: str,
     reason: str,
     retry_until: str | None,
+    once: str | None = None,
 ) -> None:
+    """Mailed at most once a day per account and step, or once ever for `once`."""
     now = services.clock.now()
-    today = to_tokyo(now).date()
+    when = once or str(to_tokyo(now).date())
     async with transaction(services.sessions) as s:
         shop = await get_shop_settings(s)
         await queue_mail(
@@ -53,7 +55,7 @@ async def notify_failure(
                 "job_id": job.id,
             },
             now=now,
-            dedupe_key=f"{MailKind.CARD_UPDATER_FAILED.value}:{account.id}:{step}:{today}",
+            dedupe_key=f"{MailKind.CARD_UPDATER_FAILED.value}:{account.id}:{step}:{when}",
         )
     await _deliver(services)
 

@@ -19,6 +19,8 @@ from sqlalchemy import select
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.cardupdater.jobs import job_month, month_label, month_of
 from kessai.cardupdater.notices import notify_failure
+from kessai.cardupdater.overdue import Wait, notify_overdue, wait_days
+from kessai.cardupdater.result import ResultNotReady
 from kessai.cardupdater.transfer import TransferError
 from kessai.core.clock import TOKYO, to_tokyo
 from kessai.core.db import transaction
@@ -84,13 +86,22 @@ class Step:
     needs: Callable[[RecurringBatch | None], bool]
     sends: bool = False  # the send stops at its last day; a late file waits a month
 
+    def starts(self, account: ProviderAccount, month: date) -> datetime:
+        day, hour = self.when.day_hour(account.settings or {})
+        return datetime.combine(month.replace(day=day), time(hour), tzinfo=TOKYO)
+
+    def wait(self, account: ProviderAccount, month: date) -> Wait:
+        """How long the month's result or check file may be late (待機超過 after)."""
+        days = wait_days(
+            account.settings or {}, "recurring_result_wait_days", files.DEFAULT_RECURRING_WAIT_DAYS
+        )
+        return Wait(self.starts(account, month), days)
+
     def open_at(self, account: ProviderAccount, month: date, now: datetime) -> bool:
-        settings = account.settings or {}
-        day, hour = self.when.day_hour(settings)
         local = to_tokyo(now)
-        if local < datetime.combine(month.replace(day=day), time(hour), tzinfo=TOKYO):
+        if local < self.starts(account, month):
             return False
-        last_day = month.replace(day=files.recurring_send_until(settings))
+        last_day = month.replace(day=files.recurring_send_until(account.settings or {}))
         return not (self.sends and local.date() > last_day)
 
     async def due_accounts(
@@ -185,6 +196,20 @@ class RecurringJob:
             try:
                 message = await self.work(services, account, month, job)
             except (KessaiError, TransferError) as exc:
+                wait = self.step.wait(account, month)
+                if isinstance(exc, ResultNotReady) and wait.over(services.clock.now()):
+                    label = files.RECURRING_FILE[self.step.when.kind].label
+                    reason = wait.reason(label, str(exc.detail.get("path")))
+                    await notify_overdue(
+                        services,
+                        job=job,
+                        account=account,
+                        month=month,
+                        step=self.step.name,
+                        reason=reason,
+                    )
+                    out.append(ItemResult(str(key), ItemStatus.FAILED, reason, data))
+                    continue
                 await notify_failure(
                     services,
                     job=job,
@@ -204,3 +229,29 @@ class RecurringJob:
 register(RecurringJob(SEND, _send))  # type: ignore[arg-type]
 register(RecurringJob(RESULT, _result))  # type: ignore[arg-type]
 register(RecurringJob(CHECK, _check))  # type: ignore[arg-type]
+
+
+async def overdue_count(services: "Services", now: datetime, since: date) -> int:
+    """Account-months from `since` whose 売上結果 or 有効性チェック結果 file is past its day
+    and grace (待機超過) and still not in: its orders wait in that month's file meanwhile."""
+    async with transaction(services.sessions) as s:
+        batches = list(
+            (
+                await s.scalars(
+                    select(RecurringBatch).where(
+                        RecurringBatch.month >= f"{since:%Y-%m}",
+                        RecurringBatch.status != service.SELECTED,
+                        RecurringBatch.checked_at.is_(None),
+                    )
+                )
+            ).all()
+        )
+    accounts = {a.id: a for a in await recurring_accounts(services)}
+    count = 0
+    for b in batches:
+        account, month = accounts.get(b.account_id), date.fromisoformat(f"{b.month}-01")
+        if account is None:
+            continue
+        waiting = [CHECK] + ([RESULT] if b.status == service.SENT else [])
+        count += any(step.wait(account, month).over(now) for step in waiting)
+    return count

@@ -130,6 +130,16 @@ def updater_file_fields() -> tuple[FieldSpec, ...]:
             min_value=0,
             max_value=23,
         ),
+        FieldSpec(
+            "updater_result_wait_days",
+            "洗替結果の待機日数",
+            NUMBER,
+            "取得日時からこの日数を過ぎても洗替結果ファイルが届かないときは「待機超過」として"
+            "ジョブを失敗にし、ショップへ1度だけお知らせします"
+            f"(標準: {files.DEFAULT_RESULT_WAIT_DAYS}日)。",
+            min_value=0,
+            max_value=files.MAX_RESULT_WAIT_DAYS,
+        ),
     )
 
 
@@ -235,6 +245,18 @@ def recurring_file_fields() -> tuple[FieldSpec, ...]:
             f"送信します(標準: {files.DEFAULT_RECURRING_SEND_UNTIL_DAY}日)。",
             min_value=1,
             max_value=28,
+        )
+    )
+    fields.append(
+        FieldSpec(
+            "recurring_result_wait_days",
+            "売上結果・有効性チェック結果の待機日数",
+            NUMBER,
+            "取得日時からこの日数を過ぎても売上結果ファイル・有効性チェック結果ファイルが届かない"
+            "ときは「待機超過」としてジョブを失敗にし、ショップへ1度だけお知らせします"
+            f"(標準: {files.DEFAULT_RECURRING_WAIT_DAYS}日)。",
+            min_value=0,
+            max_value=files.MAX_RESULT_WAIT_DAYS,
         )
     )
     return tuple(fields)

@@ -74,6 +74,10 @@ DEFAULT_REQUEST_HOUR = 1
 DEFAULT_REQUEST_DEADLINE_DAY = 10
 DEFAULT_RESULT_DAY = 27
 DEFAULT_RESULT_HOUR = 0
+# Days a result file may be late before its month's job says 待機超過 (cardupdater.overdue).
+DEFAULT_RESULT_WAIT_DAYS = 1  # 洗替結果: 原則毎月27日0時
+DEFAULT_RECURRING_WAIT_DAYS = 2  # 売上結果・有効性チェック結果: 18日頃・27日頃
+MAX_RESULT_WAIT_DAYS = 10
 
 
 class FileFormatError(ValueError):

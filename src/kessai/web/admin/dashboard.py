@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import func, select
 
+from kessai.cardupdater.jobs import overdue_count as updater_overdue
 from kessai.cardupdater.repository import not_done_count
 from kessai.core.clock import to_tokyo
 from kessai.core.db import transaction
@@ -17,6 +18,7 @@ from kessai.jobs.status import JobStatus
 from kessai.orders.models import Order
 from kessai.payments.deadlines import DeadlineKind, closing_soon, stuck_in_shipment_report
 from kessai.payments.status import PaymentStatus
+from kessai.recurring.jobs import overdue_count as recurring_overdue
 from kessai.subscriptions import repository as subscriptions
 from kessai.users.service import Permission, Principal
 from kessai.web.admin.core import AdminContext, render
@@ -106,6 +108,9 @@ def add_dashboard_routes(router: APIRouter, ctx: AdminContext) -> None:
                 )[1]
                 for r in UpdaterResult
             }
+        overdue = await updater_overdue(ctx.services, now) + await recurring_overdue(
+            ctx.services, now, _months_back(now, 2)
+        )
         lines = [
             Line(
                 st.label,
@@ -156,6 +161,13 @@ def add_dashboard_routes(router: APIRouter, ctx: AdminContext) -> None:
                     "ジョブ詳細のログと結果CSVで失敗した受注を確認してください",
                 )
                 for j in FAILED_JOBS
+            ),
+            Line(
+                "結果ファイルの待機超過(自動洗替・継続課金、直近3か月)",
+                overdue,
+                f"/admin/jobs?status={JobStatus.FAILED.value}",
+                "取得日と待機日数を過ぎても届かないファイルです。ジョブのログで理由を確認し、"
+                "GMO PG の管理画面で処理状況を確認してください",
             ),
         ]
         updaters = [
