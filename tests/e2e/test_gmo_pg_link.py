@@ -18,6 +18,7 @@ from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.apikeys.service import create_key
 from kessai.core.clock import TOKYO
 from kessai.core.db import transaction
+from kessai.jobs.schedules import tick
 from kessai.providers.gmo_pg import codec, link
 from kessai.providers.gmo_pg.simulator import (
     TEST_SHOP_ID,
@@ -218,3 +219,12 @@ async def test_a_paid_link_cannot_pay_twice(shop: Shop) -> None:
     assert "お支払い済み" in again.text
     shop.services.clock.advance(timedelta(days=1))
     assert (await shop.get(order["id"]))["payment_status_label"] == "仮売上完了"
+
+
+async def test_an_expired_link_is_settled_by_the_hourly_check_without_anyone(shop: Shop) -> None:
+    order, _url = await shop.linked(link_days="0")  # pays until 23:59 today
+    assert (await shop.get(order["id"]))["payment_due_at"].startswith("2026-11-10T14:59")
+    shop.services.clock.set_now(datetime(2026, 11, 11, 0, 30, tzinfo=TOKYO))
+    assert await tick(shop.services)
+    await shop.services.dispatcher.drain()
+    assert (await shop.get(order["id"]))["payment_status_label"] == "仮売上失敗"

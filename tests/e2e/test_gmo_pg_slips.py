@@ -15,6 +15,7 @@ from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.apikeys.service import create_key
 from kessai.core.clock import TOKYO
 from kessai.core.db import transaction
+from kessai.jobs.schedules import tick
 from kessai.providers.gmo_pg.simulator import (
     TEST_SHOP_ID,
     TEST_SHOP_PASS,
@@ -255,3 +256,54 @@ async def test_cvs_without_the_customer_fields_is_refused_before_any_call(shop: 
     assert r.json()["code"] == "customer_name_missing"
     assert "お客様氏名(customer_name)を指定してください" in r.json()["message"]
     assert (await shop.sim.get("/_calls", params={"api": "EntryTranCvs"})).json()["calls"] == []
+
+
+async def test_gmo_sends_the_expiry_result_notice_and_the_unpaid_slip_fails(shop: Shop) -> None:
+    order = await shop.order("gmo-cvs", convenience="00001", **CUSTOMER)
+    body = (await shop.act(order["id"], "authorize")).json()
+    assert body["order"]["payment_due_at"].startswith("2026-11-17T01:00")  # 10:00 JST
+    r = await shop.sim.post("/_sandbox/expire")
+    assert r.json()["expired"] == []  # not yet
+    shop.services.clock.set_now(datetime(2026, 11, 18, 3, 0, tzinfo=TOKYO))
+    r = await shop.sim.post("/_sandbox/expire")  # GMO's 期限切れ batch
+    assert r.json()["expired"] == [order["number"]]
+    await shop.settled()
+    after = await shop.get(order["id"])
+    assert after["payment_status_label"] == "仮売上失敗"
+    (event,) = await shop.events()
+    assert (event["event"], event["status_label"]) == ("EXPIRED", "反映済み")
+    attempts = (await shop.sim.get("/_notifications")).json()["attempts"]
+    assert [(a["status"], a["answer"]) for a in attempts] == [("EXPIRED", "200 0")]
+    history = (await shop.api.get(f"/api/v1/orders/{order['id']}/payment-history")).json()
+    assert "期限切れ" in (history[-1]["provider_message"] or ""), history
+
+
+async def test_kessai_settles_an_expired_slip_by_itself_when_no_notice_comes(shop: Shop) -> None:
+    await shop.sim.post("/_control", json={"notify_url": None})  # GMO's notices never arrive
+    order = await shop.order("gmo-cvs", convenience="00001", **CUSTOMER)
+    paid = await shop.order("gmo-bank")
+    await shop.act(order["id"], "authorize")
+    await shop.act(paid["id"], "authorize")
+    await shop.pay(paid["number"])  # paid in time, its notice lost: settled by the same check
+
+    # Before 支払期限 the hourly check leaves the unpaid slip alone (no call for it).
+    shop.services.clock.set_now(datetime(2026, 11, 17, 9, 0, tzinfo=TOKYO))
+    await tick(shop.services)
+    await shop.services.dispatcher.drain()
+    searched = (await shop.sim.get("/_calls", params={"api": "SearchTradeMulti"})).json()
+    assert [c for c in searched["calls"] if c["ref"] == order["number"]] == []
+    assert (await shop.get(order["id"]))["payment_status_label"] == "決済準備中"
+
+    shop.services.clock.set_now(datetime(2026, 11, 18, 0, 0, tzinfo=TOKYO))
+    assert await tick(shop.services)
+    await shop.services.dispatcher.drain()
+    assert (await shop.get(order["id"]))["payment_status_label"] == "仮売上失敗"
+    # The bank transfer's 振込期限 is the whole 17th: past too, and GMO says it was paid.
+    assert (await shop.get(paid["id"]))["payment_status_label"] == "売上完了"
+    jobs = (await shop.api.get("/api/v1/jobs")).json()
+    (job,) = [j for j in jobs if j["kind"] == "reconcile_unsettled" and j["total"]]
+    assert (job["name"], job["total"]) == ("決済結果の自動照会", 2)
+    csv = (await shop.api.get(f"/api/v1/jobs/{job['id']}/items.csv")).text
+    lines = csv.splitlines()
+    assert any(("決済準備中,仮売上失敗" in ln and "期限切れ" in ln) for ln in lines), csv
+    assert any("決済準備中,売上完了" in ln for ln in lines), csv

@@ -48,6 +48,8 @@ class Order(Base):
     redirect_url: Mapped[str | None] = mapped_column(String(2000))
     # コンビニ・Pay-easy・銀行振込: what the customer pays with (受付番号, 支払期限 …)
     payment_slip: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # 決済準備中 until this moment at most (支払期限, 決済可能期限): then kessai asks by itself
+    payment_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     authorization_count: Mapped[int] = mapped_column(Integer, default=0)
     # The attempt that holds the order: sent and not yet settled, or unknown.
     in_flight_attempt_id: Mapped[int | None] = mapped_column(IdType)

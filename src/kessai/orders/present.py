@@ -38,6 +38,7 @@ def order_out(view: OrderView, now: datetime) -> OrderOut:
         captured_at=o.captured_at,
         redirect_url=o.redirect_url,
         payment_slip=o.payment_slip,
+        payment_due_at=o.payment_due_at,
         needs_reconcile=o.in_flight_attempt_id is not None,
         allowed_actions=allowed_actions(OrderFacts(o, m, view.account, now)),
         reauthorization_label=o.reauthorization_label,

@@ -82,6 +82,7 @@ class OrderOut(BaseModel):
     captured_at: datetime | None
     redirect_url: str | None
     payment_slip: dict[str, str] | None = None  # 受付番号・確認番号・支払期限・振込先口座 …
+    payment_due_at: datetime | None = None  # the customer pays by then (支払期限, 決済可能期限)
     needs_reconcile: bool
     allowed_actions: list[str]
     # 再オーソリバッチ's mark: target (再与信対象), completed (再与信完了), …

@@ -78,7 +78,10 @@ def settle_outcome(
                 _authorized_fields(outcome.transaction_id, amount, now, captured=captured),
             )
         if k is OutcomeKind.PENDING:
-            pending: dict[str, Any] = {"provider_transaction_id": outcome.transaction_id}
+            pending: dict[str, Any] = {
+                "provider_transaction_id": outcome.transaction_id,
+                "payment_due_at": outcome.due_at,
+            }
             if outcome.slip is not None:
                 # コンビニ・銀行振込: 決済準備中 with the slip until the customer pays.
                 return Settlement(None, {**pending, "payment_slip": dict(outcome.slip)})

@@ -1,6 +1,9 @@
 """The job kind "reconcile_unsettled" (決済結果の自動照会): every hour, each order whose
-provider answer never arrived, and each order the provider is still deciding (与信審査中), is
-looked up at the provider by our own reference and settled as the provider says.
+provider answer never arrived, each order the provider is still deciding (与信審査中), and each
+order still 決済準備中 after the customer's 支払期限 (a コンビニ・Pay-easy・銀行振込 slip, a payment
+link's 決済可能期限) is looked up at the provider by our own reference and settled as the
+provider says: a slip nobody paid becomes 仮売上失敗 (期限切れ) even if the provider's
+notification never came.
 
 Seed 004's stuck 出荷報告依頼中 (the 出荷報告 reached the 後払い company, its answer did not)
 so resolves itself with no second report. An order the lookup cannot decide (the provider
@@ -40,7 +43,7 @@ COLUMNS = (
 
 async def unsettled_order_ids(services: "Services", now: datetime) -> list[int]:
     """Orders held by an attempt whose answer was lost (unknown, or sent and past its
-    lease), and orders in 与信審査中; oldest first."""
+    lease), orders in 与信審査中 and orders 決済準備中 past their 支払期限; oldest first."""
     lease = now - timedelta(seconds=services.settings.attempt_lease_seconds)
     held = (
         select(Order.id)
@@ -56,8 +59,14 @@ async def unsettled_order_ids(services: "Services", now: datetime) -> list[int]:
         Order.payment_status == PaymentStatus.CREDIT_CHECK_PENDING.value,
         Order.in_flight_attempt_id.is_(None),
     )
+    overdue = select(Order.id).where(
+        Order.payment_status == PaymentStatus.PENDING.value,
+        Order.payment_due_at < now,
+        Order.in_flight_attempt_id.is_(None),
+    )
+    union = held.union(deciding, overdue).order_by("id").limit(MAX_ORDERS)
     async with transaction(services.sessions) as s:
-        ids = (await s.scalars(held.union(deciding).order_by("id").limit(MAX_ORDERS))).all()
+        ids = (await s.scalars(union)).all()
     return [int(i) for i in ids]
 
 

@@ -8,7 +8,7 @@ our own reference before anything else).
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -44,6 +44,9 @@ class Outcome:
     # reference): sending it again would be refused again, so the caller is told why (409)
     # instead of being asked to retry later.
     refused: bool = False
+    # pending: until when the customer may pay (a slip's 支払期限, a payment link's 決済可能期限);
+    # once it has passed kessai asks the provider by itself (payments/unsettled.py)
+    due_at: datetime | None = None
 
 
 def refused(code: str | None, message: str) -> Outcome:

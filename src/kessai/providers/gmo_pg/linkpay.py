@@ -57,7 +57,8 @@ class LinkMixin:
                     f"オーダーID {ref} は別の金額・処理区分で登録済みです。"
                     "新しいオーダーIDで決済してください",
                 )
-            return Outcome(OutcomeKind.PENDING, redirect_url=str(stored["start_url"]))
+            due = datetime.fromisoformat(str(stored["link_deadline"]))
+            return Outcome(OutcomeKind.PENDING, redirect_url=str(stored["start_url"]), due_at=due)
         days_text = source.get("link_days") or ""
         days = int(days_text) if days_text.isdigit() else link.LINK_DAYS
         if days_text and not (days_text.isdigit() and 0 <= days <= link.MAX_LINK_DAYS):
@@ -87,7 +88,7 @@ class LinkMixin:
             link_deadline=deadline.isoformat(),
             start_url=url,
         )
-        return Outcome(OutcomeKind.PENDING, redirect_url=url)
+        return Outcome(OutcomeKind.PENDING, redirect_url=url, due_at=deadline)
 
     async def _link_complete(self, ref: str, stored: Mapping[str, Any]) -> Outcome:
         """Has the customer paid on GMO's page? SearchTrade says; the deadline says the rest."""
@@ -121,7 +122,11 @@ class LinkMixin:
                 return Outcome(
                     OutcomeKind.DECLINED, code="EXPIRED", message=expired_words(deadline)
                 )
-            return Outcome(OutcomeKind.PENDING, redirect_url=str(stored.get("start_url") or ""))
+            return Outcome(
+                OutcomeKind.PENDING,
+                redirect_url=str(stored.get("start_url") or ""),
+                due_at=datetime.fromisoformat(deadline) if deadline else None,
+            )
         return Outcome(
             OutcomeKind.DECLINED,
             code=f"Status={status}",

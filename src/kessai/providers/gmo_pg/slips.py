@@ -10,8 +10,10 @@ bank transfer the shop makes itself).
 """
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from kessai.core.clock import TOKYO
 from kessai.providers.contract import (
     AuthorizeRequest,
     DeclineStage,
@@ -98,8 +100,9 @@ class SlipMixin:
         if not reply.ok:
             return self._errors(reply, DeclineStage.PAYMENT, retry=bool(stored))
         slip = {label: reply.get(gmo) or "" for gmo, label in m.slip_fields if reply.get(gmo)}
-        await self.store.put(ref, slip=slip)
-        return Outcome(OutcomeKind.PENDING, slip=slip, message=_slip_text(m, slip))
+        due = due_at(reply.get("PaymentTerm") or reply.get("AvailableDate") or "")
+        await self.store.put(ref, slip=slip, due_at=due.isoformat() if due else None)
+        return Outcome(OutcomeKind.PENDING, slip=slip, message=_slip_text(m, slip), due_at=due)
 
     async def _slip_complete(self, ref: str, m: SlipMethod, stored: Mapping[str, Any]) -> Outcome:
         """After a 結果通知 (or an operator's 決済照会): has the customer paid?"""
@@ -115,7 +118,13 @@ class SlipMixin:
             )
         if found.state in (ProviderState.PENDING, ProviderState.NONE):
             slip = dict(stored.get("slip") or {})
-            return Outcome(OutcomeKind.PENDING, slip=slip, message=_slip_text(m, slip))
+            due = stored.get("due_at")
+            return Outcome(
+                OutcomeKind.PENDING,
+                slip=slip,
+                message=_slip_text(m, slip),
+                due_at=datetime.fromisoformat(due) if due else None,
+            )
         return Outcome(
             OutcomeKind.DECLINED,
             code=found.code,
@@ -160,6 +169,18 @@ class SlipMixin:
         if not reply.ok:
             return self._errors(reply, DeclineStage.PAYMENT)
         return Outcome(OutcomeKind.SUCCEEDED)
+
+
+def due_at(term: str) -> datetime | None:
+    """支払期限 as GMO gives it (PaymentTerm yyyyMMddHHmmss; 銀行振込's AvailableDate
+    yyyyMMdd: the whole day), Japan time."""
+    try:
+        if len(term) == 8:
+            day = datetime.strptime(term, "%Y%m%d")
+            return day.replace(hour=23, minute=59, second=59, tzinfo=TOKYO)
+        return datetime.strptime(term, "%Y%m%d%H%M%S").replace(tzinfo=TOKYO)
+    except ValueError:
+        return None
 
 
 def _slip_text(m: SlipMethod, slip: Mapping[str, str]) -> str:

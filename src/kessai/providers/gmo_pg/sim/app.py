@@ -102,6 +102,7 @@ class GmoSimulator(base.Simulator):
             Route("/ext/js/token.js", self.token_js, methods=["GET"]),
             Route("/v1/plus/{shop_id}/checkout/{part}", self.link_page, methods=["GET"]),
             Route("/_sandbox/pay", self.sandbox_pay, methods=["POST"]),
+            Route("/_sandbox/expire", self.sandbox_expire, methods=["POST"]),
             Route("/_notifications", self.notifications, methods=["GET", "POST"]),
         ]
 
@@ -279,6 +280,18 @@ class GmoSimulator(base.Simulator):
         await self.flush()
         self.notifier.send(fields(tran))
         return JSONResponse({"OrderID": tran.order_id, "Status": tran.status})
+
+    async def sandbox_expire(self, request: Request) -> Response:
+        """GMO's 期限切れ batch, now: unpaid slips past their deadline expire and notify."""
+        await self.ready()
+        ctx = Ctx(self.config, self.state, lambda: _base_url(request.scope))
+        expired = slips.expire_due(ctx)
+        for tran in expired:
+            self.keep_touched({}, tran)
+        await self.flush()
+        for tran in expired:
+            self.notifier.send(fields(tran))
+        return JSONResponse({"expired": [t.order_id for t in expired]})
 
     async def notifications(self, request: Request) -> Response:
         """Every 結果通知 attempt so far (POST {"OrderID", "Status"?, "Amount"?} sends one

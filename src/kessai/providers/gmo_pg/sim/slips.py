@@ -5,7 +5,9 @@ EntryTran<X> (OrderID, Amount) registers; ExecTran<X> issues the slip (REQSUCCES
 コンビニ/Pay-easy, TRADING for 銀行振込) with its deadline PAYMENT_DAYS of simulator time
 ahead; CvsCancel cancels an unpaid コンビニ slip (CANCEL). POST /_sandbox/pay {"OrderID",
 "Amount"?} is the customer paying at the counter or the bank (PAYSUCCESS; after the
-deadline EXPIRED and refused), and GMO's 結果通知 follows (sim/notify.py).
+deadline EXPIRED and refused), and GMO's 結果通知 follows (sim/notify.py). POST
+/_sandbox/expire runs GMO's 期限切れ batch at the simulator's time: every slip unpaid after its
+deadline becomes EXPIRED and GMO sends its 結果通知 (Status EXPIRED), as for a payment.
 
 The recordings of ExecTranCvs/CvsCancel name another OrderID than their EntryTranCvs and
 GMO answered them all the same: these calls go by AccessID/AccessPass alone.
@@ -139,6 +141,19 @@ HANDLERS: dict[str, Handler] = {"CvsCancel": cvs_cancel}
 for _m in SLIP_BY_SUFFIX.values():
     HANDLERS[_m.entry] = _entry(_m)
     HANDLERS[_m.exec] = _exec(_m)
+
+
+def expire_due(ctx: Ctx) -> list[Transaction]:
+    """GMO's 期限切れ batch: every slip still unpaid after its deadline becomes EXPIRED (each
+    one then gets its 結果通知, sim/app.py)."""
+    keys = {m.key for m in SLIP_BY_SUFFIX.values()}
+    now, expired = ctx.state.clock.now(), []
+    for tran in ctx.state.transactions.values():
+        if tran.pay_method in keys and tran.status in UNPAID:
+            expire_if_late(tran, now)
+            if tran.status == "EXPIRED":
+                expired.append(tran)
+    return expired
 
 
 def pay(ctx: Ctx, order_id: str, amount: int | None) -> tuple[Transaction | None, str]:
