@@ -17,10 +17,47 @@ from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kessai.core.errors import ConfigurationError
 from kessai.providers.store import ReferenceStore
 
 # An ASGI application (starlette's type, spelled out to keep this module free of it).
 AsgiApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+def setting_text(value: Any) -> str:
+    """A setting as the connector reads it: stripped text, "" when absent."""
+    return value.strip() if isinstance(value, str) else "" if value is None else str(value)
+
+
+class SettingsCheck:
+    """What is wrong with an account's settings, field by field, refused all at once in one
+    Japanese message (values never echoed back) with the provider's stable code:
+
+        check = SettingsCheck("KOMOJU", "komoju_settings_invalid")
+        if not secret:
+            check.bad("secret_key", "シークレットキーが設定されていません")
+        check.done()  # raises ConfigurationError when something was bad
+    """
+
+    def __init__(self, title: str, code: str) -> None:
+        self.title, self.code = title, code
+        self.by_field: dict[str, str] = {}
+
+    def bad(self, key: str, message: str) -> None:
+        """One problem with field `key` (a second one joins the first)."""
+        known = self.by_field.get(key)
+        self.by_field[key] = f"{known}、{message}" if known else message
+
+    def __bool__(self) -> bool:
+        return bool(self.by_field)
+
+    def done(self) -> None:
+        if self.by_field:
+            raise ConfigurationError(
+                f"{self.title}の設定に誤りがあります: " + "、".join(self.by_field.values()),
+                code=self.code,
+                detail={"fields": sorted(self.by_field), "problems": dict(self.by_field)},
+            )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from cryptography.x509 import load_pem_x509_certificate
 
-from kessai.core.errors import ConfigurationError
+from kessai.providers.kit import SettingsCheck, setting_text
 
 ENDPOINT = "https://pay-api.amazon.jp"
 REGION = "jp"
@@ -57,31 +57,32 @@ class AmazonPayConfig:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> "AmazonPayConfig":
-        problems: dict[str, str] = {}
-        key_id = _text(settings.get("public_key_id"))
+        check = SettingsCheck("Amazon Pay(v2)", "amazon_pay_settings_invalid")
+        key_id = setting_text(settings.get("public_key_id"))
         if not key_id:
-            problems["public_key_id"] = "公開鍵IDが設定されていません"
+            check.bad("public_key_id", "公開鍵IDが設定されていません")
         elif not _KEY_ID.fullmatch(key_id):
-            problems["public_key_id"] = "公開鍵IDの形式が正しくありません(例: SANDBOX-AB12…)"
-        key = _private_key(settings.get("private_key"), problems)
-        merchant = _text(settings.get("merchant_id")) or None
+            check.bad("public_key_id", "公開鍵IDの形式が正しくありません(例: SANDBOX-AB12…)")
+        key = _private_key(settings.get("private_key"), check)
+        merchant = setting_text(settings.get("merchant_id")) or None
         if merchant is not None and not _MERCHANT.fullmatch(merchant):
-            problems["merchant_id"] = "出品者IDは半角英大文字と数字で設定してください"
-        store = _text(settings.get("store_id")) or None
+            check.bad("merchant_id", "出品者IDは半角英大文字と数字で設定してください")
+        store = setting_text(settings.get("store_id")) or None
         if store is not None and not _STORE.fullmatch(store):
-            problems["store_id"] = (
-                "クライアントIDは amzn1.application-oa2-client. で始まる値を設定してください"
+            check.bad(
+                "store_id",
+                "クライアントIDは amzn1.application-oa2-client. で始まる値を設定してください",
             )
         sandbox = _flag(settings.get("sandbox"), default=not key_id.startswith("LIVE-"))
         if sandbox is None:
-            problems["sandbox"] = "Sandboxの利用は true か false で設定してください"
+            check.bad("sandbox", "Sandboxの利用は true か false で設定してください")
         elif key_id.startswith(("SANDBOX-", "LIVE-")) and sandbox != key_id.startswith("SANDBOX-"):
-            problems["sandbox"] = "公開鍵IDの環境(SANDBOX/LIVE)とSandboxの設定が一致しません"
-        endpoint = (_text(settings.get("endpoint")) or ENDPOINT).rstrip("/")
+            check.bad("sandbox", "公開鍵IDの環境(SANDBOX/LIVE)とSandboxの設定が一致しません")
+        endpoint = (setting_text(settings.get("endpoint")) or ENDPOINT).rstrip("/")
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems["endpoint"] = (
-                "接続先URLは http:// または https:// で始まるURLで設定してください"
+            check.bad(
+                "endpoint", "接続先URLは http:// または https:// で始まるURLで設定してください"
             )
         cert = settings.get("ipn_certificate")
         cert_bytes = cert.encode() if isinstance(cert, str) else cert if cert else None
@@ -89,21 +90,17 @@ class AmazonPayConfig:
             try:
                 load_pem_x509_certificate(cert_bytes)
             except ValueError:
-                problems["ipn_certificate"] = "IPNの署名証明書はPEM形式の証明書を設定してください"
+                check.bad("ipn_certificate", "IPNの署名証明書はPEM形式の証明書を設定してください")
         timeout = _number(settings.get("timeout_seconds"), 30.0, 1, 300)
         connect = _number(settings.get("connect_timeout_seconds"), 10.0, 0.1, 60)
         if timeout is None:
-            problems["timeout_seconds"] = "タイムアウト秒数は1から300の数値で設定してください"
+            check.bad("timeout_seconds", "タイムアウト秒数は1から300の数値で設定してください")
         if connect is None:
-            problems["connect_timeout_seconds"] = (
-                "接続タイムアウト秒数は0.1から60の数値で設定してください"
+            check.bad(
+                "connect_timeout_seconds", "接続タイムアウト秒数は0.1から60の数値で設定してください"
             )
-        if problems or key is None:
-            raise ConfigurationError(
-                "Amazon Pay(v2)の設定に誤りがあります: " + "、".join(problems.values()),
-                code="amazon_pay_settings_invalid",
-                detail={"fields": sorted(problems), "problems": problems},
-            )
+        check.done()
+        assert key is not None  # _private_key named it otherwise
         return cls(
             public_key_id=key_id,
             private_key=key,
@@ -117,24 +114,20 @@ class AmazonPayConfig:
         )
 
 
-def _private_key(value: Any, problems: dict[str, str]) -> rsa.RSAPrivateKey | None:
+def _private_key(value: Any, check: SettingsCheck) -> rsa.RSAPrivateKey | None:
     if not value:
-        problems["private_key"] = "秘密鍵が設定されていません"
+        check.bad("private_key", "秘密鍵が設定されていません")
         return None
     data = value.encode() if isinstance(value, str) else bytes(value)
     try:
         key = load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        problems["private_key"] = "秘密鍵はパスワードなしのPEM形式のファイルを設定してください"
+        check.bad("private_key", "秘密鍵はパスワードなしのPEM形式のファイルを設定してください")
         return None
     if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
-        problems["private_key"] = "秘密鍵は2048ビット以上のRSA鍵を設定してください"
+        check.bad("private_key", "秘密鍵は2048ビット以上のRSA鍵を設定してください")
         return None
     return key
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else "" if value is None else str(value)
 
 
 def _flag(value: Any, *, default: bool) -> bool | None:

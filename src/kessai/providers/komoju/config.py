@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from kessai.core.errors import ConfigurationError
+from kessai.providers.kit import SettingsCheck, setting_text
 
 ENDPOINT = "https://komoju.com"
 _SECRET = re.compile(r"(?:sk|degica)_(?:test|live)_[A-Za-z0-9]{8,64}|[A-Za-z0-9_]{16,80}")
@@ -30,39 +30,35 @@ class KomojuConfig:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> "KomojuConfig":
-        problems: dict[str, str] = {}
-
-        def bad(key: str, message: str) -> None:
-            problems[key] = message
-
-        secret = _text(settings.get("secret_key"))
+        check = SettingsCheck("KOMOJU", "komoju_settings_invalid")
+        secret = setting_text(settings.get("secret_key"))
         if not secret:
-            bad("secret_key", "シークレットキーが設定されていません")
+            check.bad("secret_key", "シークレットキーが設定されていません")
         elif not _SECRET.fullmatch(secret):
-            bad("secret_key", "シークレットキーの形式が正しくありません(例: sk_test_…)")
-        publishable = _text(settings.get("publishable_key")) or None
+            check.bad("secret_key", "シークレットキーの形式が正しくありません(例: sk_test_…)")
+        publishable = setting_text(settings.get("publishable_key")) or None
         if publishable is not None and not _PUBLISHABLE.fullmatch(publishable):
-            bad("publishable_key", "パブリッシャブルキーの形式が正しくありません(例: pk_test_…)")
-        webhook = _text(settings.get("webhook_secret")) or None
+            check.bad(
+                "publishable_key",
+                "パブリッシャブルキーの形式が正しくありません(例: pk_test_…)",
+            )
+        webhook = setting_text(settings.get("webhook_secret")) or None
         if webhook is not None and not 8 <= len(webhook) <= 200:
-            bad("webhook_secret", "Webhookのシークレットトークンは8〜200文字で設定してください")
-        endpoint = (_text(settings.get("endpoint")) or ENDPOINT).rstrip("/")
+            check.bad(
+                "webhook_secret",
+                "Webhookのシークレットトークンは8〜200文字で設定してください",
+            )
+        endpoint = (setting_text(settings.get("endpoint")) or ENDPOINT).rstrip("/")
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            bad("endpoint", "接続先URLは http:// または https:// で始まるURLで設定してください")
-        if problems:
-            raise ConfigurationError(
-                "KOMOJUの設定に誤りがあります: " + "、".join(problems.values()),
-                code="komoju_settings_invalid",
-                detail={"fields": sorted(problems), "problems": problems},
+            check.bad(
+                "endpoint",
+                "接続先URLは http:// または https:// で始まるURLで設定してください",
             )
+        check.done()
         return cls(
             secret_key=secret,
             publishable_key=publishable,
             webhook_secret=webhook,
             endpoint=endpoint,
         )
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else "" if value is None else str(value)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from kessai.core.errors import ConfigurationError
+from kessai.providers.kit import SettingsCheck, setting_text
 from kessai.providers.np_atobarai import carriers
 
 TEST_URL = "https://ctcp.np-payment-gateway.com/v1"
@@ -40,47 +40,39 @@ class NpConfig:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> "NpConfig":
-        by_field: dict[str, str] = {}
+        check = SettingsCheck("NP後払い", "np_atobarai_settings_invalid")
 
-        def bad(key: str, message: str) -> None:
-            by_field[key] = f"{by_field[key]}、{message}" if key in by_field else message
-
-        shop_code = _text(settings.get("shop_code"))
+        shop_code = setting_text(settings.get("shop_code"))
         if not _SHOP_CODE.fullmatch(shop_code):
-            bad(
+            check.bad(
                 "shop_code", "SHOP_CODEはaktから始まる10桁のコードを設定してください(例:akt0000000)"
             )
-        sp_code = _text(settings.get("sp_code"))
+        sp_code = setting_text(settings.get("sp_code"))
         if not _CODE.fullmatch(sp_code):
-            bad("sp_code", "SP_CODEを半角英数記号で設定してください")
-        terminal_id = _text(settings.get("terminal_id"))
+            check.bad("sp_code", "SP_CODEを半角英数記号で設定してください")
+        terminal_id = setting_text(settings.get("terminal_id"))
         if not _CODE.fullmatch(terminal_id):
-            bad("terminal_id", "端末IDを半角英数記号で設定してください")
-        endpoint = (_text(settings.get("endpoint_url")) or TEST_URL).rstrip("/")
+            check.bad("terminal_id", "端末IDを半角英数記号で設定してください")
+        endpoint = (setting_text(settings.get("endpoint_url")) or TEST_URL).rstrip("/")
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            bad(
+            check.bad(
                 "endpoint_url",
                 "環境接続先URLは http:// または https:// で始まるURLで設定してください",
             )
         elif endpoint.lower().endswith("wsdl"):
-            bad(
+            check.bad(
                 "endpoint_url",
                 f"環境接続先URLにはNP後払いAPIの接続先を設定してください(例: {PRODUCTION_URL})",
             )
-        overrides, problems = carriers.parse_overrides(_text(settings.get("carrier_codes")))
+        overrides, problems = carriers.parse_overrides(setting_text(settings.get("carrier_codes")))
         if problems:
-            bad("carrier_codes", "、".join(problems))
+            check.bad("carrier_codes", "、".join(problems))
         timeout = _number(settings.get("timeout_seconds"), cls.timeout_seconds)
         connect = _number(settings.get("connect_timeout_seconds"), cls.connect_timeout_seconds)
         if not (1 <= timeout <= 300 and 0.1 <= connect <= 60):
-            bad("timeout_seconds", "タイムアウト秒数は1から300の数値で設定してください")
-        if by_field:
-            raise ConfigurationError(
-                "NP後払いの設定に誤りがあります: " + "、".join(by_field.values()),
-                code="np_atobarai_settings_invalid",
-                detail={"fields": sorted(by_field), "problems": by_field},
-            )
+            check.bad("timeout_seconds", "タイムアウト秒数は1から300の数値で設定してください")
+        check.done()
         return cls(
             shop_code=shop_code,
             sp_code=sp_code,
@@ -90,10 +82,6 @@ class NpConfig:
             timeout_seconds=timeout,
             connect_timeout_seconds=min(connect, timeout),
         )
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else "" if value is None else str(value)
 
 
 def _number(value: Any, default: float) -> float:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from kessai.core.errors import ConfigurationError
+from kessai.providers.kit import SettingsCheck, setting_text
 from kessai.providers.paypay import limits
 
 SANDBOX_ENDPOINT = "https://apigw.sandbox.paypay.ne.jp"
@@ -66,34 +66,37 @@ class PayPayConfig:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> "PayPayConfig":
         """Every problem named in one Japanese message; values are never echoed back."""
-        by_field: dict[str, str] = {}
+        check = SettingsCheck("PayPay", "paypay_settings_invalid")
 
-        def bad(key: str, message: str) -> None:
-            by_field[key] = f"{by_field[key]}、{message}" if key in by_field else message
-
-        api_key = _text(settings.get("api_key"))
+        api_key = setting_text(settings.get("api_key"))
         if not api_key:
-            bad("api_key", "APIキーが設定されていません")
+            check.bad("api_key", "APIキーが設定されていません")
         elif not _KEY.fullmatch(api_key):
-            bad("api_key", "APIキーは128文字以内の半角英数記号(: を除く)で設定してください")
-        api_secret = _text(settings.get("api_secret"))
+            check.bad("api_key", "APIキーは128文字以内の半角英数記号(: を除く)で設定してください")
+        api_secret = setting_text(settings.get("api_secret"))
         if not api_secret:
-            bad("api_secret", "APIシークレットが設定されていません")
+            check.bad("api_secret", "APIシークレットが設定されていません")
         elif not _KEY.fullmatch(api_secret):
-            bad("api_secret", "APIシークレットは128文字以内の半角英数記号で設定してください")
-        merchant_id = _text(settings.get("merchant_id")) or None
+            check.bad("api_secret", "APIシークレットは128文字以内の半角英数記号で設定してください")
+        merchant_id = setting_text(settings.get("merchant_id")) or None
         if merchant_id is not None and not _MERCHANT.fullmatch(merchant_id):
-            bad("merchant_id", "加盟店IDは64文字以内の半角英数字で設定してください")
+            check.bad("merchant_id", "加盟店IDは64文字以内の半角英数字で設定してください")
 
-        endpoint = _text(settings.get("endpoint")) or cls.endpoint
+        endpoint = setting_text(settings.get("endpoint")) or cls.endpoint
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            bad("endpoint", "接続先URLは http:// または https:// で始まるURLで設定してください")
+            check.bad(
+                "endpoint",
+                "接続先URLは http:// または https:// で始まるURLで設定してください",
+            )
         try:
             sources = parse_sources(settings.get("webhook_sources"))
         except ValueError:
             sources = ()
-            bad("webhook_sources", "通知元IPアドレスはIPアドレスまたはCIDR形式で設定してください")
+            check.bad(
+                "webhook_sources",
+                "通知元IPアドレスはIPアドレスまたはCIDR形式で設定してください",
+            )
 
         def number(key: str, default: float, low: float, high: float, label: str) -> float:
             raw = settings.get(key)
@@ -104,7 +107,7 @@ class PayPayConfig:
             except (TypeError, ValueError):
                 value = float("nan")
             if not low <= value <= high:  # NaN fails too
-                bad(key, f"{label}は{low:g}から{high:g}の数値で設定してください")
+                check.bad(key, f"{label}は{low:g}から{high:g}の数値で設定してください")
                 return default
             return value
 
@@ -116,27 +119,22 @@ class PayPayConfig:
             "与信期間(日)",
         )
         if days != int(days):
-            bad("authorization_days", "与信期間(日)は整数で設定してください")
-        redirect_url = _text(settings.get("redirect_url")) or None
+            check.bad("authorization_days", "与信期間(日)は整数で設定してください")
+        redirect_url = setting_text(settings.get("redirect_url")) or None
         if redirect_url is not None and urlsplit(redirect_url).scheme not in ("http", "https"):
-            bad("redirect_url", "支払い後の戻り先URLは http(s):// で設定してください")
+            check.bad("redirect_url", "支払い後の戻り先URLは http(s):// で設定してください")
         timeout = number("timeout_seconds", cls.timeout_seconds, 1, 300, "タイムアウト秒数")
         connect = number(
             "connect_timeout_seconds", cls.connect_timeout_seconds, 0.1, 60, "接続タイムアウト秒数"
         )
         retries = number("rate_limit_retries", cls.rate_limit_retries, 0, 10, "再試行回数")
         if retries != int(retries):
-            bad("rate_limit_retries", "再試行回数は整数で設定してください")
+            check.bad("rate_limit_retries", "再試行回数は整数で設定してください")
         backoff = number("backoff_seconds", cls.backoff_seconds, 0, 60, "再試行の待ち秒数")
         backoff_max = number(
             "backoff_max_seconds", cls.backoff_max_seconds, 0, 300, "再試行の最大待ち秒数"
         )
-        if by_field:
-            raise ConfigurationError(
-                "PayPayの設定に誤りがあります: " + "、".join(by_field.values()),
-                code="paypay_settings_invalid",
-                detail={"fields": sorted(by_field), "problems": by_field},
-            )
+        check.done()
         return cls(
             api_key=api_key,
             api_secret=api_secret,
@@ -151,7 +149,3 @@ class PayPayConfig:
             backoff_seconds=backoff,
             backoff_max_seconds=backoff_max,
         )
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else "" if value is None else str(value)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from kessai.core.errors import ConfigurationError
+from kessai.providers.kit import SettingsCheck, setting_text
 
 SANDBOX_API = "https://stbfep.sps-system.com/api/xmlapi.do"
 SANDBOX_PURCHASE = "https://stbfep.sps-system.com/f01/FepBuyInfoReceive.do"
@@ -50,35 +50,30 @@ class SbpsConfig:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> "SbpsConfig":
-        problems: dict[str, str] = {}
-        text = {k: _text(settings.get(k)) for k in _KEYS}
+        check = SettingsCheck("SBPS", "sbps_settings_invalid")
+        text = {k: setting_text(settings.get(k)) for k in _KEYS}
         if not _MERCHANT.fullmatch(text["merchant_id"]):
-            problems["merchant_id"] = "マーチャントIDは5桁の数字で設定してください"
+            check.bad("merchant_id", "マーチャントIDは5桁の数字で設定してください")
         if not _SERVICE.fullmatch(text["service_id"]):
-            problems["service_id"] = "サービスIDは3桁の数字で設定してください"
+            check.bad("service_id", "サービスIDは3桁の数字で設定してください")
         for key, label in (
             ("basic_auth_id", "Basic認証ID"),
             ("basic_auth_password", "Basic認証Password"),
             ("hash_key", "ハッシュキー"),
         ):
             if not _ASCII.fullmatch(text[key]):
-                problems[key] = f"{label}を半角英数記号で設定してください"
+                check.bad(key, f"{label}を半角英数記号で設定してください")
         for key, default in (("endpoint_url", SANDBOX_API), ("purchase_url", SANDBOX_PURCHASE)):
             url = text[key] or default
             if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-                problems[key] = "接続先URLは http:// または https:// で始まるURLで設定してください"
+                check.bad(key, "接続先URLは http:// または https:// で始まるURLで設定してください")
             text[key] = url
         key, iv = text["encryption_key"], text["encryption_iv"]
         if (key or iv) and (len(key) != 24 or len(iv) != 8 or not (key + iv).isascii()):
-            problems["encryption_key"] = (
-                "3DES暗号化キーは24文字、初期化ベクトルは8文字で設定してください"
+            check.bad(
+                "encryption_key", "3DES暗号化キーは24文字、初期化ベクトルは8文字で設定してください"
             )
-        if problems:
-            raise ConfigurationError(
-                "SBPSの設定に誤りがあります: " + "、".join(problems.values()),
-                code="sbps_settings_invalid",
-                detail={"fields": sorted(problems), "problems": problems},
-            )
+        check.done()
         return cls(
             merchant_id=text["merchant_id"],
             service_id=text["service_id"],
@@ -108,7 +103,3 @@ _KEYS = (
     "return_url",
     "kessai_url",
 )
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else "" if value is None else str(value)
