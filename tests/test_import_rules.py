@@ -167,7 +167,6 @@ NOT_YET_ROUTED = frozenset(
         "kessai.cardupdater.sandbox",
         "kessai.recurring.jobs",
         "kessai.recurring.service",
-        "kessai.payments.schemas",
     }
 )
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from kessai.core.inputs import PositiveYen, Yen
 from kessai.orders.schemas import OrderOut
-from kessai.providers.fake.connector import Scenario
+from kessai.providers.sandboxes import Scenario
 
 
 class SandboxOptions(BaseModel):

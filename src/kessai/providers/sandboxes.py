@@ -5,8 +5,27 @@ simulated connector's options, or the customer's own page at the provider.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from kessai.providers.kit import Provider, SandboxInput
+
+
+class Scenario(StrEnum):
+    """The simulated connector's scenarios (擬似決済), the API's `sandbox.scenario`: kept
+    here, outside its room, so the API can offer them without importing a provider."""
+
+    SUCCEED = "succeed"
+    DECLINE = "decline"  # card declined (仮売上失敗 / 与信審査エラー)
+    HARD_DECLINE = "hard_decline"  # declined, and no retry can fix it
+    REGISTER_FAIL = "register_fail"  # the transaction cannot be registered (取引登録失敗)
+    ERROR = "error"  # the provider refuses for a reason of its own (決済エラー)
+    PENDING = "pending"  # credit check running: passes on the next lookup
+    PENDING_REJECT = "pending_reject"  # credit check running: fails on the next lookup
+    CHALLENGE = "challenge"  # customer must complete 3-D Secure at redirect_url
+    UNKNOWN = "unknown"  # done at the provider, answer lost on the way back
+    LOST = "lost"  # request lost before the provider did anything
+    NOT_SENT = "not_sent"  # connection refused
+
 
 PAGE = "page"  # the customer approves (or not) on the provider's own page
 PAGE_LABEL = "決済サービスの画面で承認する(承認・キャンセル・期限切れ)"

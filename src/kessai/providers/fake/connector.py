@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from kessai.providers.contract import (
@@ -24,22 +23,8 @@ from kessai.providers.contract import (
     Shipment,
     Transaction,
 )
+from kessai.providers.sandboxes import Scenario
 from kessai.providers.store import ReferenceStore
-
-
-class Scenario(StrEnum):
-    SUCCEED = "succeed"
-    DECLINE = "decline"  # card declined (仮売上失敗 / 与信審査エラー)
-    HARD_DECLINE = "hard_decline"  # declined, and no retry can fix it
-    REGISTER_FAIL = "register_fail"  # the transaction cannot be registered (取引登録失敗)
-    ERROR = "error"  # the provider refuses for a reason of its own (決済エラー)
-    PENDING = "pending"  # credit check running: passes on the next lookup
-    PENDING_REJECT = "pending_reject"  # credit check running: fails on the next lookup
-    CHALLENGE = "challenge"  # customer must complete 3-D Secure at redirect_url
-    UNKNOWN = "unknown"  # done at the provider, answer lost on the way back
-    LOST = "lost"  # request lost before the provider did anything
-    NOT_SENT = "not_sent"  # connection refused
-
 
 # Test amounts that pick a scenario when none is given (like real providers' test cards).
 TEST_AMOUNTS: dict[int, Scenario] = {

@@ -8,9 +8,10 @@ are its scenarios, picked by test amounts (connector.TEST_AMOUNTS) or `scenario`
 
 from kessai.providers.contract import ProviderState
 from kessai.providers.fake import declines, webhook
-from kessai.providers.fake.connector import DECLINE_CODE, HARD_CODE, FakeConnector, Scenario
+from kessai.providers.fake.connector import DECLINE_CODE, HARD_CODE, FakeConnector
 from kessai.providers.fake.sim import FakeSimulator
 from kessai.providers.kit import ConnectorContext, Provider, Sandbox, SandboxInput
+from kessai.providers.sandboxes import Scenario
 
 NAME = "fake"
 
