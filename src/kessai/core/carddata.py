@@ -2,7 +2,16 @@
 
 import re
 
-_PAN_RUN = re.compile(r"(?<!\d)(\d{13,19})(?!\d)")
+# 13–19 digits written together, or grouped the way cards print them with one kind of
+# separator: 4-4-4-4(-1..3) and Amex/Diners 4-6-5 / 4-6-4 (an order number such as
+# 20261207-000123-1 is not a card's grouping and stays readable in the logs).
+_PAN_RUN = re.compile(
+    r"(?<![\d-])("
+    r"\d{13,19}"
+    r"|\d{4}(?P<s>[ -])\d{4}(?P=s)\d{4}(?P=s)\d{4}(?:(?P=s)\d{1,3})?"
+    r"|\d{4}(?P<a>[ -])\d{6}(?P=a)\d{4,5}"
+    r")(?!\d)"
+)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -22,7 +31,22 @@ def looks_like_pan(value: str) -> bool:
 
 
 def mask_pan(text: str) -> str:
-    """Replace every Luhn-valid 13–19 digit run with stars and its last four digits."""
-    return _PAN_RUN.sub(
-        lambda m: "*" * (len(m[1]) - 4) + m[1][-4:] if luhn_valid(m[1]) else m[1], text
-    )
+    """Star every digit but the last four of each Luhn-valid 13–19 digit run, written
+    together or grouped by spaces or hyphens ("4111 1111 1111 1111" → "**** **** **** 1111")."""
+    return _PAN_RUN.sub(_masked, text)
+
+
+def _masked(m: re.Match[str]) -> str:
+    run = m[1]
+    digits = re.sub(r"\D", "", run)
+    if not luhn_valid(digits):
+        return run
+    keep = len(digits) - 4
+    out, seen = [], 0
+    for ch in run:
+        if ch.isdigit():
+            out.append("*" if seen < keep else ch)
+            seen += 1
+        else:
+            out.append(ch)
+    return "".join(out)
