@@ -18,9 +18,18 @@ from kessai.providers.gmo_pg.simulator import SimulatorConfig, create_simulator
 from kessai.services import Services, build_services
 from tests.conftest import TEST_SECRET_KEY
 from tests.faults.postgres import PrivatePostgres, running
+from tests.faults.rabbitmq import STARTED, stop_node
 
 # A call left written ahead by a run that failed is looked up after this many seconds.
 LEASE_SECONDS = 3
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_node_left() -> Iterator[None]:
+    """Whatever a test did (or failed to do), no RabbitMQ node of ours outlives the run."""
+    yield
+    for name in sorted(STARTED):
+        stop_node(name)
 
 
 @pytest.fixture(scope="module")
