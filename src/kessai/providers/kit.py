@@ -201,6 +201,30 @@ class Sandbox:
 
 
 @dataclass(frozen=True)
+class KeyExchange:
+    """An account whose keys the provider hands over itself (Amazon Pay's 「Amazonアカウント
+    新規登録・連携」): kessai makes the key pair, the operator registers at the provider, the
+    provider posts the credentials back.
+
+    - `new_keys()`: (private key to keep as the account's `private_key_field`, public key as
+      the registration form sends it);
+    - `registration(settings, public_key, key_share_url)`: where the operator's browser
+      posts and the form's fields (InvalidInput when the account cannot start);
+    - `read(payload, private_key)`: the settings the provider's posted payload hands over,
+      or InvalidInput (Japanese message) when it is refused;
+    - `answer_headers`: what every answer to the provider carries (its CORS headers).
+    """
+
+    new_keys: Callable[[], tuple[bytes, str]]
+    registration: Callable[[Mapping[str, Any], str, str], tuple[str, dict[str, str]]]
+    read: Callable[[str, bytes], dict[str, str]]
+    answer_headers: Mapping[str, str]
+    private_key_field: str = "private_key"
+    # The fields the exchange fills: emptied when a new exchange starts (a new key pair).
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Provider:
     name: str  # the connector's name, stored in provider_accounts.connector
     title: str  # for people: 「GMOペイメントゲートウェイ (クレジットカード)」
@@ -240,6 +264,7 @@ class Provider:
     # body and its content type.
     webhook_answer: Callable[[Verified], tuple[bytes, str]] | None = None
     sandbox: Sandbox | None = None
+    key_exchange: KeyExchange | None = None
 
     def serves(self, provider_code: str, method_type: str) -> bool:
         return (not self.provider_codes or provider_code in self.provider_codes) and (

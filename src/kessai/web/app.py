@@ -13,6 +13,8 @@ from kessai import __version__
 from kessai.accounts import connection_tests  # registers each connector's 接続テスト
 from kessai.accounts.account_endpoints import router as provider_accounts_router
 from kessai.accounts.endpoints import router as payment_methods_router
+from kessai.accounts.key_exchange_endpoints import key_share
+from kessai.accounts.key_exchange_endpoints import router as key_exchange_router
 from kessai.apikeys.endpoints import router as api_keys_router
 from kessai.automation.endpoints import router as automation_router
 from kessai.customers.endpoints import router as customers_router
@@ -123,6 +125,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(sandbox_router)  # answers 409 sandbox_only in production
     app.include_router(inbox_router)
     app.include_router(provider_notifications)  # /webhooks/<provider>/<account>: the providers post
+    app.include_router(key_share)  # /key-exchange/<provider>/<account>: keys handed over
+    app.include_router(key_exchange_router)
     app.include_router(admin_router(svc))  # 管理画面 /admin
     if svc.settings.sandbox:
         mount_simulators(app, svc)

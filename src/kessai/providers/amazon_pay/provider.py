@@ -4,6 +4,7 @@
   refund; signing.py the AMZN-PAY-RSASSA-PSS(-V2) signatures, http.py the transport.
 - sim/: the simulator of Amazon Pay's Sandbox (buyer page, IPN over SNS).
 - ipn.py: IPN verification (SNS message signature).
+- registration.py: 「Amazonアカウント新規登録・連携」 (registration + Automatic Key Exchange).
 Seed 003's rules for Amazon Pay (減額のみ, no linkage until capture, no cancel after capture)
 are the payment core's: this connector declares no amount change.
 """
@@ -14,13 +15,14 @@ from typing import Any
 
 import aiohttp
 
-from kessai.providers.amazon_pay import declines, ipn
+from kessai.providers.amazon_pay import declines, ipn, registration
 from kessai.providers.amazon_pay.config import AmazonPayConfig
 from kessai.providers.amazon_pay.connector import AmazonPayConnector
 from kessai.providers.amazon_pay.http import AmazonPayClient
 from kessai.providers.kit import (
     AsgiApp,
     ConnectorContext,
+    KeyExchange,
     Provider,
     Sandbox,
     SandboxInput,
@@ -52,6 +54,11 @@ def sandbox_settings(base_url: str) -> Mapping[str, Any]:
         "ipn_certificate": sim.sns_certificate_pem(),
         "endpoint": base_url,
     }
+
+
+def _new_keys() -> tuple[bytes, str]:
+    pair = registration.new_key_pair()
+    return pair.private_pem, pair.public_key
 
 
 def charges(simulator_app: Any, _connector: object) -> int:
@@ -106,6 +113,13 @@ PROVIDER = Provider(
         "  公開鍵ID SANDBOX-KESSAISIMULATORKEY01 (秘密鍵は sim/sandbox_merchant_key.pem)"
     ),
     webhook=ipn.verify,
+    key_exchange=KeyExchange(
+        new_keys=_new_keys,
+        registration=registration.registration,
+        read=registration.read_payload,
+        answer_headers=registration.ANSWER_HEADERS,
+        fields=("merchant_id", "store_id", "public_key_id"),
+    ),
     webhook_ack="OK",
     sandbox=Sandbox(
         method=("amazon", "amazon_pay_v2"),

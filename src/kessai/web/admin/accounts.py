@@ -6,7 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from kessai.accounts import connection_tests  # noqa: F401 - registers the 接続テスト
+from kessai.accounts import (
+    connection_tests,  # noqa: F401 - registers the 接続テスト
+    key_exchange,
+)
 from kessai.accounts import service as accounts
 from kessai.accounts.integrations import (
     INTEGRATIONS,
@@ -17,6 +20,7 @@ from kessai.accounts.integrations import (
     missing_for_action,
 )
 from kessai.accounts.models import ProviderAccount
+from kessai.accounts.secrets import configured_values as stored_values
 from kessai.core.db import transaction
 from kessai.core.errors import InvalidInput, KessaiError, NotFound
 from kessai.history.repository import list_changes
@@ -78,14 +82,29 @@ def configured_values(
 
 
 def _actions(spec: IntegrationSpec, stored: Mapping[str, object] | None) -> list[dict[str, Any]]:
+    exchanged = key_exchange.exchange_of(spec.code) is not None
     return [
         {
             "label": action.label,
             "help": action.help,
             "missing": missing_for_action(spec, action.key, stored or {}),
+            # 「Amazonアカウント新規登録・連携」 is its own panel (its own form).
+            "key_exchange": exchanged and action.key == "link_account",
         }
         for action in spec.actions
     ]
+
+
+def _key_exchange(spec: IntegrationSpec, account: ProviderAccount | None) -> dict[str, Any] | None:
+    """The 連携 panel of an account whose keys the provider hands over."""
+    if account is None or key_exchange.exchange_of(spec.code) is None:
+        return None
+    linked = key_exchange.is_linked(spec.code, stored_values(account))
+    return {
+        "linked": linked,
+        "label": key_exchange.LINKED if linked else key_exchange.NOT_LINKED,
+        "action": next((a for a in spec.actions if a.key == "link_account"), None),
+    }
 
 
 def add_account_routes(router: APIRouter, ctx: AdminContext) -> None:
@@ -134,6 +153,7 @@ def add_account_routes(router: APIRouter, ctx: AdminContext) -> None:
                 "retype_secrets": posted is not None and posted.secrets_typed and errors.count,
                 "missing": accounts.missing_fields(account) if account is not None else [],
                 "actions": _actions(spec, stored),
+                "key_exchange": _key_exchange(spec, account),
                 "history": history,
                 "action_url": f"{BASE}/{account.id}"
                 if account is not None

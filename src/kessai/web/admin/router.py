@@ -8,6 +8,7 @@ from fastapi.responses import FileResponse
 from kessai.services import Services
 from kessai.users.service import Principal
 from kessai.users.throttle import LoginThrottle
+from kessai.web.admin.account_key_exchange import add_key_exchange_routes
 from kessai.web.admin.accounts import add_account_routes
 from kessai.web.admin.api_keys import add_api_key_routes
 from kessai.web.admin.automation import add_automation_routes
@@ -63,6 +64,7 @@ def admin_router(services: Services, *, throttle: LoginThrottle | None = None) -
     add_sandbox_shop_routes(router, ctx)
     add_settings_routes(router, ctx)
     add_account_routes(router, ctx)
+    add_key_exchange_routes(router, ctx)
     add_job_routes(router, ctx)
     add_import_routes(router, ctx)
     add_automation_routes(router, ctx)

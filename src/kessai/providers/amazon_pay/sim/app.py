@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from kessai.providers.amazon_pay import ipn, signing
+from kessai.providers.amazon_pay.sim import registration
 from kessai.providers.amazon_pay.sim.state import PAYMENT_METHODS, Answer, ApiError, State
 from kessai.providers.kit import AsgiApp, SimulatorContext
 from kessai.providers.simulator import base
@@ -141,6 +142,8 @@ class Simulator(base.Simulator):
         api = ["GET", "POST", "DELETE", "PATCH"]
         return [
             Route("/checkout/{id}", self.checkout, methods=["GET", "POST"]),
+            Route("/register", self.register, methods=["POST"]),
+            Route("/register/{id}/complete", self.register_complete, methods=["POST"]),
             Route("/v2/{rest:path}", self.api, methods=api),
             Route("/sandbox/v2/{rest:path}", self.api, methods=api),
             Route("/live/v2/{rest:path}", self.api, methods=api),
@@ -152,6 +155,9 @@ class Simulator(base.Simulator):
 
     def restore(self, records: Records) -> None:
         self.state.restore(records)
+        for record in self.state.kind(registration.KIND).values():
+            if record.get("publicKeyId"):
+                self.keys[record["publicKeyId"]] = registration.public_key(record)
 
     def forget(self) -> None:
         self.state.records.clear()
@@ -302,6 +308,35 @@ class Simulator(base.Simulator):
         joiner = "&" if "?" in target else "?"
         query = urlencode({"amazonCheckoutSessionId": ident})
         return RedirectResponse(f"{target}{joiner}{query}", status_code=303)
+
+    # --- the merchant's registration (Automatic Key Exchange) ---------------------------------
+    async def register(self, request: Request) -> Response:
+        await self.ready()
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        try:
+            record = registration.begin(form, self.state.new_id)
+        except registration.RegistrationError as refused:
+            return HTMLResponse(registration.error_page(refused.message), status_code=400)
+        self.state.kind(registration.KIND)[record["id"]] = record
+        self.kept([(registration.KIND, record["id"])])
+        await self.flush()
+        return HTMLResponse(registration.form_page(record))
+
+    async def register_complete(self, request: Request) -> Response:
+        """The merchant's button: the key registered, the credentials sent to keyShareURL."""
+        await self.ready()
+        record = self.state.kind(registration.KIND).get(request.path_params["id"])
+        if record is None:
+            return HTMLResponse(registration.error_page("unknown registration"), 404)
+        record["publicKeyId"] = registration.public_key_id(record)
+        self.keys[record["publicKeyId"]] = registration.public_key(record)
+        body = registration.payload(record, SANDBOX_MERCHANT_ID, SANDBOX_STORE_ID)
+        status, said = await registration.share_keys(record, body)
+        record["answer_status"], record["answer"] = status, said
+        record["status"] = "KeysShared" if status == 200 else "KeyShareFailed"
+        self.kept([(registration.KIND, record["id"])])
+        await self.flush()
+        return HTMLResponse(registration.result_page(record), 200 if status == 200 else 502)
 
     # --- IPN over SNS ----------------------------------------------------------------------
     def envelope(self, object_type: str, object_id: str, permission: str) -> dict[str, str]:
