@@ -122,6 +122,9 @@ async def shop(live_services: Services) -> AsyncIterator[Shop]:
                 ("gmo-linepay", "LINE Pay", "line_pay"),
                 ("gmo-rakuten", "楽天ペイ", "rakuten_pay"),
                 ("gmo-aupay", "au PAY", "au_pay"),
+                ("gmo-rakuten-v2", "楽天ペイ V2", "rakuten_pay_v2"),
+                ("gmo-recruit", "リクルートかんたん支払い", "recruit"),
+                ("gmo-epos", "エポスかんたん決済", "epos"),
             ):
                 s.add(
                     PaymentMethod(

@@ -47,11 +47,17 @@ METHODS: list[tuple[str, dict[str, str], str]] = [
     ("rakuten_pay", RETURN, "rakuten_pay"),
     ("line_pay", RETURN, "line_pay"),
     ("au_pay", RETURN, "au_pay"),
+    ("rakuten_pay_v2", RETURN, "rakuten_pay_v2"),
+    ("recruit", RETURN, "recruit"),
+    ("epos", RETURN, "epos"),
     ("cvs", {"convenience": "00001", **CUSTOMER}, "cvs"),
     ("pay_easy", CUSTOMER, "pay_easy"),
     ("bank_transfer", {}, "bank_transfer"),
 ]
 IDS = [key for _, _, key in METHODS]
+# Seed 003 lists no 取消 for リクルートかんたん支払い, and 金額変更 before capture for 楽天ペイ V2.
+NO_CANCEL = {"recruit"}
+CHANGES_BEFORE_CAPTURE = {"rakuten_pay_v2"}
 
 
 @dataclasses.dataclass
@@ -169,6 +175,11 @@ async def test_authorize_customer_settle_capture_lookup_cancel(case: Case) -> No
     assert await case.gmo_status(order) == "SALES"
     found = await case.h.real_connector().lookup(await case.h.reference(order))  # type: ignore[attr-defined]
     assert (found.state.value, found.amount) == ("captured", 1000)
+    if case.key in NO_CANCEL:  # refused by the matrix, nothing sent
+        with pytest.raises(Conflict):
+            await case.h.run(order, "cancel")
+        assert await case.gmo_status(order) == "SALES"
+        return
     assert (await case.h.run(order, "cancel")).outcome == "succeeded"
     assert await case.gmo_status(order) == "RETURN"
     assert await case.h.status(order) == "canceled"
@@ -201,6 +212,11 @@ async def test_an_operation_the_method_lacks_is_refused_before_any_call(case: Ca
     order = await case.authorized()
     status = await case.h.status(order)
     before = len((await case.sim("GET", "/_calls")).json()["calls"])
+    if case.key in CHANGES_BEFORE_CAPTURE:  # this method has it: GMO's amount follows
+        assert (await case.h.run(order, "change-amount", amount=900, tax=0)).outcome == "succeeded"
+        found = await case.h.real_connector().lookup(await case.h.reference(order))  # type: ignore[attr-defined]
+        assert found.amount == 900
+        return
     with pytest.raises(Conflict) as refused:  # the matrix, or the connector: 409 either way
         await case.h.run(order, "change-amount", amount=900, tax=0)
     assert "金額変更" in refused.value.message

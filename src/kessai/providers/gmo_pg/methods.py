@@ -43,6 +43,9 @@ class RedirectMethod:
     # is <increase> (IncreaseAmount); None: GMO has no such call for the method.
     partial_cancel: bool = False
     increase: str | None = None
+    change: str | None = None  # 金額変更 by the new Amount itself (<X>Change)
+    sales_amount: bool = True  # <sales> takes Amount
+    cancel_amount: bool = True  # <cancel> takes CancelAmount
 
     @property
     def entry(self) -> str:
@@ -103,6 +106,49 @@ _ROWS = (
         item_field="ProductName",
     ),
     RedirectMethod("au_pay", "au PAY", "Aupay", "44", None, "AupaySales", "AupayCancelReturn"),
+    # 楽天ペイ V2, リクルートかんたん支払い and エポスかんたん決済: the Entry/Exec names and
+    # parameters are those of GMO's own PHP client (EntryTranRakutenpay/ExecTranRakutenpay with
+    # RetURL; EntryTranRecruit/ExecTranRecruit with RetURL and ItemName, RecruitSales /
+    # RecruitCancel without an amount, RecruitChange with Amount; EntryTranEpospay/
+    # ExecTranEpospay). Their PayType numbers and the sales/cancel/change calls of 楽天ペイ V2
+    # and エポス are not in GMO's public material: declared as GMO's merchant spec gives them.
+    RedirectMethod(
+        "rakuten_pay_v2",
+        "楽天ペイ V2",
+        "Rakutenpay",
+        "50",
+        None,
+        "RakutenpaySales",
+        "RakutenpayCancelReturn",
+        item_field=None,
+        error_url=False,
+        change="RakutenpayChange",
+    ),
+    RedirectMethod(
+        "recruit",
+        "リクルートかんたん支払い",
+        "Recruit",
+        "19",
+        None,
+        "RecruitSales",
+        "RecruitCancel",
+        error_url=False,
+        change="RecruitChange",
+        sales_amount=False,
+        cancel_amount=False,
+    ),
+    RedirectMethod(
+        "epos",
+        "エポスかんたん決済",
+        "Epospay",
+        "47",
+        None,
+        "EpospaySales",
+        "EpospayCancelReturn",
+        item_field=None,
+        error_url=False,
+        partial_cancel=True,  # seed 003: 減額のみ可能
+    ),
     RedirectMethod(
         "paypal",
         "PayPal",
@@ -122,7 +168,16 @@ BY_PAY_TYPE: dict[str, RedirectMethod] = {m.pay_type: m for m in _ROWS}
 CARRIER = "carrier"
 CARRIERS = ("d_barai", "au_easy", "softbank_b")
 # The seed-003 GMO PG method types served this way (PayPal is its own provider in seed 003).
-SEED_003_REDIRECTS = ("paypay", CARRIER, "rakuten_pay", "line_pay", "au_pay")
+SEED_003_REDIRECTS = (
+    "paypay",
+    CARRIER,
+    "rakuten_pay",
+    "rakuten_pay_v2",
+    "recruit",
+    "line_pay",
+    "au_pay",
+    "epos",
+)
 
 
 def redirect_method(method_type: str, source: Mapping[str, str]) -> RedirectMethod | None:

@@ -2,7 +2,8 @@
 
 - connector.py: クレジットカード: EntryTran/ExecTran/AlterTran/ChangeTran/SearchTrade,
   会員・カード (members.py); redirect.py + methods.py: PayPay, d払い・auかんたん決済・
-  ソフトバンクまとめて支払い(B), 楽天ペイ, LINE Pay, au PAY, PayPal (EntryTran<X>/ExecTran<X>,
+  ソフトバンクまとめて支払い(B), 楽天ペイ, 楽天ペイ V2, リクルートかんたん支払い, LINE Pay, au PAY,
+  エポスかんたん決済, PayPal (EntryTran<X>/ExecTran<X>,
   the customer's approval, <X>Sales, <X>Cancel…, SearchTradeMulti);
   codec.py the CP932 wire format, http.py the transport, errors.py GMO's ErrInfo table.
 - sim/: the simulator of GMO's test environment (test cards in sim/config.py).

@@ -201,7 +201,8 @@ class RedirectMixin:
     async def _redirect_capture(
         self, txn: Transaction, m: RedirectMethod, stored: Mapping[str, Any]
     ) -> Outcome:
-        outcome = await self._redirect_call(m.sales, txn.reference, stored, {"Amount": txn.amount})
+        extra = {"Amount": txn.amount} if m.sales_amount else {}
+        outcome = await self._redirect_call(m.sales, txn.reference, stored, extra)
         if outcome.kind is OutcomeKind.SUCCEEDED:
             return Outcome(OutcomeKind.SUCCEEDED, captured=True)
         return outcome
@@ -221,7 +222,8 @@ class RedirectMixin:
                 OutcomeKind.SUCCEEDED, message="決済サービスでは未決済のため取消は不要です"
             )
         amount = found.amount if found.amount is not None else txn.amount
-        return await self._redirect_call(m.cancel, txn.reference, stored, {"CancelAmount": amount})
+        extra = {"CancelAmount": amount} if m.cancel_amount else {}
+        return await self._redirect_call(m.cancel, txn.reference, stored, extra)
 
     def _redirect_change(self, m: RedirectMethod | SlipMethod) -> Outcome:
         return refused(
@@ -233,11 +235,11 @@ class RedirectMixin:
     async def _redirect_change_amount(
         self, txn: Transaction, new_amount: int, m: RedirectMethod, stored: Mapping[str, Any]
     ) -> Outcome:
-        """金額変更 where GMO offers it (d払い, auかんたん決済): a decrease returns the
-        difference (<cancel> with CancelAmount), an increase charges it (<increase> with
-        IncreaseAmount). GMO's current amount is asked first, so a retry after a lost answer
-        sends nothing twice."""
-        if not m.partial_cancel:
+        """金額変更 where GMO offers it: <change> with the new Amount (楽天ペイ V2, リクルート),
+        or (d払い, auかんたん決済, エポス) a decrease returning the difference (<cancel> with
+        CancelAmount) and an increase charging it (<increase> with IncreaseAmount). GMO's
+        current amount is asked first, so a retry after a lost answer sends nothing twice."""
+        if not (m.partial_cancel or m.change):
             return self._redirect_change(m)
         try:
             found = await self._multi(txn.reference, m)
@@ -246,7 +248,9 @@ class RedirectMixin:
         current = found.amount if found.amount is not None else txn.amount
         if current == new_amount:  # already done (an answer lost on the way back)
             return Outcome(OutcomeKind.SUCCEEDED, captured=found.state is ProviderState.CAPTURED)
-        if new_amount > current:
+        if m.change:
+            api, extra = m.change, {"Amount": new_amount}
+        elif new_amount > current:
             if m.increase is None:
                 return refused(
                     "increase_unsupported",

@@ -95,12 +95,12 @@ def _sales(m: RedirectMethod) -> Handler:
         c = Checks()
         shop_id = c.shop(p, ctx.config)
         tran = _lookup(ctx, c, shop_id, p)
-        amount = c.amount(value(p, "Amount"), required=True)
+        amount = c.amount(value(p, "Amount"), required=m.sales_amount)
         c.raise_if_any()
         assert tran is not None
         if tran.status != "AUTH":
             raise Refused("E11010003")
-        if amount != tran.amount:
+        if m.sales_amount and amount != tran.amount:
             raise Refused("E01060010")
         ctx.state.stamp(tran, "SALES", "SALES")
         return [
@@ -118,11 +118,13 @@ def _cancel(m: RedirectMethod) -> Handler:
         c = Checks()
         shop_id = c.shop(p, ctx.config)
         tran = _lookup(ctx, c, shop_id, p)
-        amount = c.amount(value(p, "CancelAmount"), required=True)
+        amount = c.amount(value(p, "CancelAmount"), required=m.cancel_amount)
         c.raise_if_any()
         assert tran is not None
         if tran.status not in APPROVED:
             raise Refused("E11010003")
+        if not m.cancel_amount:  # the whole payment (RecruitCancel takes no amount)
+            amount = tran.amount
         partial = m.partial_cancel and amount is not None and 0 < amount < tran.amount
         if amount != tran.amount and not partial:
             raise Refused("E01060010")
@@ -168,6 +170,30 @@ def _increase(m: RedirectMethod) -> Handler:
     return handler
 
 
+def _change(m: RedirectMethod) -> Handler:
+    """<X>Change (Amount): the approved payment's amount becomes the new one."""
+
+    def handler(ctx: Ctx, p: Mapping[str, str]) -> Reply:
+        c = Checks()
+        shop_id = c.shop(p, ctx.config)
+        tran = _lookup(ctx, c, shop_id, p)
+        amount = c.amount(value(p, "Amount"), required=True)
+        c.raise_if_any()
+        assert tran is not None
+        if tran.status not in APPROVED:
+            raise Refused("E11010003")
+        tran.amount = amount or 0
+        ctx.state.stamp(tran, tran.job_cd, tran.status)
+        return [
+            ("OrderID", tran.order_id),
+            ("Status", tran.status),
+            ("Amount", str(tran.amount)),
+            ("Tax", str(tran.tax)),
+        ]
+
+    return handler
+
+
 HANDLERS: dict[str, Handler] = {}
 for _m in BY_SUFFIX.values():
     HANDLERS[_m.entry] = _entry(_m)
@@ -176,6 +202,8 @@ for _m in BY_SUFFIX.values():
     HANDLERS[_m.cancel] = _cancel(_m)
     if _m.increase:
         HANDLERS[_m.increase] = _increase(_m)
+    if _m.change:
+        HANDLERS[_m.change] = _change(_m)
 
 
 def start_target(ctx: Ctx, query: Mapping[str, str]) -> Transaction | None:
