@@ -235,6 +235,28 @@ async def check_simulator_honours_the_shared_fault_switches(h: Harness) -> None:
     assert "rate_limited" in answered, answered
 
 
+async def check_a_restarted_simulator_keeps_what_it_held(h: Harness) -> None:
+    """The simulator keeps its records in kessai's database, as the provider keeps them: a
+    new process on the same database holds the authorization and answers for it."""
+    if h.sandbox.fault_calls is None or h.provider.simulator is None:
+        pytest.skip(f"{h.provider.name} talks to no server: nothing to restart")
+    order = await h.order(h.sandbox.succeed)
+    assert (await h.run(order, "authorize")).outcome == "succeeded"
+    async with h.restarted():
+        if _declares(h, c.Reconciler):
+            found = await _lookup(h, order)
+            captured = _captures_on_authorize(h)
+            held = c.ProviderState.CAPTURED if captured else c.ProviderState.AUTHORIZED
+            assert (found.state, found.amount) == (held, h.sandbox.succeed.amount)
+        if _declares(h, c.Canceller):
+            assert (await h.run(order, "cancel")).outcome == "succeeded"
+            assert await h.status(order) == CANCELED
+        elif _declares(h, c.Capturer) and not _captures_on_authorize(h):
+            assert (await h.run(order, "capture")).outcome == "succeeded"
+            assert await h.status(order) == CAPTURED
+        assert h.charges() == 1, "the restarted simulator lost or doubled the charge"
+
+
 # --- declines --------------------------------------------------------------------------------
 
 
@@ -336,6 +358,7 @@ CHECKS = [
     check_connection_refused_is_not_sent,
     check_server_error_is_settled_by_lookup,
     check_simulator_honours_the_shared_fault_switches,
+    check_a_restarted_simulator_keeps_what_it_held,
     check_declines_reach_history_verbatim_and_are_hard_or_soft,
     check_attempt_is_committed_before_the_call,
 ]

@@ -45,6 +45,8 @@ class Harness:
     wrap: Wrap | None = None
     # The options of the next engine call (the fake takes its faults as scenarios).
     next_options: dict[str, str] = field(default_factory=dict)
+    # What the simulator was built from (kessai's database, maybe kessai's clock).
+    sim_context: SimulatorContext = field(default_factory=SimulatorContext)
 
     @property
     def sandbox(self) -> Sandbox:
@@ -130,6 +132,22 @@ class Harness:
             yield
         finally:
             await self._point_at(self.sim_url)
+
+    @contextlib.asynccontextmanager
+    async def restarted(self) -> AsyncIterator[None]:
+        """Within the block the account's simulator is a new process on the same database:
+        it holds only what the simulator base's store kept."""
+        assert self.provider.simulator is not None
+        old_url, old_app = self.sim_url, self.sim_app
+        app = self.provider.simulator(self.sim_context)
+        async with serve(app) as url:
+            self.sim_url, self.sim_app = url, app
+            await self._point_at(url)
+            try:
+                yield
+            finally:
+                self.sim_url, self.sim_app = old_url, old_app
+                await self._point_at(old_url)
 
     async def _point_at(self, base_url: str) -> None:
         settings = dict(self.account.settings)
@@ -221,7 +239,7 @@ async def harness_on(
     async with contextlib.AsyncExitStack() as stack:
         sim_url = await stack.enter_async_context(serve(sim_app)) if sim_app else ""
         account, method = await _account_and_method(services, provider, sandbox, sim_url)
-        yield Harness(provider, services, sim_url, sim_app, account, method)
+        yield Harness(provider, services, sim_url, sim_app, account, method, sim_context=context)
 
 
 async def _account_and_method(
