@@ -248,3 +248,25 @@ async def test_a_key_exchange_is_refused_for_an_account_without_one(linking: Lin
     assert r.status_code == 409
     assert r.json()["code"] == "key_exchange_unsupported"
     assert r.json()["message"] == "この外部連携アカウントは鍵の連携に対応していません"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"onboardingVersion": "1"}, "onboardingVersion must be 2 for the key exchange"),
+        ({"publicKey": "bm90IGEga2V5"}, "publicKey must be a 2048-bit RSA public key"),
+        ({"keyShareURL": "ftp://shop.invalid/keys"}, "keyShareURL must be an http(s) URL"),
+        ({"spId": ""}, "spId is required"),
+    ],
+)
+async def test_amazon_refuses_a_registration_form_it_cannot_take(
+    linking: Linking, change: dict[str, str], message: str
+) -> None:
+    account_id = await linking.new_account("Amazon Pay")
+    started = await linking.start(account_id)
+    r = await linking.browser.post(
+        started["registration_url"], data={**started["fields"], **change}
+    )
+    assert r.status_code == 400
+    assert message in r.text
+    assert linking.sim_app.state.simulator.state.kind(amazon.KIND) == {}
