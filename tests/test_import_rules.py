@@ -164,7 +164,6 @@ NOT_YET_ROUTED = frozenset(
         "kessai.cardupdater.jobs",
         "kessai.cardupdater.request",
         "kessai.cardupdater.result",
-        "kessai.cardupdater.sandbox",
         "kessai.recurring.jobs",
         "kessai.recurring.service",
     }

@@ -13,26 +13,21 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from kessai.accounts.integrations import integration, secret_keys
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.accounts.secrets import seal
 from kessai.core.clock import to_tokyo
 from kessai.core.db import transaction
 from kessai.customers.models import CustomerCard
-from kessai.providers.gmo_pg.sim.config import TEST_SITE_ID
-from kessai.providers.gmo_pg.sim.sftp import (
-    TEST_SFTP_PASSWORD,
-    TEST_SFTP_USER,
-    host_key,
-    host_key_path,
-    sandbox_root,
-)
+from kessai.providers.installed import provider
 
 if TYPE_CHECKING:
     from kessai.services import Services
 
 DEMO_METHOD = "gmo-pg-credit-card"
-# (member id suffix, months until expiry): the simulator's test members end in 7 (有効性NG)
-# and 8 (照合エラー); the first card expires next month and is renewed.
+# (member id suffix, months until expiry): GMO's simulator answers members ending in 7 with
+# 有効性NG and 8 with 照合エラー (its test rules); the first card expires next month and is
+# renewed.
 DEMO_CARDS = (("0001", 1), ("0007", 2), ("0008", 1), ("0002", 30))
 
 
@@ -45,31 +40,35 @@ def _expire(now: datetime, months: int) -> str:
 async def seed_card_updater_demo(
     services: "Services", customer_ids: list[int], now: datetime
 ) -> None:
-    port = services.settings.sim_sftp_port
-    if not port:
+    if not services.settings.sim_sftp_port:
         return
-    root = sandbox_root(services.settings)
-    fingerprint = host_key(host_key_path(root)).get_fingerprint("sha256")
     async with transaction(services.sessions) as s:
         method = await s.scalar(select(PaymentMethod).where(PaymentMethod.code == DEMO_METHOD))
         if method is None or method.account_id is None:
             return
         account = await s.get(ProviderAccount, method.account_id)
         assert account is not None
+        # The SFTP side of the account's own provider's simulator, as it declares it.
+        declared = provider(account.connector)
+        sandbox = declared.sandbox if declared else None
+        if sandbox is None or sandbox.file_settings is None:
+            return
+        values = dict(sandbox.file_settings(services.settings))
+        secret = (
+            set(secret_keys(integration(account.integration))) if account.integration else set()
+        )
         account.settings = {
             **(account.settings or {}),
-            "site_id": TEST_SITE_ID,
-            "sftp_host": "127.0.0.1",
-            "sftp_port": port,
-            "sftp_login_id": TEST_SFTP_USER,
-            "sftp_host_key_fingerprint": fingerprint,
+            **{k: v for k, v in values.items() if k not in secret},
             "auto_card_update": True,
         }
         account.secrets = {
             **(account.secrets or {}),
-            "sftp_password": seal(
-                services.keyring, account.id, "sftp_password", TEST_SFTP_PASSWORD
-            ),
+            **{
+                k: seal(services.keyring, account.id, k, str(v))
+                for k, v in values.items()
+                if k in secret
+            },
         }
         have = set(
             (

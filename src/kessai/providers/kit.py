@@ -198,6 +198,10 @@ class Sandbox:
     # Scenarios the connector takes as an option instead of an input (the simulated
     # connector's `scenario`): name → what the 試験購入 page calls it.
     options: Mapping[str, str] = field(default_factory=dict)
+    # The sandbox login of the simulator's side server for the monthly file exchanges
+    # (自動洗替, 継続課金 over SFTP) as account settings (seed-001 names), given kessai's
+    # settings. None: the provider has none.
+    file_settings: Callable[[Any], Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,28 @@ async def start_sftp_side(simulator_app: Any, settings: Settings) -> Closable | 
     return await start_sftp_simulator(sim.state, root, port=port, persist=sim.keep_members)
 
 
+def sandbox_file_settings(settings: Settings) -> Mapping[str, Any]:
+    """The simulator's SFTP side (自動洗替, 継続課金) as an account reaches it in the
+    sandbox: its port, test login and host key (created on first use)."""
+    from kessai.providers.gmo_pg.sim.sftp import (
+        TEST_SFTP_PASSWORD,
+        TEST_SFTP_USER,
+        host_key,
+        host_key_path,
+        sandbox_root,
+    )
+
+    key = host_key(host_key_path(sandbox_root(settings)))
+    return {
+        "site_id": TEST_SITE_ID,
+        "sftp_host": "127.0.0.1",
+        "sftp_port": settings.sim_sftp_port,
+        "sftp_login_id": TEST_SFTP_USER,
+        "sftp_password": TEST_SFTP_PASSWORD,
+        "sftp_host_key_fingerprint": key.get_fingerprint("sha256"),
+    }
+
+
 async def token_for(base_url: str, source: Mapping[str, str]) -> Mapping[str, str]:
     """A test card becomes a one-time token at the simulator's token endpoint, as the
     browser's token.js would do it: the card number never reaches kessai."""
@@ -130,6 +152,7 @@ PROVIDER = Provider(
         account_settings=sandbox_settings,
         charges=charges,
         prepare=token_for,
+        file_settings=sandbox_file_settings,
         fault_calls={
             "authorize": "ExecTran",
             "capture": "AlterTran",
