@@ -16,7 +16,7 @@ from tests.admin.conftest import add_user, hidden, login
 from tests.admin.simulated import method_on_simulator
 from tests.loopback import serve
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 
 
 @pytest.fixture
