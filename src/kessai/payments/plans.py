@@ -33,7 +33,8 @@ OPERATION_LABELS = {
     Operation.CANCEL: "取消処理",
     Operation.CHANGE_AMOUNT: "金額変更",
     Operation.VOID: "オーソリ取消(再オーソリ前)",
-    Operation.COMPLETE_CHALLENGE: "オーソリ(3Dセキュア認証後)",
+    # after the customer acted: 3-D Secure, a wallet's approval, a slip paid, a payment link
+    Operation.COMPLETE_CHALLENGE: "オーソリ(お客様の認証・支払い後)",
     Operation.LOOKUP: "決済照会",
     Operation.FORCE_CAPTURE: "強制売上処理(決済サービス未連携)",
     Operation.FORCE_CANCEL: "強制取消処理(決済サービス未連携)",
