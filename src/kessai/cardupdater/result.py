@@ -59,14 +59,18 @@ class Applied:
     counts: dict[str, int] = field(default_factory=dict)  # 洗替判定結果 → cards
 
 
-def check_line(line_no: int, cells: dict[str, str]) -> dict[str, Any]:
-    """One result line as a staged row; FileFormatError says what is wrong with it."""
+_RESULTS = frozenset(r.value for r in UpdaterResult)
+
+
+def check_line(line_no: int, cells: dict[str, str]) -> tuple[Any, ...]:
+    """One result line as a staged row (repository.LINE_COLUMNS after the run id);
+    FileFormatError says what is wrong with it."""
     member_id, card_seq, result = cells["member_id"], cells["card_seq"], cells["result"]
     if not _MEMBER_ID.fullmatch(member_id):
         raise FileFormatError(line_no, "会員IDが正しくありません")
     if not _CARD_SEQ.fullmatch(card_seq):
         raise FileFormatError(line_no, "カード登録連番が正しくありません")
-    if result not in {r.value for r in UpdaterResult}:
+    if result not in _RESULTS:
         raise FileFormatError(line_no, f"洗替判定結果「{result[:10]}」は0〜3ではありません")
     masked = cells.get("masked_number") or None
     if masked is not None and (not _MASKED.fullmatch(masked) or "*" not in masked):
@@ -75,14 +79,7 @@ def check_line(line_no: int, cells: dict[str, str]) -> dict[str, Any]:
     expire = cells.get("expire") or None
     if expire is not None and not _EXPIRE.fullmatch(expire):
         raise FileFormatError(line_no, "有効期限はYYMM(例: 2812)で記載されている必要があります")
-    return {
-        "line_no": line_no,
-        "member_id": member_id,
-        "card_seq": card_seq,
-        "result": result,
-        "masked_number": masked,
-        "expire": expire,
-    }
+    return (line_no, member_id, card_seq, result, masked, expire)
 
 
 def _lines(local: Path) -> Iterator[bytes]:
@@ -103,7 +100,7 @@ async def stage_file(s: Any, run_id: int, layout: FileLayout, local: Path, path:
     """Check and stage every line of the file; the line count. Raises MalformedResult."""
     errors: list[str] = []
     total_errors = 0
-    batch: list[dict[str, Any]] = []
+    batch: list[tuple[Any, ...]] = []
     lines = 0
     for line_no, cells in layout.decode_lines(_lines(local)):
         try:
@@ -118,7 +115,7 @@ async def stage_file(s: Any, run_id: int, layout: FileLayout, local: Path, path:
         lines += 1
         if total_errors:
             continue  # rejected anyway: only the errors are still of interest
-        batch.append({"run_id": run_id, **row})
+        batch.append((run_id, *row))
         if len(batch) >= STAGE_ROWS:
             await repo.stage_lines(s, batch)
             batch.clear()

@@ -160,7 +160,8 @@ class FileLayout:
                     ),
                 )
                 continue
-            yield line_no, {c: v.strip() for c, v in zip(self.columns, cells, strict=True)}
+            # the same length, checked above (a plain zip: a million lines a month)
+            yield line_no, dict(zip(self.columns, map(str.strip, cells)))  # noqa: B905
 
 
 @dataclass(frozen=True)
