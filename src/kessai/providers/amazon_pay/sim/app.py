@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -32,7 +33,7 @@ from kessai.providers.amazon_pay.sim import registration
 from kessai.providers.amazon_pay.sim.state import PAYMENT_METHODS, Answer, ApiError, State
 from kessai.providers.kit import AsgiApp, SimulatorContext
 from kessai.providers.simulator import base
-from kessai.providers.simulator.base import Call, Records, ResponseLost
+from kessai.providers.simulator.base import Call, LostResponse, Records, ResponseLost
 from kessai.providers.simulator.faults import InjectError, LoseResponse, RateLimit, ServerError
 from kessai.providers.simulator.store import SimulatorStore
 
@@ -234,6 +235,7 @@ class Simulator(base.Simulator):
         except ApiError as refused:  # refused before the simulator acts on anything
             return _json(refused.status, _error(refused))
         base_url = _base_url(scope)
+        changes: list[tuple[str, str, str]] = []  # what the IPN will tell
 
         async def act(call: Call) -> Response:
             remembered = self.state.kind("idempotency").get(key) if key else None
@@ -248,14 +250,19 @@ class Simulator(base.Simulator):
                     }
                     answer.changed.append(("idempotency", key))
                 self.kept(answer.changed)
-                for object_type, object_id, permission in answer.notify:
-                    self._send_ipn(object_type, object_id, permission)
+                changes.extend(answer.notify)
             if answer.status >= 300:
                 call.result, call.info = "error", str(answer.body.get("reasonCode", ""))
             return _json(answer.status, _public(answer.body))
 
         # A call's own reference at Amazon is its x-amz-pay-idempotency-key.
-        return await self.answer(api, act, key)
+        response = await self.answer(api, act, key)
+        if changes:  # Amazon notifies once it has answered (a lost answer: at once)
+            if isinstance(response, LostResponse):
+                await self._notify(changes)
+            else:
+                response.background = BackgroundTask(self._notify, changes)
+        return response
 
     def _act(
         self,
@@ -365,6 +372,10 @@ class Simulator(base.Simulator):
         )
         envelope["Signature"] = base64.b64encode(raw).decode()
         return envelope
+
+    async def _notify(self, changes: list[tuple[str, str, str]]) -> None:
+        for object_type, object_id, permission in changes:
+            self._send_ipn(object_type, object_id, permission)
 
     def _send_ipn(self, object_type: str, object_id: str, permission: str) -> None:
         url = self.config.ipn_url
