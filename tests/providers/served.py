@@ -2,7 +2,7 @@
 provider's simulator (also over loopback), an API client carrying an admin key, and a
 client of the simulator itself (its /_control and /_calls, the simulator base's).
 
-`served` runs on a fresh SQLite copy; `served_on` on the test's own services (SQLite or
+`served` runs on a fresh SQLite copy, `served_on` on the test's own services (SQLite or
 PostgreSQL, kessai's clock shared with the simulator) and yields a `Served` with the helpers
 every room's tests use.
 """
@@ -27,17 +27,6 @@ from tests.providers.conformance.harness import Harness, harness_for, harness_on
 from tests.web.conftest import new_key
 
 TIMEOUT = 120.0
-
-
-@contextlib.asynccontextmanager
-async def served(
-    provider: Provider, sqlite_template: Path, tmp_path: Path
-) -> AsyncIterator[tuple[Harness, httpx.AsyncClient, httpx.AsyncClient]]:
-    async with (
-        harness_for(provider, sqlite_template, tmp_path) as h,
-        _clients(h) as (_url, api, sim),
-    ):
-        yield h, api, sim
 
 
 @dataclass
@@ -72,6 +61,12 @@ class Served:
     async def status(self, order_id: int) -> str:
         return str((await self.api.get(f"/api/v1/orders/{order_id}")).json()["payment_status"])
 
+    async def history(self, order_id: int) -> list[dict[str, Any]]:
+        """決済履歴 as the API shows it."""
+        found = await self.api.get(f"/api/v1/orders/{order_id}/payment-history")
+        rows: list[dict[str, Any]] = found.json()
+        return rows
+
     async def calls(self, api: str | None = None) -> list[dict[str, Any]]:
         params = {"api": api} if api else {}
         return list((await self.sim.get("/_calls", params=params)).json()["calls"])
@@ -83,6 +78,18 @@ class Served:
     async def events(self) -> list[InboundEvent]:
         async with transaction(self.services.sessions) as s:
             return list((await s.scalars(select(InboundEvent).order_by(InboundEvent.id))).all())
+
+
+@contextlib.asynccontextmanager
+async def served(
+    provider: Provider, sqlite_template: Path, tmp_path: Path
+) -> AsyncIterator[Served]:
+    """The provider on services of its own, on a fresh SQLite copy."""
+    async with (
+        harness_for(provider, sqlite_template, tmp_path) as h,
+        _clients(h) as (url, api, sim),
+    ):
+        yield Served(h, api, sim, url)
 
 
 @contextlib.asynccontextmanager

@@ -68,7 +68,7 @@ async def test_shipment_report_carries_the_carrier_code_and_slip(np: Np) -> None
 async def test_lost_shipment_answer_is_settled_by_lookup_with_no_second_report(np: Np) -> None:
     order = await np.order(1000)
     await np.act(order, "authorize")
-    await np.fault(lose_response={"count": 1, "api": "shipments", "commit": True})
+    await np.control(lose_response={"count": 1, "api": "shipments", "commit": True})
     lost = (await np.act(order, "capture", **SHIPMENT)).json()
     assert lost["outcome"] == "unknown"
     assert lost["order"]["payment_status_label"] == "出荷報告依頼中"
@@ -87,7 +87,7 @@ async def test_lost_shipment_answer_is_settled_by_lookup_with_no_second_report(n
 async def test_shipment_report_that_never_arrived_is_sent_once_more_after_lookup(np: Np) -> None:
     order = await np.order(1000)
     await np.act(order, "authorize")
-    await np.fault(lose_response={"count": 1, "api": "shipments", "commit": False})
+    await np.control(lose_response={"count": 1, "api": "shipments", "commit": False})
     assert (await np.act(order, "capture", **SHIPMENT)).json()["outcome"] == "unknown"
     settled = (await np.act(order, "reconcile")).json()
     assert settled["order"]["payment_status_label"] == "出荷報告失敗"
@@ -99,9 +99,9 @@ async def test_shipment_report_that_never_arrived_is_sent_once_more_after_lookup
 async def test_shipment_lookup_that_cannot_answer_leaves_the_order_for_a_person(np: Np) -> None:
     order = await np.order(1000)
     await np.act(order, "authorize")
-    await np.fault(lose_response={"count": 1, "api": "shipments", "commit": True})
+    await np.control(lose_response={"count": 1, "api": "shipments", "commit": True})
     await np.act(order, "capture", **SHIPMENT)
-    await np.fault(server_error={"count": None, "api": "transactions/find"})
+    await np.control(server_error={"count": None, "api": "transactions/find"})
     undecided = await np.act(order, "reconcile")
     assert undecided.status_code == 502
     assert await np.status(order) == "shipment_report_requested"
@@ -141,7 +141,7 @@ async def test_amount_change_before_the_slip_and_never_after(np: Np) -> None:
 async def test_amount_change_refused_while_the_slip_is_being_reported(np: Np) -> None:
     order = await np.order(1000)
     await np.act(order, "authorize")
-    await np.fault(lose_response={"count": 1, "api": "shipments", "commit": True})
+    await np.control(lose_response={"count": 1, "api": "shipments", "commit": True})
     await np.act(order, "capture", **SHIPMENT)
     refused = await np.act(order, "change-amount", amount=700, tax=0)
     assert refused.status_code == 409
@@ -174,7 +174,7 @@ async def test_bad_input_is_refused_before_anything_is_sent(np: Np) -> None:
 async def test_reauthorization_opens_a_transaction_without_a_slip(np: Np) -> None:
     order = await np.order(1000)
     first = (await np.act(order, "authorize")).json()["order"]["provider_reference"]
-    await np.fault(inject_error={"info": "E0100115", "api": "shipments"})
+    await np.control(inject_error={"info": "E0100115", "api": "shipments"})
     failed = (await np.act(order, "capture", **SHIPMENT)).json()
     assert failed["order"]["payment_status_label"] == "出荷報告失敗"
 
@@ -196,7 +196,7 @@ async def test_the_hourly_lookup_settles_a_lost_shipment_answer_by_itself(np: Np
     await np.act(deciding, "authorize")
     order = await np.order(1000)
     await np.act(order, "authorize")
-    await np.fault(lose_response={"count": 1, "api": "shipments", "commit": True})
+    await np.control(lose_response={"count": 1, "api": "shipments", "commit": True})
     await np.act(order, "capture", **SHIPMENT)
     assert await np.status(order) == "shipment_report_requested"
 

@@ -1,27 +1,19 @@
 """SBPS end to end (tests.providers.served): the tests drive kessai's API only."""
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from kessai.providers.sbps.provider import PROVIDER
 from kessai.providers.sbps.sandbox import SUCCESS_CARD
-from tests.providers.conformance.harness import Harness
-from tests.providers.served import served
+from tests.providers.served import Served, served
 
 SHIPMENT = {"shipped_on": "2026-03-02", "tracking_number": "4412-3456-7890"}
 
 
-@dataclass
-class Sbps:
-    harness: Harness
-    api: httpx.AsyncClient
-    sim: httpx.AsyncClient
-
+class Sbps(Served):
     def held(self, reference: str) -> dict[str, Any]:
         """What SBPS holds for our order_id."""
         state = self.harness.sim_app.state.simulator
@@ -31,11 +23,6 @@ class Sbps:
     async def token(self, card: str = SUCCESS_CARD) -> dict[str, str]:
         issued = (await self.sim.post("/token", json={"cc_number": card})).json()["tokenResponse"]
         return {"token": issued["token"], "token_key": issued["tokenKey"]}
-
-    async def calls(self, api: str | None = None) -> list[dict[str, Any]]:
-        reply = await self.sim.get("/_calls", params={"api": api} if api else {})
-        calls: list[dict[str, Any]] = reply.json()["calls"]
-        return calls
 
     async def order(self, amount: int = 1000, card: str = SUCCESS_CARD) -> int:
         created = await self.api.post(
@@ -50,20 +37,8 @@ class Sbps:
         assert created.status_code == 201, created.text
         return int(created.json()["id"])
 
-    async def act(self, order_id: int, action: str, **body: Any) -> httpx.Response:
-        return await self.api.post(f"/api/v1/orders/{order_id}/payment/{action}", json=body)
-
-    async def history(self, order_id: int) -> list[dict[str, Any]]:
-        found = await self.api.get(f"/api/v1/orders/{order_id}/payment-history")
-        rows: list[dict[str, Any]] = found.json()
-        return rows
-
-    async def fault(self, **switches: Any) -> None:
-        reply = await self.sim.post("/_control", json=switches)
-        assert reply.status_code == 200, reply.text
-
 
 @pytest.fixture
 async def sbps(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Sbps]:
-    async with served(PROVIDER, sqlite_template, tmp_path) as (h, api, sim):
-        yield Sbps(h, api, sim)
+    async with served(PROVIDER, sqlite_template, tmp_path) as shop:
+        yield Sbps(shop.harness, shop.api, shop.sim, shop.api_url)

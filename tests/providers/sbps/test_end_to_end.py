@@ -86,7 +86,7 @@ async def test_the_fifth_reauthorization_is_refused_before_anything_is_sent(sbps
 
 async def test_a_lost_answer_to_the_payment_is_found_by_order_id(sbps: Sbps) -> None:
     order = await sbps.order(1000)
-    await sbps.fault(lose_response={"count": 1, "api": "ST01-00131-101", "commit": True})
+    await sbps.control(lose_response={"count": 1, "api": "ST01-00131-101", "commit": True})
     lost = (await sbps.act(order, "authorize")).json()
     assert lost["outcome"] == "unknown"
     settled = (await sbps.act(order, "reconcile")).json()
