@@ -16,6 +16,7 @@ from kessai.apikeys.service import create_key
 from kessai.core.clock import TOKYO
 from kessai.core.db import transaction
 from kessai.jobs.schedules import tick
+from kessai.providers.gmo_pg import codec
 from kessai.providers.gmo_pg.simulator import (
     TEST_SHOP_ID,
     TEST_SHOP_PASS,
@@ -307,3 +308,23 @@ async def test_kessai_settles_an_expired_slip_by_itself_when_no_notice_comes(sho
     lines = csv.splitlines()
     assert any(("決済準備中,仮売上失敗" in ln and "期限切れ" in ln) for ln in lines), csv
     assert any("決済準備中,売上完了" in ln for ln in lines), csv
+
+
+async def test_gmo_runs_its_expiry_batch_by_itself_the_night_after_the_deadline(
+    shop: Shop,
+) -> None:
+    order = await shop.order("gmo-cvs", convenience="00001", **CUSTOMER)
+    await shop.act(order["id"], "authorize")  # 支払期限 2026-11-17 10:00
+    shop.services.clock.set_now(datetime(2026, 11, 18, 3, 5, tzinfo=TOKYO))
+    # Any idPass call GMO serves that night finds its batch has run: here an unrelated one.
+    await shop.sim.post(
+        "/payment/SearchTrade.idPass",
+        content=codec.encode_request(
+            {"ShopID": TEST_SHOP_ID, "ShopPass": TEST_SHOP_PASS, "OrderID": "other-order"}
+        ),
+        headers={"Content-Type": codec.CONTENT_TYPE},
+    )
+    await shop.settled()
+    assert (await shop.get(order["id"]))["payment_status_label"] == "仮売上失敗"
+    (event,) = await shop.events()
+    assert (event["event"], event["status_label"]) == ("EXPIRED", "反映済み")

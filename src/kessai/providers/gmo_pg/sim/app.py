@@ -4,6 +4,7 @@ endpoint; /_control, /_records and /_calls come from the base."""
 import html
 import json
 from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ from starlette.responses import (
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
+from kessai.core.clock import to_tokyo
 from kessai.providers.gmo_pg import codec
 from kessai.providers.gmo_pg.sim import link, records, redirect, shop, site, slips
 from kessai.providers.gmo_pg.sim.config import (
@@ -86,6 +88,7 @@ class GmoSimulator(base.Simulator):
         self.config = config
         self.state = State(self.clock)
         self._in_flight: set[tuple[str, str]] = set()
+        self._expiry_ran_for: date | None = None  # the day GMO's 期限切れ batch last ran for
         self.notifier = Notifier(
             lambda: config.notify_url,
             lambda: config.notify_retries,
@@ -165,6 +168,7 @@ class GmoSimulator(base.Simulator):
             return self.error(api, "E90010001")
         if guarded:
             self._in_flight.add(key)
+        await self._nightly_expiry(request)
         try:
             base = self.config.public_url or _base_url(request.scope)
             return await self.answer(
@@ -283,6 +287,10 @@ class GmoSimulator(base.Simulator):
 
     async def sandbox_expire(self, request: Request) -> Response:
         """GMO's 期限切れ batch, now: unpaid slips past their deadline expire and notify."""
+        expired = await self._expire(request)
+        return JSONResponse({"expired": [t.order_id for t in expired]})
+
+    async def _expire(self, request: Request) -> list[Transaction]:
         await self.ready()
         ctx = Ctx(self.config, self.state, lambda: _base_url(request.scope))
         expired = slips.expire_due(ctx)
@@ -291,7 +299,16 @@ class GmoSimulator(base.Simulator):
         await self.flush()
         for tran in expired:
             self.notifier.send(fields(tran))
-        return JSONResponse({"expired": [t.order_id for t in expired]})
+        return expired
+
+    async def _nightly_expiry(self, request: Request) -> None:
+        """GMO runs its 期限切れ batch from 3:00 each day: the first call the simulator
+        serves on a new such day runs it (simulator time; once a day, so calls stay cheap)."""
+        day = (to_tokyo(self.clock.now()) - timedelta(hours=3)).date()
+        if self._expiry_ran_for is not None and day <= self._expiry_ran_for:
+            return
+        self._expiry_ran_for = day
+        await self._expire(request)
 
     async def notifications(self, request: Request) -> Response:
         """Every 結果通知 attempt so far (POST {"OrderID", "Status"?, "Amount"?} sends one

@@ -7,7 +7,8 @@ ahead; CvsCancel cancels an unpaid コンビニ slip (CANCEL). POST /_sandbox/pa
 "Amount"?} is the customer paying at the counter or the bank (PAYSUCCESS; after the
 deadline EXPIRED and refused), and GMO's 結果通知 follows (sim/notify.py). POST
 /_sandbox/expire runs GMO's 期限切れ batch at the simulator's time: every slip unpaid after its
-deadline becomes EXPIRED and GMO sends its 結果通知 (Status EXPIRED), as for a payment.
+deadline becomes EXPIRED and GMO sends its 結果通知 (Status EXPIRED), as for a payment; the
+batch also runs by itself once a day (from 3:00, simulator time) on the first idPass call.
 
 The recordings of ExecTranCvs/CvsCancel name another OrderID than their EntryTranCvs and
 GMO answered them all the same: these calls go by AccessID/AccessPass alone.
