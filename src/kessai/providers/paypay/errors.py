@@ -1,6 +1,7 @@
 """PayPay's own result codes (resultInfo.code), as the Open Payment API spec lists them
 (/work/shared/anchors/paypay/paypay-opa-openapi.json, "Error handling": the common codes and
-each API's table), and what each means for kessai.
+each API's table; tests/providers/paypay/test_errors.py holds every code here to it), and
+what each means for kessai.
 
 - RETRY: nothing happened, ask again after a pause (RATE_LIMIT);
 - UNKNOWN: PayPay may have acted (its own server errors): settle by a lookup;
@@ -24,7 +25,7 @@ class Handling(StrEnum):
 class Code:
     status: int
     handling: Handling
-    description: str  # the spec's own words
+    description: str  # the spec's words (two shortened)
     hard: bool = False
 
 

@@ -19,6 +19,7 @@ TEST_API_SECRET = "kessai-paypay-sandbox-secret"  # noqa: S105 — the public te
 TEST_MERCHANT_ID = "000000000000000001"
 
 # Linked PayPay users of the sandbox (userAuthorizationId) and how their wallet answers.
+# PayPay documents no sandbox value that triggers a decline: these user ids are kessai's own.
 USER_OK = "sim-user-ok"
 USER_NO_FUNDS = "sim-user-no-funds"  # NO_SUFFICIENT_FUND: a later try may pass
 USER_SUSPICIOUS = "sim-user-suspicious"  # UNACCEPTABLE_OP: never
