@@ -79,7 +79,7 @@ async def test_card_payment_authorize_capture_and_a_decline(shop: Shop) -> None:
     assert (ok.kind, ok.captured) == ("succeeded", False)
     captured = await connector.capture(Transaction("CARD-0001", ok.transaction_id, 5_000), None)
     assert (captured.kind, captured.captured) == ("succeeded", True)
-    refused = {"token": await shop.token("4000000000000002")}
+    refused = {"token": await shop.token("4123111111111059")}
     declined = await connector.authorize(
         AuthorizeRequest("CARD-0002", 5_000, 0, capture=False, source=refused)
     )

@@ -2,7 +2,9 @@
 
 Card refusals come as the error object's code (KOMOJU's errors: card_declined …); a wallet
 payment (WeChat Pay, Alipay) made in a session ends in a status: "failed" (the customer may
-try again), "cancelled" or "expired" (that session is over).
+try again), "cancelled" or "expired" (that session is over). insufficient_funds and the
+statuses are KOMOJU's documented words; the other card codes are unconfirmed
+(docs/providers.md, "What the QR / wallet tables were checked against").
 """
 
 REASONS: dict[str, tuple[bool, str]] = {

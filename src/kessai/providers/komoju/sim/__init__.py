@@ -10,8 +10,9 @@ the same X-KOMOJU-IDEMPOTENCY gets the first answer and does nothing again.
 The customer: GET /sessions/<id> (the session_url) shows the session's WeChat Pay / Alipay;
 POST pays (payment captured at once), fails (payment failed, the session stays open) or
 cancels (session cancelled), then redirects to the session's return_url with session_id.
-Test cards for tokens: 4111111111111111 succeeds, 4000000000000002 card_declined,
-4000000000000069 card_expired (402 at Create Payment).
+Test cards for tokens are KOMOJU's own: 4111111111111111 succeeds, 4123111111111000
+insufficient_funds, 4123111111111042 card_expired, 4123111111111059 card_declined (402 at
+Create Payment).
 
 Webhooks: with "webhook_url" and "webhook_secret" set (POST /_control), every payment change
 is posted as an event (payment.authorized, .captured, .cancelled, .refunded, .failed) with

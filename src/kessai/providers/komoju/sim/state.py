@@ -7,11 +7,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-# Test cards (any expiry and security code): what KOMOJU's test mode answers for them here.
+# KOMOJU's own test cards (doc.komoju.com/docs/test-cards; any expiry and security code)
+# and the error code each answers here. insufficient_funds is the code KOMOJU's docs name
+# (Komoju-Scenario: insufficient_funds); card_declined for 使用不可 and card_expired for
+# 期限切れ are kessai's reading, as the docs give those cards no code.
 CARDS: dict[str, str] = {
     "4111111111111111": "ok",
-    "4000000000000002": "card_declined",
-    "4000000000000069": "card_expired",
+    "4123111111111000": "insufficient_funds",  # 残高不足
+    "4123111111111042": "card_expired",  # 期限切れのカード
+    "4123111111111059": "card_declined",  # クレジットカード使用不可
 }
 WALLETS = ("wechatpay", "alipay")
 Records = dict[str, dict[str, dict[str, Any]]]
