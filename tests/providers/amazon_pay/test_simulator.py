@@ -105,3 +105,24 @@ async def test_jpy_amounts_are_whole_yen(sim: httpx.AsyncClient) -> None:
     body = {"chargeAmount": {"amount": "705", "currencyCode": "JPY"}}
     r = await sim.post(path, content=content(body), headers=signed("POST", path, body, key="k3"))
     assert r.json()["statusDetails"]["state"] == "Completed", r.text
+
+
+@pytest.mark.parametrize(("method", "reason"), [("3064", "BuyerCanceled"), ("3434", "Declined")])
+async def test_amazons_sandbox_methods_that_cancel_the_checkout(
+    sim: httpx.AsyncClient, method: str, reason: str
+) -> None:
+    # Amazon's "Use Sandbox simulations": ...3064 and ...3434 leave the Checkout Session
+    # Canceled with reasonCode BuyerCanceled / Declined.
+    headers = signed("POST", "/v2/checkoutSessions", SESSION)
+    r = await sim.post("/v2/checkoutSessions", content=content(SESSION), headers=headers)
+    session = r.json()["checkoutSessionId"]
+    await sim.post(f"/checkout/{session}", data={"payment_method": method})
+    body = {"chargeAmount": {"amount": "705", "currencyCode": "JPY"}}
+    path = f"/v2/checkoutSessions/{session}/complete"
+    r = await sim.post(path, content=content(body), headers=signed("POST", path, body, key="c1"))
+    assert r.json()["statusDetails"] == {
+        "state": "Canceled",
+        "reasonCode": reason,
+        "reasonDescription": None,
+    }
+    assert "chargePermissionId" not in r.json() or r.json()["chargePermissionId"] is None

@@ -1,9 +1,12 @@
 """Amazon Pay's reason codes for a refused charge, and which of them are final.
 
-From Amazon Pay API v2's published error and state reason codes (Create Charge, Charge
-states): a hard decline, Amazon's own rejection and a payment method that may not be used
-cannot pass with the same checkout; a soft decline, a processing failure or a timeout may
-pass later (再オーソリ continues).
+A hard decline, Amazon's own rejection and a payment method that may not be used cannot pass
+with the same checkout; a soft decline, a processing failure or a timeout may pass later
+(再オーソリ continues). Checked against Amazon's "Use Sandbox simulations" (HardDeclined,
+Declined, BuyerCanceled) and its decline reason codes (AmazonRejected closes the order,
+ProcessingFailure and TransactionTimedOut leave it open); SoftDeclined,
+PaymentMethodNotAllowed, TransactionAmountExceeded and MFANotCompleted are unconfirmed
+(docs/providers.md, "What the QR / wallet tables were checked against").
 """
 
 # reasonCode → (final?, what an operator reads)

@@ -12,8 +12,9 @@ Amounts are whole yen in JPY ("1000"; "1000.00" answers 400 InvalidParameterValu
 Registered key: SANDBOX_PUBLIC_KEY_ID, whose private key is sandbox_merchant_key.pem.
 
 The Sandbox buyer: GET /checkout/<checkoutSessionId> shows the simulated payment methods,
-POST picks one (form field payment_method: 1111 succeeds, 3434 declines the checkout, 0002 /
-4354 are soft / hard declines at Create Charge) and redirects to checkoutResultReturnUrl with
+POST picks one (form field payment_method, Amazon's Sandbox methods: 1111 succeeds, 3064 /
+3434 cancel the checkout (BuyerCanceled / Declined), 4354 is a hard decline at Create Charge;
+0002, a soft decline there, is kessai's own) and redirects to checkoutResultReturnUrl with
 amazonCheckoutSessionId. x-amz-pay-simulation-code SoftDeclined / HardDeclined /
 AmazonRejected / ProcessingFailure on Create Charge overrides the method.
 

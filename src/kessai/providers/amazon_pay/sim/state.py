@@ -14,15 +14,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 AUTHORIZATION_DAYS = 30
-# Simulated payment methods of the Sandbox buyer (last four digits → what happens). 1111 and
-# 3434 are Amazon's own Sandbox methods; 0002 and 4354 are this simulator's synchronous
-# soft and hard declines at Create Charge (Amazon's 4354 declines after a pending state).
+# Simulated payment methods of the Sandbox buyer (last four digits → what happens), as
+# Amazon's "Use Sandbox simulations" lists them: 1111 succeeds, 3064 and 3434 cancel the
+# checkout session (BuyerCanceled, Declined), 4354 ends HardDeclined (Amazon answers it after
+# a 30-second pending state; here at once). Amazon has no soft-decline method: 0002 is
+# kessai's own.
 PAYMENT_METHODS: dict[str, str] = {
     "1111": "ok",
-    "3434": "Declined",  # the checkout session is canceled (reasonCode Declined)
+    "3064": "BuyerCanceled",
+    "3434": "Declined",
     "0002": "SoftDeclined",
     "4354": "HardDeclined",
 }
+_CHECKOUT_CANCELED = ("BuyerCanceled", "Declined")
 SIMULATION_CODES = ("SoftDeclined", "HardDeclined", "AmazonRejected", "ProcessingFailure")
 _INTEGER_YEN = re.compile(r"[1-9][0-9]{0,8}")
 
@@ -146,8 +150,8 @@ class State:
             raise ApiError(
                 422, "InvalidCheckoutSessionStatus", "the buyer has not finished the checkout"
             )
-        if PAYMENT_METHODS[method] == "Declined":
-            self._status(session, "Canceled", "Declined")
+        if PAYMENT_METHODS[method] in _CHECKOUT_CANCELED:
+            self._status(session, "Canceled", PAYMENT_METHODS[method])
             return Answer(200, session, [("session", ident)])
         permission = self.new_id("S03")
         self.kind("permission")[permission] = {
