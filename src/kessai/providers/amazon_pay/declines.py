@@ -1,12 +1,12 @@
 """Amazon Pay's reason codes for a refused charge, and which of them are final.
 
-A hard decline, Amazon's own rejection and a payment method that may not be used cannot pass
-with the same checkout; a soft decline, a processing failure or a timeout may pass later
-(再オーソリ continues). Checked against Amazon's "Use Sandbox simulations" (HardDeclined,
-Declined, BuyerCanceled) and its decline reason codes (AmazonRejected closes the order,
-ProcessingFailure and TransactionTimedOut leave it open); SoftDeclined,
-PaymentMethodNotAllowed, TransactionAmountExceeded and MFANotCompleted are unconfirmed
-(docs/providers.md, "What the QR / wallet tables were checked against").
+Amazon's own rule for a refused Create Charge (API v2, "Manage payments using payment method
+on file", 請求とオーソリ失敗のハンドリング): retry only on SoftDeclined or ProcessingFailure;
+on HardDeclined the buyer must change the payment method; on any other reasonCode, ask the
+buyer to pay another way. So those two are soft (再オーソリ continues) and every other code is
+final. The codes themselves: HardDeclined, Declined and BuyerCanceled are in "Use Sandbox
+simulations"; the rest are unconfirmed (docs/providers.md, "What the QR / wallet tables were
+checked against").
 """
 
 # reasonCode → (final?, what an operator reads)
@@ -17,8 +17,8 @@ REASONS: dict[str, tuple[bool, str]] = {
     "TransactionAmountExceeded": (True, "購入者が承認した金額を超えています"),
     "SoftDeclined": (False, "お支払い方法が一時的に拒否されました(再試行できます)"),
     "ProcessingFailure": (False, "Amazon側の処理に失敗しました(再試行できます)"),
-    "TransactionTimedOut": (False, "オーソリがタイムアウトしました(再試行できます)"),
-    "MFANotCompleted": (False, "購入者の多要素認証が完了していません"),
+    "TransactionTimedOut": (True, "オーソリがタイムアウトしました"),
+    "MFANotCompleted": (True, "購入者の多要素認証が完了していません"),
     "Declined": (True, "購入者のお支払いが拒否されました"),
     "BuyerCanceled": (True, "購入者が決済を取り消しました"),
 }
