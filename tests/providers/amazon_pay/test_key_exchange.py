@@ -270,3 +270,21 @@ async def test_amazon_refuses_a_registration_form_it_cannot_take(
     assert r.status_code == 400
     assert message in r.text
     assert linking.sim_app.state.simulator.state.kind(amazon.KIND) == {}
+
+
+def test_outside_a_simulator_the_installations_sp_id_is_sent_to_amazon(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kessai.core.errors import InvalidInput
+    from kessai.providers.amazon_pay import registration as reg
+
+    monkeypatch.delenv(reg.SP_ID_VARIABLE, raising=False)
+    with pytest.raises(InvalidInput) as missing:
+        reg.registration({}, "PUBLIC", "https://kessai.example/key-exchange/amazon_pay/1")
+    assert missing.value.code == "amazon_pay_sp_id_missing"
+    assert reg.SP_ID_VARIABLE in missing.value.message
+    monkeypatch.setenv(reg.SP_ID_VARIABLE, "A1KESSAISPID")
+    url, fields = reg.registration({}, "PUBLIC", "https://kessai.example/key-exchange/1")
+    assert (url, fields["spId"]) == (reg.REGISTRATION_URL, "A1KESSAISPID")
+    _, own = reg.registration({"sp_id": "A2SHOPOWN"}, "PUBLIC", "https://kessai.example/k/1")
+    assert own["spId"] == "A2SHOPOWN"  # a shop with its own spId keeps it

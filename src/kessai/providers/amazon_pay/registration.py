@@ -18,6 +18,7 @@ Automatic Key Exchange (onboardingVersion 2), kessai's side.
 import base64
 import binascii
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -86,6 +87,9 @@ def encrypt_key_id(public_key: rsa.RSAPublicKey, key_id: str) -> str:
     return base64.b64encode(raw).decode()
 
 
+SP_ID_VARIABLE = "KESSAI_AMAZON_PAY_SP_ID"
+
+
 def registration(
     settings: Mapping[str, Any], public_key: str, key_share_url: str
 ) -> tuple[str, dict[str, str]]:
@@ -94,11 +98,14 @@ def registration(
     endpoint = str(settings.get("endpoint") or ENDPOINT).rstrip("/")
     simulated = endpoint != ENDPOINT
     url = f"{endpoint}/register" if simulated else REGISTRATION_URL
-    sp_id = str(settings.get("sp_id") or (SANDBOX_SP_ID if simulated else "")).strip()
+    # spId names the installation to Amazon (issued to whoever runs kessai, not per shop):
+    # KESSAI_AMAZON_PAY_SP_ID, or an account's own sp_id where one shop differs.
+    installed = os.environ.get(SP_ID_VARIABLE, "")
+    sp_id = str(settings.get("sp_id") or installed or (SANDBOX_SP_ID if simulated else "")).strip()
     if not sp_id:
         raise InvalidInput(
             "Amazon Pay の spId(ソリューションプロバイダーID)が設定されていないため、"
-            "連携を始められません",
+            f"連携を始められません。環境変数 {SP_ID_VARIABLE} に設定してください",
             code="amazon_pay_sp_id_missing",
         )
     return url, {
