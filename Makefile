@@ -75,8 +75,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict src
 
+# The suite on two workers (pytest-xdist): much of it waits on loopback servers, processes
+# and the database, so two share a two-core machine well. Tests that need a module's server
+# or the fault suite's private servers run on one worker (tests/conftest.py, ONE_WORKER).
+TEST_WORKERS ?= 2
 pytest: install system-deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 test: lint typecheck pytest
 

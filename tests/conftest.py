@@ -34,6 +34,20 @@ BACKENDS = ["sqlite", "postgres"]
 TEST_SECRET_KEY = base64.b64encode(b"kessai-test-master-key-32-bytes!").decode()
 
 
+# `make test` runs the suite on two workers (pytest-xdist, --dist loadgroup). These run on
+# one worker each, one test after another: a module whose server is module-scoped starts it
+# once, and the fault suite's private PostgreSQL and RabbitMQ restarts never overlap.
+ONE_WORKER = ("tests/test_run.py", "tests/test_api_contract.py", "tests/faults/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        where = item.nodeid.split("::", 1)[0]
+        for prefix in ONE_WORKER:
+            if where.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(prefix.rstrip("/")))
+
+
 def _pg_reachable() -> str | None:
     async def probe() -> None:
         conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
