@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -133,6 +133,20 @@ Act = Callable[[Call], Awaitable[Response]]
 RouteAct = Callable[[Request, Call], Awaitable[Response]]
 
 
+class Configured(Faulty, Protocol):
+    """A room's simulator configuration: the fault switches, and the clock, store and sleep
+    a test may hand in (None: kessai's clock and database, asyncio's sleep)."""
+
+    @property
+    def now(self) -> Callable[[], datetime] | None: ...
+
+    @property
+    def store(self) -> SimulatorStore | None: ...
+
+    @property
+    def sleep(self) -> Callable[[float], Awaitable[Any]] | None: ...
+
+
 class Simulator:
     """Subclass it: set `name` and `rate_limit_code`, write `routes()`, `error()`,
     `restore()` and `forget()`. See docs/providers.md, "The simulator"."""
@@ -145,11 +159,16 @@ class Simulator:
         self,
         ctx: SimulatorContext | None = None,
         *,
+        config: "Configured | None" = None,
         faults_from: Faulty | None = None,
         store: SimulatorStore | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         call_log_limit: int = 100_000,
     ) -> None:
+        if config is not None:  # a room's configuration: its clock, store, sleep and faults
+            sessions = ctx.sessions if ctx else None
+            ctx = SimulatorContext(now=config.now, sessions=sessions)
+            faults_from, store, sleep = config, config.store, config.sleep
         ctx = ctx or SimulatorContext()
         self.faults: Faulty = faults_from or Faults()
         self.clock = SimClock(ctx.now)

@@ -118,12 +118,7 @@ class Simulator(base.Simulator):
         self, config: SimulatorConfig | None = None, ctx: SimulatorContext | None = None
     ) -> None:
         config = config or SimulatorConfig(now=ctx.now if ctx else None)
-        super().__init__(
-            SimulatorContext(now=config.now, sessions=ctx.sessions if ctx else None),
-            faults_from=config,
-            store=config.store,
-            sleep=config.sleep,
-        )
+        super().__init__(ctx, config=config)
         self.config = config
         self.state = State(self.now)
         self.keys: dict[str, rsa.RSAPublicKey] = {

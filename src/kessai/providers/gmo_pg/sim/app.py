@@ -78,13 +78,7 @@ class GmoSimulator(base.Simulator):
         if config is None:
             people = ctx is not None and ctx.for_people  # 試験購入: the issuer's page waits
             config = SimulatorConfig(now=ctx.now if ctx else None, challenge_page=people)
-        super().__init__(
-            SimulatorContext(now=config.now, sessions=ctx.sessions if ctx else None),
-            faults_from=config,
-            store=config.store,
-            sleep=config.sleep,
-            call_log_limit=config.call_log_limit,
-        )
+        super().__init__(ctx, config=config, call_log_limit=config.call_log_limit)
         self.config = config
         self.state = State(self.clock)
         self._in_flight: set[tuple[str, str]] = set()
