@@ -34,9 +34,21 @@ async def preflight(provider: ProviderPath, account_id: AccountPath) -> Response
     return Response(status_code=200, headers=key_exchange.answer_headers(provider))
 
 
+class KeyShareAnswer(BaseModel):
+    """The answer the provider's key exchange documents (not kessai's Error)."""
+
+    result: str  # success | error
+    message: str | None = None
+
+
 @key_share.post(
     "/key-exchange/{provider}/{account_id}",
     summary="決済サービスから連携の認証情報を受け取る (keyShareURL)",
+    response_model=KeyShareAnswer,
+    responses={
+        400: {"model": KeyShareAnswer, "description": "連携情報を受け付けない (理由は message)"},
+        404: {"model": KeyShareAnswer, "description": "外部連携アカウントがない"},
+    },
 )
 async def receive_keys(
     request: Request, services: ServicesDep, provider: ProviderPath, account_id: AccountPath

@@ -82,6 +82,7 @@ NEEDED: dict[tuple[str, str], Scope] = {
     ("GET", f"{V1}/provider-accounts/{{account_id}}"): ADMIN,
     ("PATCH", f"{V1}/provider-accounts/{{account_id}}"): ADMIN,
     ("POST", f"{V1}/provider-accounts/{{account_id}}/test"): ADMIN,
+    ("POST", f"{V1}/provider-accounts/{{account_id}}/key-exchange"): ADMIN,
     ("GET", f"{V1}/provider-accounts/{{account_id}}/change-history"): ADMIN,
     ("POST", f"{V1}/payment-methods"): ADMIN,
     ("PATCH", f"{V1}/payment-methods/{{method_id}}"): ADMIN,
