@@ -14,21 +14,15 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from kessai.accounts.models import PaymentMethod, ProviderAccount
-from kessai.apikeys.service import create_key
 from kessai.core.clock import TOKYO
-from kessai.core.db import transaction
 from kessai.jobs.schedules import tick
 from kessai.providers.gmo_pg import codec, link
 from kessai.providers.gmo_pg.simulator import (
     TEST_SHOP_ID,
     TEST_SHOP_PASS,
-    SimulatorConfig,
-    create_simulator,
 )
 from kessai.services import Services
-from kessai.web.app import create_app
-from tests.loopback import serve
+from tests.e2e.gmo_served import gmo_served
 
 RETURN_URL = "https://shop.example/payment/return?o=1"
 
@@ -85,54 +79,9 @@ class Shop:
 
 @pytest.fixture
 async def shop(live_services: Services) -> AsyncIterator[Shop]:
-    svc = live_services
-    svc.dispatcher.retry_pause = 0.01  # type: ignore[attr-defined]
-    svc.clock.set_now(datetime(2026, 11, 10, 10, 0, tzinfo=TOKYO))
-    simulator = create_simulator(
-        SimulatorConfig(now=svc.clock.now, notify_retries=2, notify_retry_seconds=0.01)
-    )
-    async with serve(simulator) as sim_url, serve(create_app(svc)) as api_url:
-        now = svc.clock.now()
-        async with transaction(svc.sessions) as s:
-            account = ProviderAccount(
-                provider="gmo_pg",
-                name="GMO PG",
-                connector="gmo_pg",
-                settings={
-                    "shop_id": TEST_SHOP_ID,
-                    "shop_pass": TEST_SHOP_PASS,
-                    "endpoint": sim_url,
-                    "e92_backoff_seconds": 0.01,
-                },
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(account)
-            await s.flush()
-            s.add(
-                PaymentMethod(
-                    code="gmo-link",
-                    name="クレジットカード(リンクタイプ)",
-                    provider="gmo_pg",
-                    method_type="credit_card_link",
-                    account_id=account.id,
-                    cancel_api_link=True,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            key = await create_key(s, "admin", now)
-            account_id = account.id
-        headers = {"Authorization": f"Bearer {key}"}
-        async with (
-            httpx.AsyncClient(base_url=api_url, headers=headers, timeout=90) as api,
-            httpx.AsyncClient(base_url=sim_url, timeout=90) as sim,
-        ):
-            r = await sim.post(
-                "/_control", json={"notify_url": f"{api_url}/webhooks/gmo-pg/{account_id}"}
-            )
-            assert r.status_code == 200, r.text
-            yield Shop(api, sim, simulator, svc)
+    methods = [("gmo-link", "クレジットカード(リンクタイプ)", "credit_card_link")]
+    async with gmo_served(live_services, methods, key_name="admin", notify=True) as g:
+        yield Shop(g.api, g.sim, g.sim_app, live_services)
 
 
 async def test_a_link_payment_is_completed_by_the_result_notice(shop: Shop) -> None:

@@ -10,21 +10,15 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from kessai.accounts.models import PaymentMethod, ProviderAccount
-from kessai.apikeys.service import create_key
 from kessai.core.clock import TOKYO
-from kessai.core.db import transaction
 from kessai.providers.gmo_pg import codec
 from kessai.providers.gmo_pg.methods import BY_KEY
 from kessai.providers.gmo_pg.simulator import (
     TEST_SHOP_ID,
     TEST_SHOP_PASS,
-    SimulatorConfig,
-    create_simulator,
 )
 from kessai.services import Services
-from kessai.web.app import create_app
-from tests.loopback import serve
+from tests.e2e.gmo_served import gmo_served
 
 RETURN_URL = "https://shop.example/payment/return?o=1"
 
@@ -95,56 +89,18 @@ class Shop:
 
 @pytest.fixture
 async def shop(live_services: Services) -> AsyncIterator[Shop]:
-    svc = live_services
-    svc.clock.set_now(datetime(2026, 11, 10, 10, 0, tzinfo=TOKYO))
-    simulator = create_simulator(SimulatorConfig(now=svc.clock.now))
-    async with serve(simulator) as sim_url, serve(create_app(svc)) as api_url:
-        now = svc.clock.now()
-        async with transaction(svc.sessions) as s:
-            account = ProviderAccount(
-                provider="gmo_pg",
-                name="GMO PG",
-                connector="gmo_pg",
-                settings={
-                    "shop_id": TEST_SHOP_ID,
-                    "shop_pass": TEST_SHOP_PASS,
-                    "endpoint": sim_url,
-                    "e92_backoff_seconds": 0.01,
-                },
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(account)
-            await s.flush()
-            for code, name, method_type in (
-                ("gmo-paypay", "PayPay", "paypay"),
-                ("gmo-carrier", "キャリア決済", "carrier"),
-                ("gmo-linepay", "LINE Pay", "line_pay"),
-                ("gmo-rakuten", "楽天ペイ", "rakuten_pay"),
-                ("gmo-aupay", "au PAY", "au_pay"),
-                ("gmo-rakuten-v2", "楽天ペイ V2", "rakuten_pay_v2"),
-                ("gmo-recruit", "リクルートかんたん支払い", "recruit"),
-                ("gmo-epos", "エポスかんたん決済", "epos"),
-            ):
-                s.add(
-                    PaymentMethod(
-                        code=code,
-                        name=name,
-                        provider="gmo_pg",
-                        method_type=method_type,
-                        account_id=account.id,
-                        cancel_api_link=True,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-            key = await create_key(s, "storefront", now)
-        headers = {"Authorization": f"Bearer {key}"}
-        async with (
-            httpx.AsyncClient(base_url=api_url, headers=headers, timeout=90) as api,
-            httpx.AsyncClient(base_url=sim_url, timeout=90) as sim,
-        ):
-            yield Shop(api, sim, svc)
+    methods = [
+        ("gmo-paypay", "PayPay", "paypay"),
+        ("gmo-carrier", "キャリア決済", "carrier"),
+        ("gmo-linepay", "LINE Pay", "line_pay"),
+        ("gmo-rakuten", "楽天ペイ", "rakuten_pay"),
+        ("gmo-aupay", "au PAY", "au_pay"),
+        ("gmo-rakuten-v2", "楽天ペイ V2", "rakuten_pay_v2"),
+        ("gmo-recruit", "リクルートかんたん支払い", "recruit"),
+        ("gmo-epos", "エポスかんたん決済", "epos"),
+    ]
+    async with gmo_served(live_services, methods) as g:
+        yield Shop(g.api, g.sim, live_services)
 
 
 async def test_paypay_approved_by_the_customer_then_captured_and_cancelled(shop: Shop) -> None:

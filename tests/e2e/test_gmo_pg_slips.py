@@ -11,21 +11,15 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from kessai.accounts.models import PaymentMethod, ProviderAccount
-from kessai.apikeys.service import create_key
 from kessai.core.clock import TOKYO
-from kessai.core.db import transaction
 from kessai.jobs.schedules import tick
 from kessai.providers.gmo_pg import codec
 from kessai.providers.gmo_pg.simulator import (
     TEST_SHOP_ID,
     TEST_SHOP_PASS,
-    SimulatorConfig,
-    create_simulator,
 )
 from kessai.services import Services
-from kessai.web.app import create_app
-from tests.loopback import serve
+from tests.e2e.gmo_served import gmo_served
 
 CUSTOMER = {
     "customer_name": "山田花子",
@@ -81,59 +75,13 @@ class Shop:
 
 @pytest.fixture
 async def shop(live_services: Services) -> AsyncIterator[Shop]:
-    svc = live_services
-    svc.dispatcher.retry_pause = 0.01  # type: ignore[attr-defined]
-    svc.clock.set_now(datetime(2026, 11, 10, 10, 0, tzinfo=TOKYO))
-    simulator = create_simulator(
-        SimulatorConfig(now=svc.clock.now, notify_retries=2, notify_retry_seconds=0.01)
-    )
-    async with serve(simulator) as sim_url, serve(create_app(svc)) as api_url:
-        now = svc.clock.now()
-        async with transaction(svc.sessions) as s:
-            account = ProviderAccount(
-                provider="gmo_pg",
-                name="GMO PG",
-                connector="gmo_pg",
-                settings={
-                    "shop_id": TEST_SHOP_ID,
-                    "shop_pass": TEST_SHOP_PASS,
-                    "endpoint": sim_url,
-                    "e92_backoff_seconds": 0.01,
-                },
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(account)
-            await s.flush()
-            for code, name, method_type in (
-                ("gmo-cvs", "コンビニ決済", "cvs"),
-                ("gmo-payeasy", "Pay-easy", "pay_easy"),
-                ("gmo-bank", "銀行振込", "bank_transfer"),
-            ):
-                s.add(
-                    PaymentMethod(
-                        code=code,
-                        name=name,
-                        provider="gmo_pg",
-                        method_type=method_type,
-                        account_id=account.id,
-                        cancel_api_link=True,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-            key = await create_key(s, "admin", now)
-            account_id = account.id
-        headers = {"Authorization": f"Bearer {key}"}
-        async with (
-            httpx.AsyncClient(base_url=api_url, headers=headers, timeout=90) as api,
-            httpx.AsyncClient(base_url=sim_url, timeout=90) as sim,
-        ):
-            r = await sim.post(
-                "/_control", json={"notify_url": f"{api_url}/webhooks/gmo-pg/{account_id}"}
-            )
-            assert r.status_code == 200, r.text
-            yield Shop(api, sim, simulator, svc, account_id)
+    methods = [
+        ("gmo-cvs", "コンビニ決済", "cvs"),
+        ("gmo-payeasy", "Pay-easy", "pay_easy"),
+        ("gmo-bank", "銀行振込", "bank_transfer"),
+    ]
+    async with gmo_served(live_services, methods, key_name="admin", notify=True) as g:
+        yield Shop(g.api, g.sim, g.sim_app, live_services, g.account_id)
 
 
 async def test_cvs_slip_then_result_notice_of_payment_makes_it_a_sale(shop: Shop) -> None:
