@@ -17,6 +17,8 @@ from kessai.core.db import transaction
 from kessai.providers.gmo_pg.simulator import (
     TEST_SHOP_ID,
     TEST_SHOP_PASS,
+    TEST_SITE_ID,
+    TEST_SITE_PASS,
     SimulatorConfig,
     create_simulator,
 )
@@ -26,6 +28,8 @@ from tests.loopback import serve
 
 # (code, name, method type) of each payment method the shop offers
 Methods = Iterable[tuple[str, str, str]]
+# 決済日時 of the method tests: windows such as d払い's 翌々月末 are counted from it.
+NOV_10 = datetime(2026, 11, 10, 10, 0, tzinfo=TOKYO)
 
 
 @dataclass
@@ -38,9 +42,18 @@ class GmoServed:
 
 @asynccontextmanager
 async def gmo_served(
-    svc: Services, methods: Methods, *, key_name: str = "storefront", notify: bool = False
+    svc: Services,
+    methods: Methods,
+    *,
+    key_name: str = "storefront",
+    notify: bool = False,
+    site: bool = False,
+    at: datetime | None = NOV_10,
 ) -> AsyncIterator[GmoServed]:
-    svc.clock.set_now(datetime(2026, 11, 10, 10, 0, tzinfo=TOKYO))
+    """`site`: the account has GMO's サイトID too (members and stored cards); `at`: where the
+    sandbox clock starts (None: as it is)."""
+    if at is not None:
+        svc.clock.set_now(at)
     if notify:  # 結果通知 retried quickly, and kessai's inbox jobs too
         svc.dispatcher.retry_pause = 0.01  # type: ignore[attr-defined]
         config = SimulatorConfig(now=svc.clock.now, notify_retries=2, notify_retry_seconds=0.01)
@@ -57,6 +70,7 @@ async def gmo_served(
                 settings={
                     "shop_id": TEST_SHOP_ID,
                     "shop_pass": TEST_SHOP_PASS,
+                    **({"site_id": TEST_SITE_ID, "site_pass": TEST_SITE_PASS} if site else {}),
                     "endpoint": sim_url,
                     "e92_backoff_seconds": 0.01,
                 },

@@ -9,22 +9,14 @@ from typing import Any
 import httpx
 import pytest
 
-from kessai.accounts.models import PaymentMethod, ProviderAccount
-from kessai.apikeys.service import create_key
-from kessai.core.db import transaction
 from kessai.providers.gmo_pg.simulator import (
     CHALLENGE_CARD,
     DECLINE_CARDS,
     TEST_SHOP_ID,
     TEST_SHOP_PASS,
-    TEST_SITE_ID,
-    TEST_SITE_PASS,
-    SimulatorConfig,
-    create_simulator,
 )
 from kessai.services import Services
-from kessai.web.app import create_app
-from tests.loopback import serve
+from tests.e2e.gmo_served import gmo_served
 
 VISA = "4111111111111111"
 
@@ -86,47 +78,9 @@ class Shop:
 
 @pytest.fixture
 async def shop(live_services: Services) -> AsyncIterator[Shop]:
-    svc = live_services
-    simulator = create_simulator(SimulatorConfig(now=svc.clock.now))
-    async with serve(simulator) as sim_url, serve(create_app(svc)) as api_url:
-        now = svc.clock.now()
-        async with transaction(svc.sessions) as s:
-            account = ProviderAccount(
-                provider="gmo_pg",
-                name="GMO PG",
-                connector="gmo_pg",
-                settings={
-                    "shop_id": TEST_SHOP_ID,
-                    "shop_pass": TEST_SHOP_PASS,
-                    "site_id": TEST_SITE_ID,
-                    "site_pass": TEST_SITE_PASS,
-                    "endpoint": sim_url,
-                    "e92_backoff_seconds": 0.01,
-                },
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(account)
-            await s.flush()
-            s.add(
-                PaymentMethod(
-                    code="gmo-card",
-                    name="クレジットカード",
-                    provider="gmo_pg",
-                    method_type="credit_card",
-                    account_id=account.id,
-                    cancel_api_link=True,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            key = await create_key(s, "storefront", now)
-        headers = {"Authorization": f"Bearer {key}"}
-        async with (
-            httpx.AsyncClient(base_url=api_url, headers=headers, timeout=20) as api,
-            httpx.AsyncClient(base_url=sim_url, timeout=20) as sim,
-        ):
-            yield Shop(api, sim, svc, "gmo-card")
+    methods = [("gmo-card", "クレジットカード", "credit_card")]
+    async with gmo_served(live_services, methods, site=True, at=None) as g:
+        yield Shop(g.api, g.sim, live_services, "gmo-card")
 
 
 async def test_token_member_card_then_authorize_and_capture(shop: Shop) -> None:
