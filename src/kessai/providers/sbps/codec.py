@@ -6,7 +6,8 @@
   recordings of anchors/sbps verify this way (tests/providers/sbps).
 - Multibyte fields travel as Base64 of their Shift_JIS bytes.
 - With encrypted_flg=1 the fields SBPS names (pay_method_info's) travel 3DES-CBC encrypted
-  with the account's key and IV, padded with spaces to 8 bytes, then Base64.
+  with the account's key and IV, padded with spaces to 8 bytes, then Base64; the hash code is
+  taken over their plain values (sbpayment.rb signs before it encrypts).
 Values are kept as strings; a field is a (name, value) pair, a group a (name, list) pair, in
 the order SBPS documents them.
 """
@@ -15,7 +16,7 @@ import base64
 import hashlib
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
@@ -84,11 +85,20 @@ def _xml(nodes: Sequence[Node]) -> str:
     return "".join(out)
 
 
-def encode(root: str, api_id: str | None, nodes: Sequence[Node], hash_key: str | None) -> bytes:
-    """A request (or a notice's answer) as Shift_JIS bytes; with a hash key, signed last."""
+def encode(
+    root: str,
+    api_id: str | None,
+    nodes: Sequence[Node],
+    hash_key: str | None,
+    sealed_with: tuple[str, str] | None = None,
+) -> bytes:
+    """A request (or a notice's answer) as Shift_JIS bytes; with a hash key, signed last over
+    the plain values; with a 3DES key and IV, the encrypted groups sealed after signing."""
     signed = list(nodes)
     if hash_key is not None:
         signed.append(("sps_hashcode", hashcode(nodes, hash_key)))
+    if sealed_with is not None:
+        signed = seal(signed, *sealed_with)
     attr = f' id="{api_id}"' if api_id else ""
     text = f'<?xml version="1.0" encoding="Shift_JIS"?><{root}{attr}>{_xml(signed)}</{root}>'
     return text.encode(ENCODING)
@@ -148,6 +158,40 @@ def decode(raw: bytes) -> Document:
 
 
 # --- 3DES (encrypted_flg=1) -----------------------------------------------------------------
+# The groups whose values travel encrypted when encrypted_flg=1 (SBPS answers in kind).
+ENCRYPTED_GROUPS = frozenset({"pay_method_info", "res_pay_method_info"})
+
+
+def has_sealed_fields(nodes: Sequence[Node]) -> bool:
+    """Does this document carry fields SBPS takes encrypted?"""
+    return any(name in ENCRYPTED_GROUPS and not isinstance(v, str) for name, v in nodes)
+
+
+def _each_sealed(nodes: Sequence[Node], change: Callable[[str], str]) -> list[Node]:
+    out: list[Node] = []
+    for name, value in nodes:
+        if name in ENCRYPTED_GROUPS and not isinstance(value, str):
+            value = [(n, change(v)) if isinstance(v, str) and v else (n, v) for n, v in value]
+        out.append((name, value))
+    return out
+
+
+def seal(nodes: Sequence[Node], key: str, iv: str) -> list[Node]:
+    """The encrypted groups' values 3DES-encrypted (the rest as is)."""
+    return _each_sealed(nodes, lambda v: encrypt(v, key, iv))
+
+
+def unseal(nodes: Sequence[Node], key: str, iv: str) -> list[Node]:
+    """The encrypted groups' values decrypted; CodecError when one does not decrypt to text
+    (a wrong key or IV, or a value sent in plain text)."""
+
+    def plain(value: str) -> str:
+        text = decrypt(value, key, iv)
+        if not text.isprintable():
+            raise CodecError("encrypted field does not decrypt with this key")
+        return text
+
+    return _each_sealed(nodes, plain)
 
 
 def _cipher(key: str, iv: str) -> Cipher[modes.CBC]:

@@ -47,7 +47,9 @@ class SbpsClient:
     async def call(
         self, api_id: str, nodes: Sequence[codec.Node], *, ref: str = "-"
     ) -> codec.Document:
-        body = codec.encode("sps-api-request", api_id, nodes, self.config.hash_key)
+        key, iv = self.config.encryption_key, self.config.encryption_iv
+        sealed = (key, iv) if key and iv and ("encrypted_flg", "1") in nodes else None
+        body = codec.encode("sps-api-request", api_id, nodes, self.config.hash_key, sealed)
         try:
             async with self._client().post(self.config.endpoint_url, data=body) as response:
                 raw = await response.read()
@@ -67,6 +69,10 @@ class SbpsClient:
             raise NoAnswer(api_id, f"HTTP {status}")
         try:
             answer = codec.decode(raw)
+            if sealed is not None:  # SBPS answers res_pay_method_info encrypted in kind
+                answer = codec.Document(
+                    answer.root, answer.api_id, codec.unseal(answer.nodes, *sealed)
+                )
         except codec.CodecError:
             raise NoAnswer(api_id, "SBPSの応答を読めませんでした") from None
         result = answer.get("res_result")

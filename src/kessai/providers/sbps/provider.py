@@ -32,6 +32,8 @@ from kessai.providers.sbps.sandbox import (
     SUCCESS_CARD,
     TEST_BASIC_ID,
     TEST_BASIC_PASSWORD,
+    TEST_ENCRYPTION_IV,
+    TEST_ENCRYPTION_KEY,
     TEST_HASH_KEY,
     TEST_MERCHANT_ID,
     TEST_SERVICE_ID,
@@ -57,6 +59,8 @@ def sandbox_settings(base_url: str) -> Mapping[str, Any]:
         "basic_auth_id": TEST_BASIC_ID,
         "basic_auth_password": TEST_BASIC_PASSWORD,
         "hash_key": TEST_HASH_KEY,
+        "encryption_key": TEST_ENCRYPTION_KEY,
+        "encryption_iv": TEST_ENCRYPTION_IV,
         "endpoint_url": f"{base_url}/api/xmlapi.do",
         "purchase_url": f"{base_url}/f01/FepBuyInfoReceive.do",
     }

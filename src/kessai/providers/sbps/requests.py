@@ -30,21 +30,15 @@ def _ids(config: SbpsConfig) -> list[codec.Node]:
     return [("merchant_id", config.merchant_id), ("service_id", config.service_id)]
 
 
-def _encrypted(config: SbpsConfig, nodes: list[codec.Node]) -> tuple[list[codec.Node], str]:
-    """pay_method_info's values 3DES-encrypted when the account has a key (encrypted_flg=1)."""
-    key, iv = config.encryption_key, config.encryption_iv
-    if not key or not iv:
-        return nodes, "0"
-    sealed: list[codec.Node] = [
-        (name, codec.encrypt(value, key, iv)) for name, value in nodes if isinstance(value, str)
-    ]
-    return sealed, "1"
+def _encrypted_flg(config: SbpsConfig) -> str:
+    """1 when the account has a 3DES key: pay_method_info is then sealed on the wire (http.py)
+    after the hash code is taken over its plain values."""
+    return "1" if config.encrypts else "0"
 
 
 def authorize(
     config: SbpsConfig, reference: str, amount: int, token: Mapping[str, str], now: datetime
 ) -> list[codec.Node]:
-    pay_method, flag = _encrypted(config, [("dealings_type", DEALINGS_LUMP_SUM)])
     return [
         *_ids(config),
         ("cust_code", reference),
@@ -52,7 +46,7 @@ def authorize(
         ("item_id", "kessai"),
         ("item_name", "ご注文"),
         ("amount", str(amount)),
-        ("pay_method_info", pay_method),
+        ("pay_method_info", [("dealings_type", DEALINGS_LUMP_SUM)]),
         (
             "pay_option_manage",
             [
@@ -61,7 +55,7 @@ def authorize(
                 ("cardbrand_return_flg", "1"),
             ],
         ),
-        ("encrypted_flg", flag),
+        ("encrypted_flg", _encrypted_flg(config)),
         ("request_date", request_date(now)),
     ]
 

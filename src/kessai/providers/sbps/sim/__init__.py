@@ -1,5 +1,6 @@
 """SBPS simulator: an ASGI app answering like SBPS's sandbox XML API (POST /api/xmlapi.do,
-Shift_JIS, Basic auth, sps_hashcode checked with the test hash key), its records in
+Shift_JIS, Basic auth, sps_hashcode checked with the test hash key, pay_method_info taken
+only 3DES-encrypted with the test key and IV (else 10105998, the simulator's code)), its records in
 kessai's database through the simulator base's store.
 
 APIs: ST01-00131-101 (決済, トークン), ST02-00101 (確定), ST02-00201 (売上), ST02-00303

@@ -29,6 +29,8 @@ from kessai.providers.sbps.sandbox import (
     DECLINES,
     TEST_BASIC_ID,
     TEST_BASIC_PASSWORD,
+    TEST_ENCRYPTION_IV,
+    TEST_ENCRYPTION_KEY,
     TEST_HASH_KEY,
     TEST_MERCHANT_ID,
     TEST_SERVICE_ID,
@@ -39,6 +41,12 @@ from kessai.providers.simulator.base import Call, Records, Scenarios
 SIMULATOR = "sbps"
 CARRIER_METHODS = {"docomo": "401", "auone": "402", "softbank2": "405"}
 MAX_AUTHORIZATIONS = 5
+# An encrypted field that does not decrypt with the account's 3DES key and IV, or one sent in
+# plain text (encrypted_flg=0) to an account that takes them encrypted. The recordings of
+# anchors/sbps document no code for it: the simulator's own, kept stable (種別 05 値が正しく
+# ありません, 項目 998), after the method's three digits.
+NOT_DECRYPTED = "05998"
+DEALINGS_TYPES = frozenset({"10", "21", "61", "80"})  # 一括, ボーナス一括, 分割, リボ
 _BRANDS = (("35", "J"), ("37", "A"), ("36", "D"), ("4", "V"), ("5", "M"))
 
 
@@ -109,12 +117,14 @@ class Simulator(base.Simulator):
             return _xml(response("", ([], "99905999"), self.stamp()))
         api_id = doc.api_id or ""
 
+        sealed = doc.get("encrypted_flg") == "1"
+
         async def act(call: Call) -> Response:
             answer, changed = self.act(doc)
             self.kept(changed)
             if answer[1]:
                 call.result, call.info = "error", answer[1]
-            return _xml(response(api_id, answer, self.stamp()))
+            return _xml(response(api_id, answer, self.stamp(), sealed=sealed and not answer[1]))
 
         return await self.answer(api_id, act, doc.get("order_id") or doc.get("tracking_id") or "")
 
@@ -203,6 +213,8 @@ class Simulator(base.Simulator):
         tries = sum(1 for t in self.transactions.values() if t["base"] == base)
         if tries >= MAX_AUTHORIZATIONS:
             return ([], f"{method}06201"), None  # 再与信の回数超過
+        if doc.get("pay_method_info/dealings_type") not in DEALINGS_TYPES:
+            return ([], f"{method}05202"), None  # the recordings' answer to dealings_type 1000
         issued = doc.get("pay_option_manage/token") or ""
         token = self.tokens.pop(issued, None)
         if token is None or token["key"] != doc.get("pay_option_manage/token_key"):
@@ -339,6 +351,10 @@ class Simulator(base.Simulator):
         api, _, method = api_id.rpartition("-")
         if doc.get("merchant_id") != TEST_MERCHANT_ID or doc.get("service_id") != TEST_SERVICE_ID:
             return ([], f"{method}05001"), None
+        opened = _opened(doc)
+        if opened is None:
+            return ([], f"{method}{NOT_DECRYPTED}"), None
+        doc = opened
         if not doc.verifies(TEST_HASH_KEY):
             return ([], f"{method}05999"), None  # sps_hashcode 不一致
         if api == "ST01-00131":
@@ -350,7 +366,21 @@ class Simulator(base.Simulator):
         return ([], f"{method}05000"), None
 
 
-def response(api_id: str, answer: Answer, now: str) -> bytes:
+def _opened(doc: codec.Document) -> codec.Document | None:
+    """The request with its encrypted fields decrypted (the hash code is over those), or None
+    when they do not decrypt or came in plain text: the test account takes them encrypted."""
+    encrypted = doc.get("encrypted_flg") == "1"
+    if not encrypted:
+        return None if codec.has_sealed_fields(doc.nodes) else doc
+    try:
+        nodes = codec.unseal(doc.nodes, TEST_ENCRYPTION_KEY, TEST_ENCRYPTION_IV)
+    except codec.CodecError:
+        return None
+    return codec.Document(doc.root, doc.api_id, nodes)
+
+
+def response(api_id: str, answer: Answer, now: str, *, sealed: bool = False) -> bytes:
+    """SBPS's answer; res_pay_method_info encrypted when the request was."""
     fields, error = answer
     nodes: list[codec.Node] = [
         ("res_result", "NG" if error else "OK"),
@@ -358,7 +388,8 @@ def response(api_id: str, answer: Answer, now: str) -> bytes:
         ("res_err_code", error or ""),
         ("res_date", now),
     ]
-    return codec.encode("sps-api-response", api_id, nodes, None)
+    keys = (TEST_ENCRYPTION_KEY, TEST_ENCRYPTION_IV) if sealed else None
+    return codec.encode("sps-api-response", api_id, nodes, None, keys)
 
 
 def _authorized(headers: Mapping[str, str]) -> bool:
