@@ -50,7 +50,7 @@ from kessai.cardupdater.transfer import download, upload  # noqa: E402
 from kessai.core.db import transaction  # noqa: E402
 from kessai.core.migrate import upgrade  # noqa: E402
 from kessai.core.settings import Env, Settings  # noqa: E402
-from kessai.providers.gmo_pg.files import updater_layout  # noqa: E402
+from kessai.providers.gmo_files import updater_layout  # noqa: E402
 from kessai.providers.sftp import SftpTarget  # noqa: E402
 from kessai.services import build_services  # noqa: E402
 from tests.sftp_server import sftp_server  # noqa: E402

@@ -1,9 +1,9 @@
-"""The 自動洗替 files as declared in providers/gmo_pg/files.py: kessai's default layout, and a
+"""The 自動洗替 files as declared in providers/gmo_files.py: kessai's default layout, and a
 shop's spec sheet matched by the account's settings."""
 
 from datetime import date
 
-from kessai.providers.gmo_pg.files import FileFormatError, updater_layout
+from kessai.providers.gmo_files import FileFormatError, updater_layout
 
 IDS = {"site_id": "tsite00012345", "shop_id": "tshop00012345"}
 ROWS = [

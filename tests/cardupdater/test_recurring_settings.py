@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kessai.providers.gmo_pg import files
+from kessai.providers import gmo_files as files
+from kessai.providers.gmo_pg.recurring_errors import RECURRING_FILE_ERRORS, recurring_error_message
 from kessai.services import Services
 from tests.cardupdater.conftest import jobs_of, make_shop, run_calendar
 from tests.cardupdater.test_recurring import at, recurring_method, shipped_order
@@ -27,22 +28,22 @@ def _anchor_rows() -> list[dict[str, str]]:
 def test_every_recurring_file_error_of_gmos_table_is_named_in_gmos_words() -> None:
     rows = [r for r in _anchor_rows() if r["ErrInfo"].startswith("E017")]
     assert rows  # E0170–E0175 are in the published table
-    assert {r["ErrInfo"][:5] for r in rows} <= set(files.RECURRING_FILE_ERRORS)
+    assert {r["ErrInfo"][:5] for r in rows} <= set(RECURRING_FILE_ERRORS)
     for row in rows:
-        message = files.recurring_error_message(row["ErrInfo"])
+        message = recurring_error_message(row["ErrInfo"])
         assert message == f"{row['ErrInfo']} ファイル内容エラー: {row['user_message']}"
 
 
 def test_a_family_code_and_an_unknown_one_in_words() -> None:
-    assert files.recurring_error_message("E0174") == (
+    assert recurring_error_message("E0174") == (
         "E0174 ファイル内容エラー: 端末処理通番が指定されていないか、正しくありません"
     )
     # E0172 is not in GMO's published table: said to be a file error, not given a meaning.
-    assert files.recurring_error_message("E0172") == (
+    assert recurring_error_message("E0172") == (
         "E0172 ファイル内容エラー(GMO PG の仕様書でご確認ください)"
     )
-    assert files.recurring_error_message("42G650000").startswith("42G650000 ")
-    assert files.recurring_error_message("") == "売上にできませんでした"
+    assert recurring_error_message("42G650000").startswith("42G650000 ")
+    assert recurring_error_message("") == "売上にできませんでした"
 
 
 def test_the_default_layout_is_the_documented_one() -> None:

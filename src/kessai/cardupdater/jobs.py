@@ -37,7 +37,7 @@ from kessai.jobs import repository as jobs_repo
 from kessai.jobs.kinds import ItemResult, register
 from kessai.jobs.models import Job
 from kessai.jobs.status import ItemStatus
-from kessai.providers.gmo_pg import files
+from kessai.providers import gmo_files as files
 from kessai.providers.installed import offering
 
 if TYPE_CHECKING:

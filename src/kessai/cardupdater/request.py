@@ -20,7 +20,7 @@ from kessai.cardupdater.status import RunStatus
 from kessai.cardupdater.transfer import TransferError, target_of, upload
 from kessai.core.clock import TOKYO
 from kessai.core.db import transaction
-from kessai.providers.gmo_pg.files import UpdaterFiles, updater_layout
+from kessai.providers.gmo_files import UpdaterFiles, updater_layout
 
 if TYPE_CHECKING:
     from kessai.services import Services

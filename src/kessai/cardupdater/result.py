@@ -26,7 +26,7 @@ from kessai.cardupdater.transfer import download, target_of
 from kessai.core.db import transaction
 from kessai.core.errors import KessaiError
 from kessai.customers.updater import UpdaterResult
-from kessai.providers.gmo_pg.files import FileFormatError, FileLayout
+from kessai.providers.gmo_files import FileFormatError, FileLayout
 
 if TYPE_CHECKING:
     from kessai.services import Services

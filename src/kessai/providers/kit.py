@@ -261,6 +261,8 @@ class Provider:
     # The monthly file exchanges over SFTP the provider runs for its accounts:
     # "card_updater" (自動洗替), "recurring" (継続課金). Their 接続テスト logs in over SFTP too.
     file_services: frozenset[str] = frozenset()
+    # A code in those files' result lines (継続課金's エラーコード) in the shop's words.
+    file_error_words: Callable[[str], str] | None = None
     webhook: WebhookVerifier | None = None
     # The answer the provider expects once a notification is stored (GMO: "0").
     webhook_ack: str = "OK"

@@ -27,7 +27,8 @@ from kessai.customers.updater import UpdaterResult, blocks_charging, updater_lab
 from kessai.orders.models import Order
 from kessai.payments import repository as payments_repo
 from kessai.payments.status import Event, PaymentStatus, next_status
-from kessai.providers.gmo_pg import files
+from kessai.providers import gmo_files as files
+from kessai.providers import installed
 from kessai.recurring.models import RecurringBatch, RecurringLine
 
 if TYPE_CHECKING:
@@ -281,10 +282,18 @@ async def apply_results(
     return out
 
 
+def _error_words(code: str) -> str:
+    """The 継続課金 result's error code in words, by the provider that runs 継続課金."""
+    for p in installed.PROVIDERS:
+        if "recurring" in p.file_services and p.file_error_words is not None:
+            return p.file_error_words(code)
+    return code
+
+
 async def _report(s: Any, line: RecurringLine, ok: bool, code: str, now: datetime) -> None:
     order = await s.get(Order, line.order_id, with_for_update=True)
     event = Event.RECURRING_REPORTED if ok else Event.RECURRING_REPORT_FAILED
-    message = "売上報告済" if ok else files.recurring_error_message(code)
+    message = "売上報告済" if ok else _error_words(code)
     await payments_repo.add_attempt(
         s,
         order_id=order.id,

@@ -1,9 +1,9 @@
 """GMO PG 自動洗替: the account fields beyond seed 001's list that the SFTP exchange needs —
 the host key that pins the server, and the files' layout and calendar as the merchant's spec
-sheet states them (kessai.providers.gmo_pg.files holds the defaults and the rules)."""
+sheet states them (kessai.providers.gmo_files holds the defaults and the rules)."""
 
 from kessai.accounts.integrations.fields import FieldKind, FieldSpec, Rule, pattern
-from kessai.providers.gmo_pg import files
+from kessai.providers import gmo_files as files
 
 TEXT, FLAG, NUMBER, CHOICE = FieldKind.TEXT, FieldKind.FLAG, FieldKind.NUMBER, FieldKind.CHOICE
 

@@ -24,6 +24,7 @@ from kessai.providers.gmo_pg.config import GmoPgConfig
 from kessai.providers.gmo_pg.connection_test import check_gateway
 from kessai.providers.gmo_pg.connector import GmoPgConnector
 from kessai.providers.gmo_pg.methods import SEED_003_REDIRECTS, SLIP_BY_KEY
+from kessai.providers.gmo_pg.recurring_errors import recurring_error_message
 from kessai.providers.gmo_pg.sim.app import GmoSimulator
 from kessai.providers.gmo_pg.sim.config import (
     TEST_SHOP_ID,
@@ -142,6 +143,7 @@ PROVIDER = Provider(
     side_simulator=start_sftp_side,
     connection_test=check_gateway,
     file_services=frozenset({"card_updater", "recurring"}),
+    file_error_words=recurring_error_message,
     webhook=notification.verify,
     webhook_ack="0",
     sandbox=Sandbox(

@@ -1,6 +1,6 @@
 """The GMO PG simulator's SFTP side (SFTP 連携オプション): a real SFTP server (asyncssh) that
 answers each 自動洗替 request file with a result file, in kessai's default layout
-(providers/gmo_pg/files.py).
+(providers/gmo_files.py).
 
 Log in with TEST_SFTP_USER / TEST_SFTP_PASSWORD; the host key is generated on first start and
 kept in the root directory's parent (so its fingerprint stays the same across restarts).
@@ -32,7 +32,7 @@ from typing import Any
 import asyncssh
 
 from kessai.core.settings import Settings, sqlite_path
-from kessai.providers.gmo_pg.files import DEFAULT_REQUEST_COLUMNS, updater_layout
+from kessai.providers.gmo_files import DEFAULT_REQUEST_COLUMNS, updater_layout
 from kessai.providers.gmo_pg.sim.state import State, StoredCard
 
 log = logging.getLogger("kessai.sim.gmo_pg.sftp")
