@@ -147,6 +147,8 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
             "basic_auth_id": "30132002",
             "basic_auth_password": "basic-pass",
             "hash_key": "8435dbd48f2249807ec216c3d5ecab714264cc4a",
+            "encryption_key": "kessaiSimulator3DESKey24",
+            "encryption_iv": "kessaiIV",
             "security_code": "false",
         },
         {
@@ -155,6 +157,8 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
             "basic_auth_id": "30132002",
             "basic_auth_password": "basic-pass",
             "hash_key": "8435dbd48f2249807ec216c3d5ecab714264cc4a",
+            "encryption_key": "kessaiSimulator3DESKey24",
+            "encryption_iv": "kessaiIV",
             "security_code": False,
         },
     ),
@@ -192,6 +196,8 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
             "basic_auth_id": "30132101",
             "basic_auth_password": "basic-pass",
             "hash_key": "hash",
+            "encryption_key": None,
+            "encryption_iv": None,
         },
     ),
     "score": (

@@ -31,10 +31,10 @@ SECRETS: dict[str, set[str]] = {
     "yamato": {"password", "access_key"},
     "yamato_atobarai": {"password"},
     "paygent": {"private_key", "client_certificate", "ca_certificate", "connection_password"},
-    "sbps": {"basic_auth_password", "hash_key"},
+    "sbps": {"basic_auth_password", "hash_key", "encryption_key", "encryption_iv"},
     "zeus": {"client_ip_zkey"},
     "veritrans4g": {"ac_certificate", "merchant_password"},
-    "sbps_carrier": {"basic_auth_password", "hash_key"},
+    "sbps_carrier": {"basic_auth_password", "hash_key", "encryption_key", "encryption_iv"},
     "score": {"shop_password"},
     "np_atobarai": {"sp_code"},  # the API's Basic-auth password
     "np_atobarai_realtime": {"sp_code"},

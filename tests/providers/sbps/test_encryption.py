@@ -4,6 +4,7 @@ IV, signed over the plain values, and refuses what does not decrypt before charg
 import pytest
 
 from kessai.accounts.models import ProviderAccount
+from kessai.accounts.secrets import seal
 from kessai.core.db import transaction
 from kessai.providers.sbps import codec
 from kessai.providers.sbps.sandbox import (
@@ -29,12 +30,16 @@ def test_sealed_fields_are_signed_plain_and_open_with_the_key() -> None:
 
 
 async def _account_keys(sbps: Sbps, key: str | None, iv: str | None) -> None:
+    """The account's 3DES key and IV (secrets, sealed like the admin seals them), or none."""
     h = sbps.harness
     async with transaction(h.services.sessions) as s:
         account = await s.get(ProviderAccount, h.account.id)
         assert account is not None
-        settings = {**account.settings, "encryption_key": key, "encryption_iv": iv}
-        account.settings = {k: v for k, v in settings.items() if v is not None}
+        secrets = {k: v for k, v in account.secrets.items() if not k.startswith("encryption_")}
+        for name, value in (("encryption_key", key), ("encryption_iv", iv)):
+            if value is not None:
+                secrets[name] = seal(h.services.keyring, account.id, name, value)
+        account.secrets = secrets
     await h.services.registry.forget(h.account.id)
 
 

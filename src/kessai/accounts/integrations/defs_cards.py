@@ -42,7 +42,7 @@ def security_code(label: str = "セキュリティコードの入力", **kw: Any
 
 
 def sbps_credentials() -> tuple[FieldSpec, ...]:
-    """SBPS and SBPSキャリア ask for the same five values."""
+    """SBPS and SBPSキャリア ask for the same values: five, and the 3DES key and IV."""
     return (
         FieldSpec("merchant_id", "マーチャントID", TEXT, "マーチャントIDを設定します。", True),
         FieldSpec("service_id", "サービスID", TEXT, "サービスIDを設定します。", True),
@@ -55,6 +55,21 @@ def sbps_credentials() -> tuple[FieldSpec, ...]:
             True,
         ),
         FieldSpec("hash_key", "ハッシュキー", SECRET, "ハッシュキーを設定します。", True),
+        # The 3DES key and IV SBPS issues for encrypted_flg=1: secrets like the hash key.
+        FieldSpec(
+            "encryption_key",
+            "3DES暗号化キー",
+            SECRET,
+            "3DES暗号化を利用する場合に、SBPSから発行された暗号化キー(24文字)を設定します。",
+            False,
+        ),
+        FieldSpec(
+            "encryption_iv",
+            "3DES初期化ベクトル",
+            SECRET,
+            "3DES暗号化を利用する場合に、SBPSから発行された初期化ベクトル(8文字)を設定します。",
+            False,
+        ),
     )
 
 
