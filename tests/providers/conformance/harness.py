@@ -10,7 +10,7 @@ import contextlib
 import shutil
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +160,54 @@ class Harness:
             row.settings = settings
         self.account.settings = settings
         await self.use(self.wrap)
+
+    # --- other methods on the account (a provider's per-method conformance files) -----------
+    async def with_method(self, code: str, method_type: str, **settings: str) -> "Harness":
+        """This harness on a new method of the account's; `settings` added to the account's
+        (what the method needs beyond the card's)."""
+        now = self.services.clock.now()
+        async with transaction(self.services.sessions) as s:
+            row = await s.get(ProviderAccount, self.account.id)
+            assert row is not None
+            row.settings = {**row.settings, **settings}
+            self.account.settings = row.settings
+            method = PaymentMethod(
+                code=code,
+                name=code,
+                provider=self.method.provider,
+                method_type=method_type,
+                account_id=self.account.id,
+                enabled=True,
+                cancel_api_link=True,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(method)
+            await s.flush()
+            s.expunge_all()
+        await self.use(self.wrap)
+        return replace(self, method=method)
+
+    async def order_paid_with(self, source: Mapping[str, str], amount: int = 1000) -> int:
+        """An order of this method with the payment source as the shop sends it."""
+        order_id = await make_order(self.services, self.method, amount=amount, tax=0)
+        async with transaction(self.services.sessions) as s:
+            row = await s.get(Order, order_id)
+            assert row is not None
+            row.payment_source = dict(source)
+        return order_id
+
+    async def sim(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """A request to the simulator (its pages, /_control, /_calls) over loopback."""
+        async with httpx.AsyncClient(base_url=self.sim_url, timeout=10) as client:
+            return await client.request(method, path, **kw)
+
+    async def redirect_url(self, order_id: int) -> str:
+        async with transaction(self.services.sessions) as s:
+            row = await s.get(Order, order_id)
+            assert row is not None
+            assert row.redirect_url is not None
+            return row.redirect_url
 
     # --- payments ------------------------------------------------------------------------
     async def order(self, given: SandboxInput) -> int:
