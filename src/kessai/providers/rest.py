@@ -18,23 +18,7 @@ from typing import Any
 import aiohttp
 
 from kessai.providers.contract import Outcome, OutcomeKind
-
-
-class TransportError(Exception):
-    """A call without a usable answer; `reason` is safe to show."""
-
-    def __init__(self, api: str, reason: str) -> None:
-        super().__init__(f"{api}: {reason}")
-        self.api = api
-        self.reason = reason
-
-
-class NotSent(TransportError):
-    """Nothing reached the provider."""
-
-
-class NoAnswer(TransportError):
-    """The request may have been processed; the answer was lost."""
+from kessai.providers.transport import NoAnswer, NotSent, TransportError
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """What can go wrong on a provider's wire, told apart by whether the request may have
-reached the provider (connectors' http.py raise these; GMO PG keeps its own, older kinds).
+reached the provider (every connector's http layer raises these).
 
 - NotSent: no connection was made (refused, DNS, connect timeout): nothing happened;
 - NoAnswer: sent, and no usable answer (timeout, reset, 5xx, a body that is not the

@@ -11,7 +11,8 @@ from typing import Any
 
 from kessai.providers.amazon_pay import signing
 from kessai.providers.amazon_pay.config import REGION, AmazonPayConfig
-from kessai.providers.rest import JsonHttp, NoAnswer, NotSent, Reply, TransportError
+from kessai.providers.rest import JsonHttp, Reply
+from kessai.providers.transport import NoAnswer, NotSent, TransportError
 
 __all__ = ["AmazonPayClient", "NoAnswer", "NotSent", "Reply", "TransportError", "reason_of"]
 

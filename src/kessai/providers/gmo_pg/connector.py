@@ -36,19 +36,14 @@ from kessai.providers.contract import (
 )
 from kessai.providers.gmo_pg import errors, link, notification
 from kessai.providers.gmo_pg.config import GmoPgConfig
-from kessai.providers.gmo_pg.http import (
-    HttpRefused,
-    IdPassClient,
-    NotSent,
-    Reply,
-    TransportError,
-)
+from kessai.providers.gmo_pg.http import HttpRefused, IdPassClient, Reply
 from kessai.providers.gmo_pg.linkpay import LinkMixin
 from kessai.providers.gmo_pg.members import CARD_SEQ, CardVaultMixin, check_member_id, check_token
 from kessai.providers.gmo_pg.methods import SLIP_BY_KEY, redirect_method
 from kessai.providers.gmo_pg.redirect import RedirectMixin
 from kessai.providers.gmo_pg.slips import SlipMixin
 from kessai.providers.store import ReferenceStore
+from kessai.providers.transport import NotSent, TransportError
 from kessai.providers.vault import ProviderError, ProviderUnreachable
 
 log = logging.getLogger("kessai.providers.gmo_pg")

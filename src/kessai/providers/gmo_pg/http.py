@@ -18,25 +18,9 @@ import aiohttp
 
 from kessai.providers.gmo_pg import codec, errors
 from kessai.providers.gmo_pg.config import GmoPgConfig
+from kessai.providers.transport import NoAnswer, NotSent, TransportError
 
 log = logging.getLogger("kessai.providers.gmo_pg")
-
-
-class TransportError(Exception):
-    """A call without a usable answer; `reason` is safe to show (no parameters)."""
-
-    def __init__(self, api: str, reason: str) -> None:
-        super().__init__(f"{api}: {reason}")
-        self.api = api
-        self.reason = reason
-
-
-class NotSent(TransportError):
-    """Nothing reached GMO."""
-
-
-class NoAnswer(TransportError):
-    """The request may have been processed; the answer was lost."""
 
 
 class HttpRefused(TransportError):

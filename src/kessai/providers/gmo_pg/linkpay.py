@@ -16,8 +16,9 @@ from kessai.core.clock import TOKYO
 from kessai.providers.contract import AuthorizeRequest, Outcome, OutcomeKind, refused
 from kessai.providers.gmo_pg import errors, link
 from kessai.providers.gmo_pg.config import GmoPgConfig
-from kessai.providers.gmo_pg.http import IdPassClient, TransportError
+from kessai.providers.gmo_pg.http import IdPassClient
 from kessai.providers.store import ReferenceStore
+from kessai.providers.transport import TransportError
 
 TRADE_NOT_FOUND = "E01110002"
 _PAID = {"AUTH": False, "CAPTURE": True, "SALES": True}

@@ -10,7 +10,8 @@ from kessai.core.carddata import looks_like_pan
 from kessai.core.errors import ConfigurationError
 from kessai.providers.gmo_pg import codec, errors
 from kessai.providers.gmo_pg.config import GmoPgConfig
-from kessai.providers.gmo_pg.http import IdPassClient, Reply, TransportError
+from kessai.providers.gmo_pg.http import IdPassClient, Reply
+from kessai.providers.transport import TransportError
 from kessai.providers.vault import ProviderError, ProviderUnreachable, StoredCard
 
 # GMO: MemberID up to 60 characters of half-width letters, digits and - . _ @

@@ -25,9 +25,10 @@ from kessai.providers.contract import (
 )
 from kessai.providers.gmo_pg import errors
 from kessai.providers.gmo_pg.config import GmoPgConfig
-from kessai.providers.gmo_pg.http import IdPassClient, Reply, TransportError
+from kessai.providers.gmo_pg.http import IdPassClient, Reply
 from kessai.providers.gmo_pg.methods import BY_KEY, RedirectMethod, SlipMethod
 from kessai.providers.store import ReferenceStore
+from kessai.providers.transport import TransportError
 from kessai.providers.vault import ProviderError, ProviderUnreachable
 
 NOT_FOUND_MULTI = "M01004002"

@@ -26,9 +26,10 @@ from kessai.providers.contract import (
     refused,
 )
 from kessai.providers.gmo_pg.config import GmoPgConfig
-from kessai.providers.gmo_pg.http import IdPassClient, Reply, TransportError
+from kessai.providers.gmo_pg.http import IdPassClient, Reply
 from kessai.providers.gmo_pg.methods import SLIP_BY_KEY, SlipMethod
 from kessai.providers.store import ReferenceStore
+from kessai.providers.transport import TransportError
 from kessai.providers.vault import ProviderError, ProviderUnreachable
 
 

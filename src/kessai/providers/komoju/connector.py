@@ -35,9 +35,10 @@ from kessai.providers.contract import (
 )
 from kessai.providers.komoju import declines
 from kessai.providers.komoju.config import KomojuConfig
-from kessai.providers.komoju.http import KomojuClient, Reply, TransportError, error_of
+from kessai.providers.komoju.http import KomojuClient, Reply, error_of
 from kessai.providers.rest import outcome_of_transport
 from kessai.providers.store import ReferenceStore
+from kessai.providers.transport import TransportError
 from kessai.providers.vault import ProviderError, ProviderUnreachable
 
 CURRENCY = "JPY"

@@ -8,7 +8,8 @@ import json
 from typing import Any
 
 from kessai.providers.komoju.config import KomojuConfig
-from kessai.providers.rest import JsonHttp, NoAnswer, NotSent, Reply, TransportError
+from kessai.providers.rest import JsonHttp, Reply
+from kessai.providers.transport import NoAnswer, NotSent, TransportError
 
 __all__ = ["KomojuClient", "NoAnswer", "NotSent", "Reply", "TransportError", "error_of"]
 

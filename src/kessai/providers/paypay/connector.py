@@ -33,8 +33,9 @@ from kessai.providers.contract import (
 )
 from kessai.providers.paypay import codec, errors, limits
 from kessai.providers.paypay.config import PayPayConfig
-from kessai.providers.paypay.http import NotSent, OpaClient, Reply, TransportError
+from kessai.providers.paypay.http import OpaClient, Reply
 from kessai.providers.store import ReferenceStore
+from kessai.providers.transport import NotSent, TransportError
 from kessai.providers.vault import ProviderError, ProviderUnreachable
 
 log = logging.getLogger("kessai.providers.paypay")

@@ -22,25 +22,9 @@ import aiohttp
 
 from kessai.providers.paypay import errors, signing
 from kessai.providers.paypay.config import PayPayConfig
+from kessai.providers.transport import NoAnswer, NotSent
 
 log = logging.getLogger("kessai.providers.paypay")
-
-
-class TransportError(Exception):
-    """A call without a usable answer; `reason` is safe to show."""
-
-    def __init__(self, api: str, reason: str) -> None:
-        super().__init__(f"{api}: {reason}")
-        self.api = api
-        self.reason = reason
-
-
-class NotSent(TransportError):
-    """Nothing reached PayPay."""
-
-
-class NoAnswer(TransportError):
-    """PayPay may have acted; the answer was lost."""
 
 
 @dataclass(frozen=True)
