@@ -15,9 +15,7 @@ from typing import Any
 from kessai.core.clock import TOKYO
 from kessai.providers.contract import AuthorizeRequest, Outcome, OutcomeKind, refused
 from kessai.providers.gmo_pg import errors, link
-from kessai.providers.gmo_pg.config import GmoPgConfig
-from kessai.providers.gmo_pg.http import IdPassClient
-from kessai.providers.store import ReferenceStore
+from kessai.providers.gmo_pg.entry import ConnectorParts
 from kessai.providers.transport import TransportError
 
 TRADE_NOT_FOUND = "E01110002"
@@ -33,15 +31,8 @@ def expired_words(deadline: str) -> str:
     )
 
 
-class LinkMixin:
-    """Needs self.config, self.store and self._client (connector.py)."""
-
-    config: GmoPgConfig
-    store: ReferenceStore
-    _client: IdPassClient
-
-    def _shop(self) -> dict[str, object]:
-        raise NotImplementedError
+class LinkMixin(ConnectorParts):
+    """GMO's リンクタイプ, for GmoPgConnector."""
 
     async def _is_link(self, ref: str) -> dict[str, Any] | None:
         stored = await self.store.get(ref) or {}

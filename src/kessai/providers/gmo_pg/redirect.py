@@ -24,10 +24,9 @@ from kessai.providers.contract import (
     refused,
 )
 from kessai.providers.gmo_pg import errors
-from kessai.providers.gmo_pg.config import GmoPgConfig
-from kessai.providers.gmo_pg.http import IdPassClient, Reply
+from kessai.providers.gmo_pg.entry import ConnectorParts
+from kessai.providers.gmo_pg.http import Reply
 from kessai.providers.gmo_pg.methods import BY_KEY, RedirectMethod, SlipMethod
-from kessai.providers.store import ReferenceStore
 from kessai.providers.transport import TransportError
 from kessai.providers.vault import ProviderError, ProviderUnreachable
 
@@ -62,22 +61,8 @@ CUSTOMER_WORDS = {
 DEFAULT_ITEM = "ご注文商品"
 
 
-class RedirectMixin:
-    """Needs self.config, self.store, self._client, self._shop() and the two outcome
-    helpers of connector.py (passed in to keep this module free of that one)."""
-
-    config: GmoPgConfig
-    store: ReferenceStore
-    _client: IdPassClient
-
-    def _shop(self) -> dict[str, object]:
-        raise NotImplementedError
-
-    def _errors(self, reply: Reply, stage: DeclineStage, *, retry: bool = False) -> Outcome:
-        raise NotImplementedError
-
-    def _transport(self, exc: TransportError) -> Outcome:
-        raise NotImplementedError
+class RedirectMixin(ConnectorParts):
+    """GMO's redirect methods, for GmoPgConnector."""
 
     async def _redirect_of(self, ref: str) -> tuple[RedirectMethod, dict[str, Any]] | None:
         stored = await self.store.get(ref) or {}
@@ -94,39 +79,18 @@ class RedirectMixin:
                 f"{m.name}の決済後にお客様が戻るURL(return_url)を指定してください",
             )
         job = "CAPTURE" if request.capture else "AUTH"
-        stored = await self.store.get(ref) or {}
-        if stored.get("access_id"):
-            if (stored.get("amount"), stored.get("job_cd"), stored.get("pay_method")) != (
-                request.amount,
-                job,
-                m.key,
-            ):
-                return refused(
-                    "reference_reused",
-                    f"オーダーID {ref} は別の金額・処理区分で登録済みです。"
-                    "新しいオーダーIDで決済してください",
-                )
-            access = {"AccessID": stored["access_id"], "AccessPass": stored["access_pass"]}
-        else:
-            params = {"OrderID": ref, "JobCd": job, "Amount": request.amount, **self._shop()}
-            try:
-                entry = await self._client.call(m.entry, params, ref=ref)
-            except TransportError as exc:
-                return self._transport(exc)
-            if not entry.ok:
-                return self._errors(entry, DeclineStage.REGISTER)
-            access_id, access_pass = entry.get("AccessID"), entry.get("AccessPass")
-            if not access_id or not access_pass:
-                return Outcome(OutcomeKind.UNKNOWN, message=f"{m.entry}の応答に取引IDがありません")
-            access = {"AccessID": access_id, "AccessPass": access_pass}
-            await self.store.put(
-                ref,
-                access_id=access_id,
-                access_pass=access_pass,
-                job_cd=job,
-                amount=request.amount,
-                pay_method=m.key,
-            )
+        entered = await self._method_entry(
+            m.entry,
+            ref,
+            {"OrderID": ref, "JobCd": job, "Amount": request.amount},
+            job_cd=job,
+            amount=request.amount,
+            pay_method=m.key,
+            differs="金額・処理区分",
+        )
+        if isinstance(entered, Outcome):
+            return entered
+        access, stored = entered
         exec_params: dict[str, object] = {**access, "OrderID": ref}
         if m.start_in_exec:
             exec_params["RetURL"] = return_url

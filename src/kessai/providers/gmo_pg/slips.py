@@ -25,30 +25,14 @@ from kessai.providers.contract import (
     not_sent,
     refused,
 )
-from kessai.providers.gmo_pg.config import GmoPgConfig
-from kessai.providers.gmo_pg.http import IdPassClient, Reply
+from kessai.providers.gmo_pg.entry import ConnectorParts
 from kessai.providers.gmo_pg.methods import SLIP_BY_KEY, SlipMethod
-from kessai.providers.store import ReferenceStore
 from kessai.providers.transport import TransportError
 from kessai.providers.vault import ProviderError, ProviderUnreachable
 
 
-class SlipMixin:
-    """Needs what RedirectMixin needs (config, store, _client, _shop, _errors, _transport,
-    _multi)."""
-
-    config: GmoPgConfig
-    store: ReferenceStore
-    _client: IdPassClient
-
-    def _shop(self) -> dict[str, object]:
-        raise NotImplementedError
-
-    def _errors(self, reply: Reply, stage: DeclineStage, *, retry: bool = False) -> Outcome:
-        raise NotImplementedError
-
-    def _transport(self, exc: TransportError) -> Outcome:
-        raise NotImplementedError
+class SlipMixin(ConnectorParts):
+    """GMO's pay-later methods, for GmoPgConnector (needs its _multi too)."""
 
     async def _slip_of(self, ref: str) -> tuple[SlipMethod, dict[str, Any]] | None:
         stored = await self.store.get(ref) or {}
@@ -64,35 +48,18 @@ class SlipMixin:
                 return refused(f"{key}_missing", f"{m.name}: {m.labels[key]}を指定してください")
             if given:
                 exec_params[gmo] = given
-        stored = await self.store.get(ref) or {}
-        if stored.get("access_id"):
-            if (stored.get("amount"), stored.get("pay_method")) != (request.amount, m.key):
-                return refused(
-                    "reference_reused",
-                    f"オーダーID {ref} は別の金額・決済方法で登録済みです。"
-                    "新しいオーダーIDで決済してください",
-                )
-            access = {"AccessID": stored["access_id"], "AccessPass": stored["access_pass"]}
-        else:
-            params = {"OrderID": ref, "Amount": request.amount, **self._shop()}
-            try:
-                entry = await self._client.call(m.entry, params, ref=ref)
-            except TransportError as exc:
-                return self._transport(exc)
-            if not entry.ok:
-                return self._errors(entry, DeclineStage.REGISTER)
-            access_id, access_pass = entry.get("AccessID"), entry.get("AccessPass")
-            if not access_id or not access_pass:
-                return Outcome(OutcomeKind.UNKNOWN, message=f"{m.entry}の応答に取引IDがありません")
-            access = {"AccessID": access_id, "AccessPass": access_pass}
-            await self.store.put(
-                ref,
-                access_id=access_id,
-                access_pass=access_pass,
-                job_cd="CAPTURE",
-                amount=request.amount,
-                pay_method=m.key,
-            )
+        entered = await self._method_entry(
+            m.entry,
+            ref,
+            {"OrderID": ref, "Amount": request.amount},
+            job_cd="CAPTURE",  # a slip is paid, never authorized
+            amount=request.amount,
+            pay_method=m.key,
+            differs="金額・決済方法",
+        )
+        if isinstance(entered, Outcome):
+            return entered
+        access, stored = entered
         params = {**access, "OrderID": ref, **exec_params, **self._shop()}
         try:
             reply = await self._client.call(m.exec, params, ref=ref)
