@@ -90,16 +90,30 @@ def _exec(m: RedirectMethod) -> Handler:
     return handler
 
 
+def _approved(
+    ctx: Ctx,
+    p: Mapping[str, str],
+    field: str,
+    *,
+    required: bool,
+    statuses: tuple[str, ...] = APPROVED,
+) -> tuple[Transaction, int | None]:
+    """The checks every call on a registered payment starts with: the shop, the trade, the
+    amount in `field`; then the payment must be in one of `statuses` (E11010003 otherwise)."""
+    c = Checks()
+    shop_id = c.shop(p, ctx.config)
+    tran = _lookup(ctx, c, shop_id, p)
+    amount = c.amount(value(p, field), required=required)
+    c.raise_if_any()
+    assert tran is not None
+    if tran.status not in statuses:
+        raise Refused("E11010003")
+    return tran, amount
+
+
 def _sales(m: RedirectMethod) -> Handler:
     def handler(ctx: Ctx, p: Mapping[str, str]) -> Reply:
-        c = Checks()
-        shop_id = c.shop(p, ctx.config)
-        tran = _lookup(ctx, c, shop_id, p)
-        amount = c.amount(value(p, "Amount"), required=m.sales_amount)
-        c.raise_if_any()
-        assert tran is not None
-        if tran.status != "AUTH":
-            raise Refused("E11010003")
+        tran, amount = _approved(ctx, p, "Amount", required=m.sales_amount, statuses=("AUTH",))
         if m.sales_amount and amount != tran.amount:
             raise Refused("E01060010")
         ctx.state.stamp(tran, "SALES", "SALES")
@@ -115,14 +129,9 @@ def _sales(m: RedirectMethod) -> Handler:
 
 def _cancel(m: RedirectMethod) -> Handler:
     def handler(ctx: Ctx, p: Mapping[str, str]) -> Reply:
-        c = Checks()
-        shop_id = c.shop(p, ctx.config)
-        tran = _lookup(ctx, c, shop_id, p)
-        amount = c.amount(value(p, "CancelAmount"), required=m.cancel_amount)
-        c.raise_if_any()
-        assert tran is not None
-        if tran.status not in APPROVED:
-            raise Refused("E11010003")
+        tran, amount = _approved(
+            ctx, p, "CancelAmount", required=m.cancel_amount, statuses=APPROVED
+        )
         if not m.cancel_amount:  # the whole payment (RecruitCancel takes no amount)
             amount = tran.amount
         partial = m.partial_cancel and amount is not None and 0 < amount < tran.amount
@@ -148,14 +157,7 @@ def _increase(m: RedirectMethod) -> Handler:
     """<X>Increase (IncreaseAmount): 増額 of an approved payment (d払い)."""
 
     def handler(ctx: Ctx, p: Mapping[str, str]) -> Reply:
-        c = Checks()
-        shop_id = c.shop(p, ctx.config)
-        tran = _lookup(ctx, c, shop_id, p)
-        amount = c.amount(value(p, "IncreaseAmount"), required=True)
-        c.raise_if_any()
-        assert tran is not None
-        if tran.status not in APPROVED:
-            raise Refused("E11010003")
+        tran, amount = _approved(ctx, p, "IncreaseAmount", required=True)
         tran.amount += amount or 0
         ctx.state.stamp(tran, tran.job_cd, tran.status)
         return [
@@ -174,14 +176,7 @@ def _change(m: RedirectMethod) -> Handler:
     """<X>Change (Amount): the approved payment's amount becomes the new one."""
 
     def handler(ctx: Ctx, p: Mapping[str, str]) -> Reply:
-        c = Checks()
-        shop_id = c.shop(p, ctx.config)
-        tran = _lookup(ctx, c, shop_id, p)
-        amount = c.amount(value(p, "Amount"), required=True)
-        c.raise_if_any()
-        assert tran is not None
-        if tran.status not in APPROVED:
-            raise Refused("E11010003")
+        tran, amount = _approved(ctx, p, "Amount", required=True)
         tran.amount = amount or 0
         ctx.state.stamp(tran, tran.job_cd, tran.status)
         return [
