@@ -13,7 +13,7 @@ with its `sandbox` inputs.
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -68,6 +68,23 @@ class ConnectorContext:
     account_id: int
     settings: Mapping[str, Any]
     store: ReferenceStore | None
+
+
+C = TypeVar("C")
+
+
+def with_store(
+    title: str, make: Callable[[int, Mapping[str, Any], ReferenceStore], C]
+) -> Callable[[ConnectorContext], C]:
+    """A provider's `connect` when its connector remembers references (needs_store): the
+    account's id, settings and reference store, in that order."""
+
+    def connect(ctx: ConnectorContext) -> C:
+        if ctx.store is None:
+            raise ValueError(f"{title}の接続には参照情報の保存先が必要です")
+        return make(ctx.account_id, ctx.settings, ctx.store)
+
+    return connect
 
 
 @dataclass(frozen=True)

@@ -21,19 +21,13 @@ from kessai.providers.amazon_pay.connector import AmazonPayConnector
 from kessai.providers.amazon_pay.http import AmazonPayClient
 from kessai.providers.kit import (
     AsgiApp,
-    ConnectorContext,
     KeyExchange,
     Provider,
     Sandbox,
     SandboxInput,
     SimulatorContext,
+    with_store,
 )
-
-
-def connect(ctx: ConnectorContext) -> AmazonPayConnector:
-    if ctx.store is None:
-        raise ValueError("Amazon Pay の接続には参照情報の保存先が必要です")
-    return AmazonPayConnector(ctx.account_id, ctx.settings, ctx.store)
 
 
 def simulator(ctx: SimulatorContext) -> AsgiApp:
@@ -100,7 +94,7 @@ async def checkout(base_url: str, source: Mapping[str, str]) -> Mapping[str, str
 PROVIDER = Provider(
     name="amazon_pay",
     title="Amazon Pay (v2)",
-    connect=connect,
+    connect=with_store("Amazon Pay", AmazonPayConnector),
     check_settings=AmazonPayConfig.from_settings,
     provider_codes=frozenset({"amazon"}),
     method_types=frozenset({"amazon_pay_v2"}),

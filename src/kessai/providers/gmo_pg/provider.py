@@ -32,17 +32,17 @@ from kessai.providers.gmo_pg.sim.config import (
     TEST_SITE_ID,
     TEST_SITE_PASS,
 )
-from kessai.providers.kit import Closable, ConnectorContext, Provider, Sandbox, SandboxInput
+from kessai.providers.kit import (
+    Closable,
+    Provider,
+    Sandbox,
+    SandboxInput,
+    with_store,
+)
 
 SUCCESS_CARD = "4111111111111111"
 SOFT_DECLINE_CARD = "4000000000000028"  # 42G020000 カード残高が不足している
 HARD_DECLINE_CARD = "4000000000000655"  # 42G650000 カード番号に誤りがある
-
-
-def connect(ctx: ConnectorContext) -> GmoPgConnector:
-    if ctx.store is None:
-        raise ValueError("GMO PG の接続には参照情報の保存先が必要です")
-    return GmoPgConnector(ctx.account_id, ctx.settings, ctx.store)
 
 
 def sandbox_settings(base_url: str) -> Mapping[str, Any]:
@@ -117,7 +117,7 @@ async def token_for(base_url: str, source: Mapping[str, str]) -> Mapping[str, st
 PROVIDER = Provider(
     name="gmo_pg",
     title="GMOペイメントゲートウェイ",
-    connect=connect,
+    connect=with_store("GMO PG", GmoPgConnector),
     check_settings=GmoPgConfig.from_settings,
     provider_codes=frozenset({"gmo_pg"}),
     method_types=frozenset(

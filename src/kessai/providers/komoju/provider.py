@@ -17,11 +17,11 @@ import aiohttp
 
 from kessai.providers.kit import (
     AsgiApp,
-    ConnectorContext,
     Provider,
     Sandbox,
     SandboxInput,
     SimulatorContext,
+    with_store,
 )
 from kessai.providers.komoju import declines, webhook
 from kessai.providers.komoju.config import KomojuConfig
@@ -29,12 +29,6 @@ from kessai.providers.komoju.connector import KomojuConnector
 from kessai.providers.komoju.http import KomojuClient
 
 SANDBOX_WEBHOOK_SECRET = "whsec-kessai-simulator"  # noqa: S105 - the simulator's test value
-
-
-def connect(ctx: ConnectorContext) -> KomojuConnector:
-    if ctx.store is None:
-        raise ValueError("KOMOJU の接続には参照情報の保存先が必要です")
-    return KomojuConnector(ctx.account_id, ctx.settings, ctx.store)
 
 
 def simulator(ctx: SimulatorContext) -> AsgiApp:
@@ -95,7 +89,7 @@ async def pay_in_session(base_url: str, source: Mapping[str, str]) -> Mapping[st
 PROVIDER = Provider(
     name="komoju",
     title="KOMOJU (WeChat Pay・Alipay)",
-    connect=connect,
+    connect=with_store("KOMOJU", KomojuConnector),
     check_settings=KomojuConfig.from_settings,
     provider_codes=frozenset({"komoju"}),
     method_types=frozenset({"wechat_pay", "alipay"}),

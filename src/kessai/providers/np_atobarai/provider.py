@@ -12,11 +12,11 @@ from typing import Any
 
 from kessai.providers.kit import (
     AsgiApp,
-    ConnectorContext,
     Provider,
     Sandbox,
     SandboxInput,
     SimulatorContext,
+    with_store,
 )
 from kessai.providers.np_atobarai import errors
 from kessai.providers.np_atobarai.config import NpConfig
@@ -27,12 +27,6 @@ from kessai.providers.np_atobarai.sandbox import (
     TEST_SP_CODE,
     TEST_TERMINAL_ID,
 )
-
-
-def connect(ctx: ConnectorContext) -> NpAtobaraiConnector:
-    if ctx.store is None:
-        raise ValueError("NP後払いの接続には参照情報の保存先が必要です")
-    return NpAtobaraiConnector(ctx.account_id, ctx.settings, ctx.store)
 
 
 def simulator(ctx: SimulatorContext) -> AsgiApp:
@@ -59,7 +53,7 @@ def charges(simulator_app: Any, _connector: object) -> int:
 PROVIDER = Provider(
     name="np_atobarai",
     title="NP後払い (ネットプロテクションズ)",
-    connect=connect,
+    connect=with_store("NP後払い", NpAtobaraiConnector),
     check_settings=NpConfig.from_settings,
     provider_codes=frozenset({"net_protections"}),
     method_types=frozenset({"np_atobarai", "np_atobarai_instant", "np_atobarai_instant_common"}),

@@ -13,11 +13,11 @@ from typing import Any
 
 from kessai.providers.kit import (
     AsgiApp,
-    ConnectorContext,
     Provider,
     Sandbox,
     SandboxInput,
     SimulatorContext,
+    with_store,
 )
 from kessai.providers.paypay import errors, notification
 from kessai.providers.paypay.config import PayPayConfig
@@ -30,12 +30,6 @@ from kessai.providers.paypay.sim.state import (
     USER_OK,
     USER_SUSPICIOUS,
 )
-
-
-def connect(ctx: ConnectorContext) -> PayPayConnector:
-    if ctx.store is None:
-        raise ValueError("PayPay の接続には参照情報の保存先が必要です")
-    return PayPayConnector(ctx.account_id, ctx.settings, ctx.store)
 
 
 def simulator(ctx: SimulatorContext) -> AsgiApp:
@@ -64,7 +58,7 @@ def charges(simulator_app: Any, _connector: object) -> int:
 PROVIDER = Provider(
     name="paypay",
     title="PayPay (オープンペイメントAPI)",
-    connect=connect,
+    connect=with_store("PayPay", PayPayConnector),
     check_settings=PayPayConfig.from_settings,
     provider_codes=frozenset({"paypay"}),
     method_types=frozenset({"paypay"}),

@@ -17,11 +17,11 @@ import httpx
 
 from kessai.providers.kit import (
     AsgiApp,
-    ConnectorContext,
     Provider,
     Sandbox,
     SandboxInput,
     SimulatorContext,
+    with_store,
 )
 from kessai.providers.sbps import errors, notification
 from kessai.providers.sbps.config import SbpsConfig
@@ -38,12 +38,6 @@ from kessai.providers.sbps.sandbox import (
     TEST_MERCHANT_ID,
     TEST_SERVICE_ID,
 )
-
-
-def connect(ctx: ConnectorContext) -> SbpsConnector:
-    if ctx.store is None:
-        raise ValueError("SBPSの接続には参照情報の保存先が必要です")
-    return SbpsConnector(ctx.account_id, ctx.settings, ctx.store)
 
 
 def simulator(ctx: SimulatorContext) -> AsgiApp:
@@ -87,7 +81,7 @@ async def token_for(base_url: str, source: Mapping[str, str]) -> Mapping[str, st
 PROVIDER = Provider(
     name="sbps",
     title="SBペイメントサービス (クレジットカード)",
-    connect=connect,
+    connect=with_store("SBPS", SbpsConnector),
     check_settings=SbpsConfig.from_settings,
     provider_codes=frozenset({"sbps"}),
     method_types=frozenset({"credit_card", "carrier"}),
