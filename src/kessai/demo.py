@@ -14,9 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai import demo_sims
-from kessai.accounts.integrations import integration, secret_keys
 from kessai.accounts.models import PaymentMethod, ProviderAccount
-from kessai.accounts.secrets import seal
+from kessai.accounts.secrets import write_values
 from kessai.apikeys.service import create_key
 from kessai.cardupdater.sandbox import seed_card_updater_demo
 from kessai.core.crypto import Keyring
@@ -218,19 +217,12 @@ def _new_account(code: str, provider: Provider | None, now: datetime) -> Provide
 
 
 def _configure(account: ProviderAccount, provider: Provider, keyring: Keyring, base: str) -> None:
-    """The settings of the simulator's test merchant, secrets sealed as the admin would."""
+    """The settings of the simulator's test merchant, secrets sealed as the admin would
+    (merged: settings added since, such as 自動洗替's SFTP side, stay)."""
     assert provider.sandbox is not None
-    values = provider.sandbox.account_settings(demo_sims.sim_url(base, provider))
-    secret = set(secret_keys(integration(provider.integration))) if provider.integration else set()
-    # Merged: settings added since (自動洗替's SFTP side) stay.
-    account.settings = {
-        **(account.settings or {}),
-        **{k: v for k, v in values.items() if k not in secret},
-    }
-    account.secrets = {
-        **(account.secrets or {}),
-        **{k: seal(keyring, account.id, k, str(v)) for k, v in values.items() if k in secret},
-    }
+    write_values(
+        keyring, account, provider.sandbox.account_settings(demo_sims.sim_url(base, provider))
+    )
 
 
 def _new_method(

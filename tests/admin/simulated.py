@@ -1,8 +1,7 @@
 """An account on a provider's own simulator, made from its declaration, for 試験購入 tests."""
 
-from kessai.accounts.integrations import integration, secret_keys
 from kessai.accounts.models import PaymentMethod, ProviderAccount
-from kessai.accounts.secrets import seal
+from kessai.accounts.secrets import write_values
 from kessai.core.db import transaction
 from kessai.providers.installed import BY_NAME
 from kessai.providers.kit import ConnectorContext
@@ -28,7 +27,6 @@ async def method_on_simulator(
         ),
     )
     values = provider.sandbox.account_settings(f"{base_url}/sim/{provider.sim_path}")
-    secret = set(secret_keys(integration(provider.integration))) if provider.integration else set()
     code = f"shop-{name}"
     now = services.clock.now()
     async with transaction(services.sessions) as s:
@@ -37,18 +35,14 @@ async def method_on_simulator(
             integration=provider.integration,
             name=f"{provider.title} サンドボックス",
             connector=provider.name,
-            settings={k: v for k, v in values.items() if k not in secret},
+            settings={},
             secrets={},
             created_at=now,
             updated_at=now,
         )
         s.add(account)
         await s.flush()
-        account.secrets = {
-            k: seal(services.keyring, account.id, k, str(v))
-            for k, v in values.items()
-            if k in secret
-        }
+        write_values(services.keyring, account, values)
         s.add(
             PaymentMethod(
                 code=code,

@@ -6,13 +6,14 @@ Only connectors (and the update that must compare a new value with the stored on
 a secret in clear; the API, the admin screens, 変更履歴 and logs see MASK or nothing.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kessai.accounts.integrations import MASK, FieldKind, IntegrationSpec, integration
+from kessai.accounts.integrations import MASK, FieldKind, IntegrationSpec, integration, secret_keys
 from kessai.accounts.models import ProviderAccount
 from kessai.core.crypto import Keyring, rotate
 from kessai.core.errors import KessaiError
@@ -36,6 +37,21 @@ def secret_context(account_id: int, field: str) -> str:
 def seal(keyring: Keyring, account_id: int, field: str, value: str | bytes) -> str:
     """The token stored for `field` of the account (sealed by the current master key)."""
     return keyring.encrypt(value, context=secret_context(account_id, field))
+
+
+def write_values(keyring: Keyring, account: ProviderAccount, values: Mapping[str, Any]) -> None:
+    """Put known-good values (a simulator's declared test merchant) into a flushed account:
+    its integration's secret fields sealed, the others in settings; fields not given stay."""
+    spec = integration(account.integration) if account.integration else None
+    secret = set(secret_keys(spec)) if spec else set()
+    account.settings = {
+        **(account.settings or {}),
+        **{k: v for k, v in values.items() if k not in secret},
+    }
+    account.secrets = {
+        **(account.secrets or {}),
+        **{k: seal(keyring, account.id, k, str(v)) for k, v in values.items() if k in secret},
+    }
 
 
 def unseal(keyring: Keyring, account_id: int, field: str, token: str) -> bytes:

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from kessai.accounts.integrations import integration, secret_keys
 from kessai.accounts.models import PaymentMethod, ProviderAccount
-from kessai.accounts.secrets import seal
+from kessai.accounts.secrets import write_values
 from kessai.core.clock import to_tokyo
 from kessai.core.db import transaction
 from kessai.customers.models import CustomerCard
@@ -53,23 +52,11 @@ async def seed_card_updater_demo(
         sandbox = declared.sandbox if declared else None
         if sandbox is None or sandbox.file_settings is None:
             return
-        values = dict(sandbox.file_settings(services.settings))
-        secret = (
-            set(secret_keys(integration(account.integration))) if account.integration else set()
+        write_values(
+            services.keyring,
+            account,
+            {**sandbox.file_settings(services.settings), "auto_card_update": True},
         )
-        account.settings = {
-            **(account.settings or {}),
-            **{k: v for k, v in values.items() if k not in secret},
-            "auto_card_update": True,
-        }
-        account.secrets = {
-            **(account.secrets or {}),
-            **{
-                k: seal(services.keyring, account.id, k, str(v))
-                for k, v in values.items()
-                if k in secret
-            },
-        }
         have = set(
             (
                 await s.scalars(

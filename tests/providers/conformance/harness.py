@@ -16,9 +16,8 @@ from typing import Any
 
 import httpx
 
-from kessai.accounts.integrations import integration, secret_keys
 from kessai.accounts.models import PaymentMethod, ProviderAccount
-from kessai.accounts.secrets import seal
+from kessai.accounts.secrets import write_values
 from kessai.core.db import transaction
 from kessai.core.settings import Env, Settings
 from kessai.orders.models import Order
@@ -294,7 +293,6 @@ async def _account_and_method(
     services: Services, provider: Provider, sandbox: Sandbox, sim_url: str
 ) -> tuple[ProviderAccount, PaymentMethod]:
     values = dict(sandbox.account_settings(sim_url))
-    secret = set(secret_keys(integration(provider.integration))) if provider.integration else set()
     code, method_type = sandbox.method
     now = services.clock.now()
     async with transaction(services.sessions) as s:
@@ -303,18 +301,14 @@ async def _account_and_method(
             integration=provider.integration,
             name=f"{provider.title} (適合性テスト)",
             connector=provider.name,
-            settings={k: v for k, v in values.items() if k not in secret},
+            settings={},
             secrets={},
             created_at=now,
             updated_at=now,
         )
         s.add(account)
         await s.flush()
-        account.secrets = {
-            k: seal(services.keyring, account.id, k, str(v))
-            for k, v in values.items()
-            if k in secret
-        }
+        write_values(services.keyring, account, values)
         method = PaymentMethod(
             code=f"conformance-{provider.name}",
             name=f"{provider.title} テスト",
