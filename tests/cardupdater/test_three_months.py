@@ -165,7 +165,9 @@ async def test_three_months_of_card_updater_and_recurring_billing(
     assert sorted(row["id"] for row in ng["items"]) == sorted([subs[invalid], subs[teiki]])
     # Each card that became NG has its event (自動洗替 in December, 有効性チェック now).
     async with transaction(services.sessions) as s:
-        events = (await s.scalars(select(Event).where(Event.type == "card.updater_ng"))).all()
+        events = (
+            await s.scalars(select(Event).where(Event.type == "card.updater_ng").order_by(Event.id))
+        ).all()
     assert [(e.subject, e.data["source"]) for e in events] == [
         (f"card:{invalid}", "自動洗替"),
         (f"card:{teiki}", "継続課金 有効性チェック"),
