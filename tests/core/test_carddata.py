@@ -29,6 +29,8 @@ def test_card_numbers_are_masked_however_they_are_grouped(text: str, masked: str
         "OrderID 20261207-000123-1",
         "ref 4111-111111111111",  # not a card's grouping
         "ref 411111-1111-1111-11",
+        "request_id=6f466ea005b2975123087331b60807b0",  # a hex id, Luhn-valid digits inside
+        "sha 4111111111111111deadbeef",
     ],
 )
 def test_other_numbers_are_left_alone(text: str) -> None:

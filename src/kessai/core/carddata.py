@@ -36,10 +36,13 @@ def mask_pan(text: str) -> str:
     return _PAN_RUN.sub(_masked, text)
 
 
+_HEX_LETTERS = frozenset("abcdefABCDEF")
+
+
 def _masked(m: re.Match[str]) -> str:
     run = m[1]
     digits = re.sub(r"\D", "", run)
-    if not luhn_valid(digits):
+    if not luhn_valid(digits) or _inside_hex(m):
         return run
     keep = len(digits) - 4
     out, seen = [], 0
@@ -50,3 +53,11 @@ def _masked(m: re.Match[str]) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _inside_hex(m: re.Match[str]) -> bool:
+    """A digit run glued to a hex letter is part of a request id or hash, not a card number
+    (one in ten such runs passes the Luhn check by chance)."""
+    before = m.string[m.start(1) - 1] if m.start(1) > 0 else ""
+    after = m.string[m.end(1)] if m.end(1) < len(m.string) else ""
+    return before in _HEX_LETTERS or after in _HEX_LETTERS
