@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from sqlalchemy import func, select
@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.core.errors import ConfigurationError, KessaiError
 from kessai.core.settings import Settings
+
+if TYPE_CHECKING:
+    from kessai.accounts.plain_secrets import Moved
 
 app = typer.Typer(
     help="kessai — 決済バックオフィス",
@@ -208,7 +211,8 @@ def db_upgrade(
         ),
     ] = False,
 ) -> None:
-    """データベースを最新のスキーマにする (稼働中でも安全なマイグレーションだけなら停止不要)."""
+    """データベースを最新のスキーマにし、平文で保存されていた秘密情報を暗号化する
+    (稼働中でも安全なマイグレーションだけなら停止不要)."""
     from kessai.core.db import create_engine
     from kessai.core.migrate import upgrade
     from kessai.ops.readiness import database_revisions
@@ -232,7 +236,33 @@ def db_upgrade(
             when = "稼働中でも安全" if step.online_safe else "停止が必要"
             typer.echo(f"適用: {step.revision} {step.title} ({when})")
         upgrade(settings.database_url)
+        # In the same command, after the migrations: sealing needs the master key, which an
+        # Alembic migration does not have (accounts.plain_secrets).
+        moved = asyncio.run(_seal_plain_secrets(settings))
     typer.echo(f"データベースを最新のスキーマにしました: {display_url(settings.database_url)}")
+    done = {False: "暗号化して保存しました", True: "削除しました (暗号化済みの値を使用)"}
+    for account_id, kept in sorted({(m.account_id, m.kept_sealed) for m in moved}):
+        fields = ", ".join(
+            m.field for m in moved if (m.account_id, m.kept_sealed) == (account_id, kept)
+        )
+        typer.echo(
+            f"外部連携アカウント(ID: {account_id})の平文で保存されていた秘密情報を"
+            f"{done[kept]}: {fields}"
+        )
+
+
+async def _seal_plain_secrets(settings: Settings) -> "list[Moved]":
+    """Secrets saved in plain settings before their field became secret, sealed."""
+    from kessai.accounts.plain_secrets import seal_plain_secrets
+    from kessai.services import build_services
+
+    services = build_services(settings)
+    try:
+        return await seal_plain_secrets(
+            services.sessions, lambda: services.keyring, services.clock.now()
+        )
+    finally:
+        await services.close()
 
 
 def _run_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

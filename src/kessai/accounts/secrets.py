@@ -6,6 +6,7 @@ Only connectors (and the update that must compare a new value with the stored on
 a secret in clear; the API, the admin screens, 変更履歴 and logs see MASK or nothing.
 """
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,10 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.accounts.integrations import MASK, FieldKind, IntegrationSpec, integration, secret_keys
+from kessai.accounts.integrations.fields import is_blank
 from kessai.accounts.models import ProviderAccount
 from kessai.core.crypto import Keyring, rotate
 from kessai.core.errors import KessaiError
 from kessai.providers.installed import BY_INTEGRATION
+
+log = logging.getLogger("kessai.accounts")
 
 # Non-secret facts about uploaded files (name, size, certificate subject and expiry), kept in
 # `settings` under this key so the admin screen can say what is set without decrypting.
@@ -98,9 +102,27 @@ def decrypted_secrets(account: ProviderAccount, keyring: Keyring) -> dict[str, s
 
 def connector_settings(account: ProviderAccount, keyring: Keyring) -> dict[str, Any]:
     """What a connector is built from: the stored settings plus the decrypted secrets (files
-    as bytes), with the connector's own key names added where they differ (GMO PG shop_pass)."""
+    as bytes), with the connector's own key names added where they differ (GMO PG shop_pass).
+
+    A sealed value wins over a plain one of the same field. A secret field found only in plain
+    settings (saved before the field became secret, not yet sealed by `kessai db upgrade`,
+    accounts.plain_secrets) is still used, with a warning naming the account and field."""
     out: dict[str, Any] = {k: v for k, v in (account.settings or {}).items() if k != FILES_KEY}
-    out.update(decrypted_secrets(account, keyring))
+    sealed = decrypted_secrets(account, keyring)
+    spec = spec_of(account)
+    plain = sorted(
+        k
+        for k in (secret_keys(spec) if spec else ())
+        if k not in sealed and not is_blank(out.get(k))
+    )
+    if plain:
+        log.warning(
+            "秘密情報が暗号化されずに保存されています (`kessai db upgrade` で暗号化されます): "
+            "account=%s fields=%s",
+            account.id,
+            ",".join(plain),
+        )
+    out.update(sealed)  # after the plain settings: the sealed value wins
     for field, alias in CONNECTOR_ALIASES.get(account.integration or "", {}).items():
         if field in out and alias not in out:
             out[alias] = out[field]
