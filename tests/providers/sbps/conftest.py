@@ -1,14 +1,15 @@
-"""SBPS end to end (tests.providers.served): the tests drive kessai's API only."""
+"""SBPS end to end (tests.providers.served): the tests drive kessai's API only, on SQLite and
+PostgreSQL."""
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kessai.providers.sbps.provider import PROVIDER
 from kessai.providers.sbps.sandbox import SUCCESS_CARD
-from tests.providers.served import Served, served
+from kessai.services import Services
+from tests.providers.served import Served, served_on
 
 SHIPMENT = {"shipped_on": "2026-03-02", "tracking_number": "4412-3456-7890"}
 
@@ -39,6 +40,7 @@ class Sbps(Served):
 
 
 @pytest.fixture
-async def sbps(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Sbps]:
-    async with served(PROVIDER, sqlite_template, tmp_path) as shop:
+async def sbps(live_services: Services) -> AsyncIterator[Sbps]:
+    """On each backend (SQLite, PostgreSQL): the simulator keeps its records in that database."""
+    async with served_on(PROVIDER, live_services) as shop:
         yield Sbps(shop.harness, shop.api, shop.sim, shop.api_url)

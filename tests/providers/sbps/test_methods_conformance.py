@@ -1,6 +1,6 @@
 """The conformance promises for SBPS キャリア決済 (d払い, auかんたん決済,
-ソフトバンクまとめて支払い) on the conformance harness: kessai on a fresh SQLite
-database, SBPS's simulator over real loopback HTTP, the declared connector.
+ソフトバンクまとめて支払い) on the conformance harness: kessai on SQLite and on
+PostgreSQL, SBPS's simulator over real loopback HTTP, the declared connector.
 
 For each carrier: authorize leaves the order waiting for the customer, who pays on the
 simulator's purchase page; 決済結果参照 settles it; then 売上, lookup and 取消返金. An answer
@@ -12,7 +12,6 @@ takes one carrier through kessai's API and SBPS's result notice.)
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +21,8 @@ from kessai.core.errors import Conflict, ProviderUnavailable
 from kessai.providers.sbps.provider import PROVIDER
 from kessai.providers.sbps.requests import CARRIERS
 from kessai.providers.sbps.sandbox import TEST_BASIC_PASSWORD, TEST_ENCRYPTION_KEY, TEST_HASH_KEY
-from tests.providers.conformance.harness import Harness, harness_for
+from kessai.services import Services
+from tests.providers.conformance.harness import Harness, harness_on
 
 RETURN = "https://shop.example/thanks"
 # Where kessai's inbox would be: nothing listens, the lookup settles (test_carrier.py has the
@@ -70,10 +70,8 @@ class Case:
 
 
 @pytest.fixture(params=sorted(CARRIERS))
-async def case(
-    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
-) -> AsyncIterator[Case]:
-    async with harness_for(PROVIDER, sqlite_template, tmp_path) as h:
+async def case(request: pytest.FixtureRequest, live_services: Services) -> AsyncIterator[Case]:
+    async with harness_on(PROVIDER, live_services) as h:
         carrier = await h.with_method(
             "conformance-sbps-carrier", "carrier", kessai_url=NO_INBOX, return_url=RETURN
         )
