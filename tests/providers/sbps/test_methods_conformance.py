@@ -3,7 +3,8 @@
 PostgreSQL, SBPS's simulator over real loopback HTTP, the declared connector.
 
 For each carrier: authorize leaves the order waiting for the customer, who pays on the
-simulator's purchase page; 決済結果参照 settles it; then 売上, lookup and 取消返金. An answer
+simulator's purchase page; 決済結果参照 settles it; then 売上 (alone: carriers have no 確定),
+lookup and 取消返金. An answer
 lost after SBPS acted is settled by a lookup and never registers a second 売上; a refused
 connection sends nothing; 金額変更, which キャリア決済 lacks, is refused before any call; the
 account's secrets never reach the database or the logs. (tests/providers/sbps/test_carrier.py
@@ -85,11 +86,25 @@ async def test_authorize_customer_settle_capture_lookup_cancel(case: Case) -> No
     assert (await case.h.run(order, "capture")).outcome == "succeeded"
     assert case.held(reference)["status"] == "3"
     assert len(await case.h.calls(case.api("ST02-00201"))) == 1
+    assert await case.h.calls(case.api("ST02-00101")) == []  # no 確定 for a carrier
     found = await case.lookup(order)
     assert (found.state.value, found.amount) == ("captured", 1000)
     assert (await case.h.run(order, "cancel")).outcome == "succeeded"
     assert case.held(reference)["status"] == "4"
     assert await case.h.status(order) == "canceled"
+
+
+async def test_capture_is_sales_alone_whatever_the_lookup_said(case: Case) -> None:
+    """Carriers have no 確定 (SBPS answers ST02-00101-40x with 40x05000): capture sends none
+    even when no 決済結果参照 has marked the step done."""
+    order = await case.authorized()
+    reference = await case.h.reference(order)
+    connector: Any = case.h.real_connector()
+    await connector.store.put(reference, committed=False)
+    assert (await case.h.run(order, "capture")).outcome == "succeeded"
+    assert await case.h.calls(case.api("ST02-00101")) == []
+    assert len(await case.h.calls(case.api("ST02-00201"))) == 1
+    assert case.held(reference)["status"] == "3"
 
 
 async def test_a_lost_answer_never_registers_a_second_sale(case: Case) -> None:
@@ -102,6 +117,8 @@ async def test_a_lost_answer_never_registers_a_second_sale(case: Case) -> None:
     assert again.outcome == "succeeded", again
     assert await case.h.status(order) == "captured"
     assert len(await case.h.calls(case.api("ST02-00201"))) == 1
+    assert await case.h.calls(case.api("ST02-00101")) == []
+    assert case.held(await case.h.reference(order))["status"] == "3"
     assert len(case.h.sim_app.state.simulator.transactions) == 1
 
 

@@ -10,6 +10,7 @@ keyed by our reference (= SBPS's order_id):
   (brands.py); change_amount: before 売上 a decrease is kept for the 売上 (SBPS takes the
   amount with it), after 売上 a decrease is a 部分返金 (ST02-00307); an increase needs a new
   authorization (再オーソリ). cancel: 取消返金 (ST02-00303) before or after 売上.
+- キャリア決済 have no 確定: capture is 売上 (ST02-00201-40x) alone.
 - The 再オーソリ limit (four per order; SBPS refuses a fifth) is seed data kessai checks
   before any call (payments.capabilities.reauthorization); the simulator refuses it too.
 - lookup: 決済結果参照 (MG01-00101) by tracking_id, or by order_id when the answer to the
@@ -273,9 +274,10 @@ class SbpsConnector:
         expired = self._expired(stored)
         if expired is not None:
             return expired
-        committed = await self._step(txn.reference, stored, "committed", requests.COMMIT)
-        if committed is not None:
-            return committed
+        if (stored.get("method") or requests.CARD) == requests.CARD:  # carriers have no 確定
+            committed = await self._step(txn.reference, stored, "committed", requests.COMMIT)
+            if committed is not None:
+                return committed
         amount = int(stored.get("sales_amount") or txn.amount)
         sold = await self._step(txn.reference, stored, "sold", requests.SALES, amount)
         if sold is not None:

@@ -1,8 +1,11 @@
 """The requests kessai sends to SBPS, field by field in SBPS's document order (the order the
-hash code is computed in). Request ids name the API and the method: ST01-00131-101 クレジット
-決済 (トークン), ST02-00101 確定, ST02-00201 売上, ST02-00303 取消返金, ST02-00307 部分返金,
-MG01-00101 決済結果参照; the last three digits are the method (101 クレジット, 401 d払い,
-402 auかんたん決済, 405 ソフトバンクまとめて支払い).
+hash code is computed in).
+
+XML API request ids name the API and the method: ST01-00131-101 クレジット決済 (トークン),
+ST02-00101-101 確定, ST02-00201 売上, ST02-00303 取消返金, ST02-00307 部分返金, MG01-00101
+決済結果参照; the last three digits are the method (101 クレジット, 401 d払い, 402
+auかんたん決済, 405 ソフトバンクまとめて支払い). 確定 is the card's alone: a carrier payment
+knows only 売上 (ST02-00201-40x) and 取消返金 (ST02-00303-40x) after its purchase.
 """
 
 from collections.abc import Mapping
@@ -14,7 +17,7 @@ from kessai.providers.sbps.config import SbpsConfig
 
 CARD = "101"
 AUTHORIZE = "ST01-00131-101"
-COMMIT = "ST02-00101-{method}"
+COMMIT = "ST02-00101-101"  # 確定: クレジット only
 SALES = "ST02-00201-{method}"
 CANCEL = "ST02-00303-{method}"
 PARTIAL_REFUND = "ST02-00307-{method}"

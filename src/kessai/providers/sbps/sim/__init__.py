@@ -3,9 +3,11 @@ Shift_JIS, Basic auth, sps_hashcode checked with the test hash key, pay_method_i
 only 3DES-encrypted with the test key and IV (else 10105998, the simulator's code)), its records in
 kessai's database through the simulator base's store.
 
-APIs: ST01-00131-101 (決済, トークン), ST02-00101 (確定), ST02-00201 (売上), ST02-00303
+APIs: ST01-00131-101 (決済, トークン), ST02-00101-101 (確定), ST02-00201 (売上), ST02-00303
 (取消返金), ST02-00307 (部分返金), MG01-00101 (決済結果参照: res_pay_status 1 与信, 2 確定,
-3 売上, 4 取消返金), each with its method's suffix (101 クレジット …). POST /token turns a
+3 売上, 4 取消返金), each with its method's suffix (101 クレジット, 401/402/405 the carriers);
+決済 and 確定 exist for the card only (a carrier's ST02-00101-40x is answered 40x05000, an
+unknown request id). POST /token turns a
 test card into a one-time token and token_key, as SBPS's token JS does in the browser.
 
 Test cards (sandbox.py): 4111111111111111 succeeds; 4000000000000028 → 10142001 (soft),

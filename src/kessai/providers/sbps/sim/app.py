@@ -39,7 +39,11 @@ from kessai.providers.simulator import base
 from kessai.providers.simulator.base import Call, Records, Scenarios
 
 SIMULATOR = "sbps"
+CARD = "101"
 CARRIER_METHODS = {"docomo": "401", "auone": "402", "softbank2": "405"}
+# 決済 and 確定 exist for the card alone: a carrier is bought on the purchase page and knows
+# only 売上, 取消返金 and 決済結果参照 (SBPS answers another request id with xxx05000).
+CARD_ONLY = frozenset({"ST01-00131", "ST02-00101"})
 MAX_AUTHORIZATIONS = 5
 # An encrypted field that does not decrypt with the account's 3DES key and IV, or one sent in
 # plain text (encrypted_flg=0) to an account that takes them encrypted. The recordings of
@@ -357,6 +361,8 @@ class Simulator(base.Simulator):
         doc = opened
         if not doc.verifies(TEST_HASH_KEY):
             return ([], f"{method}05999"), None  # sps_hashcode 不一致
+        if api in CARD_ONLY and method != CARD:
+            return ([], f"{method}05000"), None  # no such request id for this method
         if api == "ST01-00131":
             return self.authorize(method, doc)
         if api in ("ST02-00101", "ST02-00201", "ST02-00303", "ST02-00307"):
