@@ -9,7 +9,8 @@ basic_auth_password (Basic認証), hash_key (ハッシュキー), security_code.
 - encryption_key / encryption_iv: the 3DES key (24) and IV (8) SBPS issues; with them the
   fields SBPS encrypts travel with encrypted_flg=1
 - return_url: where the customer comes back after a carrier payment
-- kessai_url: kessai's public base URL; SBPS posts a carrier payment's result notice to
+- kessai_url: kessai's public base URL; it becomes the 購入要求's pagecon_url, where SBPS
+  posts a carrier payment's 結果CGI (a Shift_JIS form, answered "OK,"):
   <kessai_url>/webhooks/sbps/<account id>
 - timeout_seconds (60)
 """

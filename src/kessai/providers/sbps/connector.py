@@ -1,4 +1,4 @@
-"""SBPS クレジットカード (都度課金) over the XML API.
+"""SBPS クレジットカード (都度課金) and キャリア決済 over the XML API.
 
 One connector per account (SbpsConfig), one HTTP session, and the account's ReferenceStore
 keyed by our reference (= SBPS's order_id):
@@ -10,9 +10,12 @@ keyed by our reference (= SBPS's order_id):
   (brands.py); change_amount: before 売上 a decrease is kept for the 売上 (SBPS takes the
   amount with it), after 売上 a decrease is a 部分返金 (ST02-00307); an increase needs a new
   authorization (再オーソリ). cancel: 取消返金 (ST02-00303) before or after 売上.
-- キャリア決済 have no 確定: capture is 売上 (ST02-00201-40x) alone.
 - The 再オーソリ limit (four per order; SBPS refuses a fifth) is seed data kessai checks
   before any call (payments.capabilities.reauthorization); the simulator refuses it too.
+- キャリア決済 (d払い, auかんたん決済, ソフトバンクまとめて支払い): authorize hands the
+  customer the signed 購入要求 (link type, link.py) and waits (決済準備中); SBPS's 結果CGI
+  (notification.py) sets the inbox looking it up. Carriers have no 確定: capture is 売上
+  (ST02-00201-40x) alone, cancel 取消返金 (ST02-00303-40x).
 - lookup: 決済結果参照 (MG01-00101) by tracking_id, or by order_id when the answer to the
   決済 was lost; its answer fields (res_pay_status, res_amount) are kessai's reading of
   SBPS's 決済結果参照: check them against SBPS's specification before production.
@@ -22,7 +25,6 @@ import logging
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from kessai.core.clock import TOKYO
 from kessai.providers.contract import (
@@ -38,7 +40,7 @@ from kessai.providers.contract import (
     Transaction,
     refused,
 )
-from kessai.providers.sbps import brands, codec, errors, requests
+from kessai.providers.sbps import brands, codec, errors, link, requests
 from kessai.providers.sbps.config import SbpsConfig
 from kessai.providers.sbps.http import UNAUTHORIZED, SbpsClient
 from kessai.providers.store import ReferenceStore
@@ -186,7 +188,7 @@ class SbpsConnector:
         method, pay_method = requests.CARRIERS[request.source["carrier"]]
         await self.store.put(request.reference, method=method, amount=request.amount)
         notice = f"{kessai_url}/webhooks/sbps/{self.account_id}"
-        nodes = requests.purchase(
+        fields = requests.purchase(
             self.config,
             request.reference,
             request.amount,
@@ -195,8 +197,10 @@ class SbpsConnector:
             return_url,
             self._now(),
         )
-        signed = [*nodes, ("sps_hashcode", codec.hashcode(nodes, self.config.hash_key))]
-        query = urlencode([(name, value) for name, value in signed if isinstance(value, str)])
+        # SBPS's page takes the 購入要求 as a form POST; the storefront gets it as the URL's
+        # query (Shift_JIS like the form), which its auto-submitting form posts or a browser
+        # opens: the simulator's page takes both.
+        query = link.encode(fields)
         return Outcome(OutcomeKind.PENDING, redirect_url=f"{self.config.purchase_url}?{query}")
 
     async def _adopt(self, ref: str, answer: codec.Document) -> dict[str, Any]:

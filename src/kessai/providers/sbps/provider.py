@@ -4,8 +4,9 @@ SBPS integrations (「SBPS」 and 「SBPSキャリア」 ask for the same settin
 
 - connector.py: 決済 + 確定, 売上, 取消返金, 部分返金, 決済結果参照 over the XML API
   (codec.py: Shift_JIS, sps_hashcode, Base64 and 3DES fields; requests.py the documents);
-  キャリア決済 sends the customer to SBPS's purchase page, and SBPS's result notice
-  (notification.py) is answered as SBPS expects; brands.py the 与信期限 by card brand;
+  キャリア決済 sends the customer to SBPS's purchase page with the link type's 購入要求
+  (link.py), and SBPS's notices (notification.py: the 結果CGI form, the XML API's NT01) are
+  answered as SBPS expects; brands.py the 与信期限 by card brand;
   errors.py res_err_code in words.
 - sim/: the simulator of SBPS's sandbox (test cards in sandbox.py, the carriers' page).
 """

@@ -5,14 +5,15 @@ XML API request ids name the API and the method: ST01-00131-101 クレジット�
 ST02-00101-101 確定, ST02-00201 売上, ST02-00303 取消返金, ST02-00307 部分返金, MG01-00101
 決済結果参照; the last three digits are the method (101 クレジット, 401 d払い, 402
 auかんたん決済, 405 ソフトバンクまとめて支払い). 確定 is the card's alone: a carrier payment
-knows only 売上 (ST02-00201-40x) and 取消返金 (ST02-00303-40x) after its purchase.
+is bought through the link type (purchase: the 購入要求 A01-1 the customer's browser takes to
+SBPS's purchase page) and then knows only 売上 (ST02-00201-40x) and 取消返金 (ST02-00303-40x).
 """
 
 from collections.abc import Mapping
 from datetime import datetime
 
 from kessai.core.clock import TOKYO
-from kessai.providers.sbps import codec
+from kessai.providers.sbps import codec, link
 from kessai.providers.sbps.config import SbpsConfig
 
 CARD = "101"
@@ -112,21 +113,25 @@ def purchase(
     notice_url: str,
     return_url: str,
     now: datetime,
-) -> list[codec.Node]:
-    """The fields of the link-type 購入要求 the customer's browser takes to SBPS."""
-    return [
-        ("pay_method", pay_method),
-        *_ids(config),
-        ("cust_code", reference),
-        ("order_id", reference),
-        ("item_id", "kessai"),
-        ("amount", str(amount)),
-        ("pay_type", "0"),
-        ("service_type", "0"),
-        ("terminal_type", "0"),
-        ("success_url", return_url),
-        ("cancel_url", return_url),
-        ("error_url", return_url),
-        ("pagecon_url", notice_url),
-        ("request_date", request_date(now)),
-    ]
+) -> list[tuple[str, str]]:
+    """The signed 購入要求 (A01-1) the customer's browser takes to SBPS's purchase page
+    (link.py: its fields in SBPS's order and the hash code over them)."""
+    fields = {
+        "pay_method": pay_method,
+        "merchant_id": config.merchant_id,
+        "service_id": config.service_id,
+        "cust_code": reference,
+        "order_id": reference,
+        "item_id": "kessai",
+        "item_name": "ご注文",  # SBPS requires one
+        "amount": str(amount),
+        "pay_type": "0",  # 都度購入
+        "service_type": "0",  # 購入
+        "terminal_type": "0",
+        "success_url": return_url,
+        "cancel_url": return_url,
+        "error_url": return_url,
+        "pagecon_url": notice_url,
+        "request_date": request_date(now),
+    }
+    return link.signed(fields, link.PURCHASE, config.hash_key)

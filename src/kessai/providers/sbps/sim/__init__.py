@@ -7,8 +7,17 @@ APIs: ST01-00131-101 (決済, トークン), ST02-00101-101 (確定), ST02-00201
 (取消返金), ST02-00307 (部分返金), MG01-00101 (決済結果参照: res_pay_status 1 与信, 2 確定,
 3 売上, 4 取消返金), each with its method's suffix (101 クレジット, 401/402/405 the carriers);
 決済 and 確定 exist for the card only (a carrier's ST02-00101-40x is answered 40x05000, an
-unknown request id). POST /token turns a
-test card into a one-time token and token_key, as SBPS's token JS does in the browser.
+unknown request id). POST /token turns a test card into a one-time token and token_key, as
+SBPS's token JS does in the browser.
+
+キャリア決済 (link type, kessai.providers.sbps.link): /f01/FepBuyInfoReceive.do takes the
+購入要求 (A01-1) as a Shift_JIS form POST, or the same fields in a GET's query, checks the
+merchant, the fields and sps_hashcode in SBPS's order (an error page and nothing recorded
+otherwise) and shows the carrier's page; GET /f01/pay?order_id=…&result=OK|NG is the
+customer's answer. On OK the payment is held (status 2) and the 結果CGI is posted to
+pagecon_url as a signed Shift_JIS form; the transaction keeps the answer (notice_answer) and
+whether it began "OK," (notice_taken). The customer then goes to success_url (cancel_url on NG,
+nothing held, no notice).
 
 Test cards (sandbox.py): 4111111111111111 succeeds; 4000000000000028 → 10142001 (soft),
 4000000000000655 → 10143001 (final). A sixth authorization of one order (its order_id

@@ -9,7 +9,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import httpx
 from starlette.requests import Request
@@ -24,7 +24,8 @@ from starlette.routing import BaseRoute, Route
 
 from kessai.core.clock import TOKYO
 from kessai.providers.kit import AsgiApp, SimulatorContext
-from kessai.providers.sbps import codec
+from kessai.providers.sbps import codec, link
+from kessai.providers.sbps.codec import ENCODING
 from kessai.providers.sbps.sandbox import (
     DECLINES,
     TEST_BASIC_ID,
@@ -44,6 +45,24 @@ CARRIER_METHODS = {"docomo": "401", "auone": "402", "softbank2": "405"}
 # 決済 and 確定 exist for the card alone: a carrier is bought on the purchase page and knows
 # only 売上, 取消返金 and 決済結果参照 (SBPS answers another request id with xxx05000).
 CARD_ONLY = frozenset({"ST01-00131", "ST02-00101"})
+# What the purchase page requires of a 購入要求 (with a good hash code).
+PURCHASE_REQUIRED = (
+    "pay_method",
+    "cust_code",
+    "order_id",
+    "item_id",
+    "item_name",
+    "amount",
+    "pay_type",
+    "service_type",
+    "terminal_type",
+    "success_url",
+    "cancel_url",
+    "error_url",
+    "pagecon_url",
+    "request_date",
+)
+FORM = "application/x-www-form-urlencoded"
 MAX_AUTHORIZATIONS = 5
 # An encrypted field that does not decrypt with the account's 3DES key and IV, or one sent in
 # plain text (encrypted_flg=0) to an account that takes them encrypted. The recordings of
@@ -77,7 +96,7 @@ class Simulator(base.Simulator):
     # --- what the base asks ----------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
         return [
-            Route("/f01/FepBuyInfoReceive.do", self.purchase_page, methods=["GET"]),
+            Route("/f01/FepBuyInfoReceive.do", self.purchase_page, methods=["GET", "POST"]),
             Route("/f01/pay", self.pay, methods=["GET"]),
             Route("/api/xmlapi.do", self.xml_api, methods=["POST"]),
             Route("/token", self.token, methods=["POST"]),
@@ -162,18 +181,26 @@ class Simulator(base.Simulator):
         )
 
     async def purchase_page(self, request: Request) -> Response:
-        """SBPS's purchase page (link type): the 購入要求 checked, then the carrier's page."""
-        pairs = parse_qsl(request.url.query, keep_blank_values=True)
-        given = dict(pairs)
-        nodes: list[codec.Node] = [(k, v) for k, v in pairs if k != "sps_hashcode"]
-        signed = given.get("sps_hashcode") == codec.hashcode(nodes, TEST_HASH_KEY)
-        ours = (given.get("merchant_id"), given.get("service_id")) == (
+        """SBPS's purchase page (link type): the 購入要求 (A01-1) checked, then the carrier's
+        page. SBPS takes it as a Shift_JIS form POST; the same fields in the URL's query
+        (kessai's redirect_url opened as is) go the same way."""
+        raw = await request.body() if request.method == "POST" else request.url.query
+        try:
+            given = link.decode(raw, link.PURCHASE)
+        except link.FormError:
+            return _refused("購入要求を読めません(Shift_JISのフォームではありません)")
+        if (given.get("merchant_id"), given.get("service_id")) != (
             TEST_MERCHANT_ID,
             TEST_SERVICE_ID,
-        )
+        ):
+            return _refused("マーチャントID・サービスIDが正しくありません")
+        if not link.verifies(given, link.PURCHASE, TEST_HASH_KEY):
+            return _refused("sps_hashcode が正しくありません")
         method = CARRIER_METHODS.get(given.get("pay_method", ""))
-        if not (signed and ours and method and given.get("amount", "").isdigit()):
-            return HTMLResponse("<p>購入要求が正しくありません(sps_hashcode)</p>", 400)
+        missing = [name for name in PURCHASE_REQUIRED if not given.get(name)]
+        if method is None or missing or not given["amount"].isdigit():
+            wrong = ", ".join(missing) or "pay_method, amount"
+            return _refused(f"購入要求の項目が正しくありません({wrong})")
         await self.ready()
         order_id = given.get("order_id", "")
         self.purchases[order_id] = given | {"method": method}
@@ -202,7 +229,7 @@ class Simulator(base.Simulator):
         record = self.carrier_payment(given)
         self.kept(record)
         await self.flush()
-        await self.notify(given["pagecon_url"], record)
+        await self.notify(given, record)
         return RedirectResponse(given["success_url"], status_code=303)
 
     # --- the APIs -------------------------------------------------------------------
@@ -323,30 +350,33 @@ class Simulator(base.Simulator):
         self.transactions[tracking] = record
         return record
 
-    async def notify(self, url: str, record: dict[str, Any]) -> None:
-        """SBPS's result notice (NT01-00101-<method>), signed; the answer is remembered."""
-        nodes: list[codec.Node] = [
-            ("merchant_id", TEST_MERCHANT_ID),
-            ("service_id", TEST_SERVICE_ID),
-            ("sps_transaction_id", str(record["sps_transaction_id"])),
-            ("tracking_id", str(record["tracking_id"])),
-            ("order_id", str(record["order_id"])),
-            ("res_result", "OK"),
-            ("rec_datetime", str(record["process_date"])[:8]),
-            ("request_date", self.stamp()),
-        ]
-        body = codec.encode(
-            "sps-api-request", f"NT01-00101-{record['method']}", nodes, TEST_HASH_KEY
-        )
+    async def notify(self, given: dict[str, str], record: dict[str, Any]) -> None:
+        """SBPS's 結果CGI: the purchase's fields and its result, a signed Shift_JIS form
+        posted to pagecon_url. The merchant's answer is kept; one not starting "OK," leaves
+        the notice not taken (SBPS would send it again)."""
+        purchase = {k: v for k, v in given.items() if k in link.NOTICE}
+        fields = purchase | {
+            "res_pay_method": given["pay_method"],
+            "res_result": "OK",
+            "res_tracking_id": str(record["tracking_id"]),
+            "res_payinfo_key": str(record["sps_transaction_id"]),
+            "res_payment_date": str(record["process_date"]),
+            "res_err_code": "",
+            "res_date": self.stamp(),
+        }
+        body = link.encode(link.signed(fields, link.NOTICE, TEST_HASH_KEY))
         try:
             async with httpx.AsyncClient(timeout=30) as client:
-                reply = await client.post(url, content=body, headers={"Content-Type": "text/xml"})
-            answered = (
-                codec.decode(reply.content).get("res_result") if reply.status_code == 200 else None
-            )
-        except (httpx.HTTPError, codec.CodecError):
-            answered = None
-        record["notice_answer"] = answered
+                reply = await client.post(
+                    given["pagecon_url"],
+                    content=body.encode("ascii"),
+                    headers={"Content-Type": f"{FORM};charset=Shift_JIS"},
+                )
+            answered = reply.content.decode(ENCODING, errors="replace")[:200]
+            taken = reply.status_code == 200 and answered.startswith(link.NOTICE_TAKEN)
+        except httpx.HTTPError as exc:
+            answered, taken = type(exc).__name__, False
+        record |= {"notice_answer": answered, "notice_taken": taken}
         self.kept(record)
         await self.flush()
 
@@ -401,6 +431,15 @@ def response(api_id: str, answer: Answer, now: str, *, sealed: bool = False) -> 
 def _authorized(headers: Mapping[str, str]) -> bool:
     expected = base64.b64encode(f"{TEST_BASIC_ID}:{TEST_BASIC_PASSWORD}".encode()).decode()
     return headers.get("authorization") == f"Basic {expected}"
+
+
+def _refused(reason: str) -> Response:
+    """SBPS's error page for a 購入要求 it will not take: nothing is recorded."""
+    return HTMLResponse(
+        '<!doctype html><html lang="ja"><meta charset="utf-8"><title>エラー</title>'
+        f"<p>購入要求が正しくありません: {html.escape(reason)}</p></html>",
+        400,
+    )
 
 
 def _xml(payload: bytes) -> Response:
