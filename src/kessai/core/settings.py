@@ -62,6 +62,11 @@ class Settings:
     # a bearer token (KESSAI_METRICS_TOKEN) as well.
     metrics_allow: tuple[IPv4Network | IPv6Network, ...] = DEFAULT_METRICS_ALLOW
     metrics_token: str | None = field(default=None, repr=False)
+    # Outbound webhooks (kessai.webhooks.destination): may they reach loopback and private
+    # networks (KESSAI_WEBHOOK_ALLOW_PRIVATE), may they go over plain http
+    # (KESSAI_WEBHOOK_ALLOW_HTTP)? None: yes in the sandbox, no in production.
+    webhook_allow_private: bool | None = None
+    webhook_allow_http: bool | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -104,6 +109,8 @@ class Settings:
             log_level=log_level,
             metrics_allow=_networks(e.get("KESSAI_METRICS_ALLOW", "")),
             metrics_token=e.get("KESSAI_METRICS_TOKEN", "").strip() or None,
+            webhook_allow_private=_flag(e, "KESSAI_WEBHOOK_ALLOW_PRIVATE"),
+            webhook_allow_http=_flag(e, "KESSAI_WEBHOOK_ALLOW_HTTP"),
         )
 
 
@@ -117,6 +124,22 @@ def _networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
             f"KESSAI_METRICS_ALLOW はアドレスかネットワーク (例: 10.0.0.0/8) をカンマ区切りで"
             f"指定してください ({exc})"
         ) from None
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(e: dict[str, str], name: str) -> bool | None:
+    """A yes/no setting; unset or empty: None (the default decides)."""
+    raw = e.get(name, "").strip().lower()
+    if not raw:
+        return None
+    if raw in _TRUE or raw in _FALSE:
+        return raw in _TRUE
+    raise ConfigurationError(
+        f"{name} は true か false を指定してください (1/0, yes/no, on/off も可。指定値: {raw})"
+    )
 
 
 def _optional_path(raw: str) -> Path | None:
