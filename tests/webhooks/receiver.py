@@ -66,8 +66,8 @@ class Request:
 
 @dataclass
 class Receiver:
-    """Records every request; answers per path from `script` (a status, or "hang"), then
-    200 once the script is used up."""
+    """Records every request; answers per path from `script` (a status, "hang", or
+    "redirect:<path>" for a 307 to that path), then 200 once the script is used up."""
 
     base_url: str = ""
     received: list[Request] = field(default_factory=list)
@@ -89,6 +89,9 @@ class Receiver:
         answer = todo.pop(0) if todo else 200
         if answer == "hang":
             await asyncio.sleep(3600)
+        if isinstance(answer, str) and answer.startswith("redirect:"):
+            location = self.url(answer.split(":", 1)[1])
+            return web.Response(status=307, headers={"Location": location})
         return web.Response(status=int(answer), text=f"answer {answer}")
 
 

@@ -73,7 +73,8 @@ JOB_DURATION = Histogram(
 )
 WEBHOOK_DELIVERIES = Counter(
     "kessai_webhook_deliveries_total",
-    "Webhook tries by result: delivered (2xx), gone (410: endpoint disabled), failed (else)",
+    "Webhook tries by result: delivered (2xx), gone (410: endpoint disabled), refused (the"
+    " destination is not allowed: not sent), failed (else)",
     ["result"],
 )
 MAIL_DELIVERIES = Counter(

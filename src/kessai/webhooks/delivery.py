@@ -5,7 +5,10 @@ deliveries; send them, a few dozen at once, outside any transaction; (tx) record
 in the delivery log and move each delivery on. A sender killed mid-send leaves its claim,
 taken over after the lease: a delivery is sent at least once, with the same webhook-id.
 Retries follow the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h,
-20 h, 24 h, with a little jitter); a 410 disables the endpoint.
+20 h, 24 h, with a little jitter); a 410 disables the endpoint. The client connects only
+where kessai.webhooks.destination allows, to the very addresses it checked, and follows no
+redirect; a destination it refuses is a final failure of the delivery (送信失敗, with the
+reason), never retried: nothing was sent.
 """
 
 import asyncio
@@ -22,8 +25,8 @@ import aiohttp
 from kessai.core.clock import utcnow
 from kessai.core.db import transaction
 from kessai.core.metrics import WEBHOOK_DELIVERIES
+from kessai.webhooks import destination, signing
 from kessai.webhooks import repository as repo
-from kessai.webhooks import signing
 from kessai.webhooks.models import DeliveryStatus
 
 if TYPE_CHECKING:
@@ -79,6 +82,11 @@ class Answer:
     error: str | None
     duration_ms: int
     retry_after: float | None = None
+    refused: str | None = None  # the destination rule's code: not sent
+
+    @classmethod
+    def refusal(cls, exc: destination.Refused) -> "Answer":
+        return cls(None, None, exc.message, 0, refused=exc.code)
 
     @property
     def ok(self) -> bool:
@@ -92,6 +100,16 @@ def _retry_after(value: str | None) -> float | None:
         return None  # an HTTP date: the schedule decides
 
 
+def _refusal(exc: BaseException) -> destination.Refused | None:
+    """The destination rule's refusal, raised by the resolver (aiohttp may wrap it)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, destination.Refused):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
 class Sender:
     """One HTTP client and the opened secrets, kept across pump rounds."""
 
@@ -99,6 +117,7 @@ class Sender:
         self.services = services
         self._http: aiohttp.ClientSession | None = None
         self._opened: dict[str, str] = {}
+        self.policy = destination.Policy.of(services.settings)
 
     def secret(self, sealed: str) -> str:
         if sealed not in self._opened:
@@ -108,10 +127,18 @@ class Sender:
         return self._opened[sealed]
 
     async def post(self, out: repo.Outgoing) -> Answer:
+        try:
+            destination.check_url(out.url, self.policy)  # a host given as an IP is judged here
+        except destination.Refused as exc:
+            return Answer.refusal(exc)
         if self._http is None:
+            # A host name is judged by the connector's resolver, on the addresses it connects
+            # to; no proxy from the environment (trust_env is off).
             self._http = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
-                connector=aiohttp.TCPConnector(limit=CONCURRENCY),
+                connector=aiohttp.TCPConnector(
+                    limit=CONCURRENCY, resolver=destination.PinnedResolver(self.policy)
+                ),
             )
         body = body_of(out.type, out.data, out.created_at)
         # The try's real time, whatever the sandbox clock says: receivers compare it with
@@ -129,6 +156,10 @@ class Sender:
                 after = _retry_after(resp.headers.get("retry-after"))
         except Exception as exc:  # refused, reset, timed out: a failed try, never lost
             took = int((time.perf_counter() - started) * 1000)
+            if (refused := _refusal(exc)) is not None:
+                if refused.code == destination.UNRESOLVABLE:  # DNS may answer later: retried
+                    return Answer(None, None, refused.message, took)
+                return Answer.refusal(refused)
             return Answer(None, None, f"{type(exc).__name__}: {exc}"[:RESPONSE_KEPT], took)
         took = int((time.perf_counter() - started) * 1000)
         return Answer(status, text, None, took, after)
@@ -171,10 +202,16 @@ async def pump(services: "Services", sender: Sender, *, limit: int = BATCH) -> R
     async with transaction(services.sessions) as s:
         await record(s, list(zip(outgoing, answers, strict=True)), at, manual=False)
     for answer in answers:  # counted once the tries are recorded
-        WEBHOOK_DELIVERIES.labels(
-            "delivered" if answer.ok else "gone" if answer.status_code == 410 else "failed"
-        ).inc()
+        WEBHOOK_DELIVERIES.labels(_result(answer)).inc()
     return Round(len(relayed.events), len(outgoing), sum(a.ok for a in answers))
+
+
+def _result(answer: Answer) -> str:
+    if answer.ok:
+        return "delivered"
+    if answer.refused:
+        return "refused"
+    return "gone" if answer.status_code == 410 else "failed"
 
 
 async def record(
@@ -192,6 +229,7 @@ async def record(
                 "status_code": a.status_code,
                 "response_body": a.response,
                 "error": a.error,
+                "refused": a.refused,
                 "duration_ms": a.duration_ms,
                 "manual": manual,
             }
@@ -213,6 +251,8 @@ async def record(
             await repo.disable(s, o.endpoint_id, GONE_REASON, at)
         elif manual:
             continue  # a manual try that failed leaves the delivery where it was
+        elif a.refused:
+            pass  # the rule will refuse it again: 送信失敗 now, with the reason
         elif (delay := retry_delay(o.attempt, a.retry_after)) is not None:
             values.update(status=DeliveryStatus.PENDING.value, next_attempt_at=at + delay)
         if manual:

@@ -10,6 +10,7 @@ from kessai.core.errors import InvalidInput
 from kessai.web.deps import IdPath, IdQuery, PrincipalDep, ServicesDep
 from kessai.webhooks import repository as repo
 from kessai.webhooks import service
+from kessai.webhooks.destination import Policy
 from kessai.webhooks.events import EVENT_TYPES, subject_of
 from kessai.webhooks.models import DeliveryStatus
 from kessai.webhooks.schemas import (
@@ -53,7 +54,9 @@ async def create_endpoint(
 ) -> EndpointWithSecret:
     now = services.clock.now()
     async with transaction(services.sessions) as s:
-        endpoint, secret = await service.create_endpoint(s, services.keyring, data, now)
+        endpoint, secret = await service.create_endpoint(
+            s, services.keyring, data, now, Policy.of(services.settings)
+        )
         out = EndpointOut.of(endpoint, now)
     return _with_secret(out, secret)
 
@@ -74,7 +77,10 @@ async def update_endpoint(
 ) -> EndpointOut:
     now = services.clock.now()
     async with transaction(services.sessions) as s:
-        return EndpointOut.of(await service.update_endpoint(s, endpoint_id, data, now), now)
+        endpoint = await service.update_endpoint(
+            s, endpoint_id, data, now, Policy.of(services.settings)
+        )
+        return EndpointOut.of(endpoint, now)
 
 
 @router.post(

@@ -123,5 +123,8 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)  # the first 2,000 characters
     error: Mapped[str | None] = mapped_column(Text)
+    # Not sent: the destination broke kessai.webhooks.destination's rule (its code, e.g.
+    # webhook_address_not_public; `error` says why in words).
+    refused: Mapped[str | None] = mapped_column(String(40))
     duration_ms: Mapped[int] = mapped_column(Integer)
     manual: Mapped[bool] = mapped_column(Boolean, default=False)  # 手動再送

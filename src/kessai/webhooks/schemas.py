@@ -84,6 +84,9 @@ class AttemptOut(BaseModel):
     status_code: int | None
     response_body: str | None
     error: str | None
+    refused: str | None = Field(
+        description="送信しなかった理由のコード (許可されない送信先など)。error にその説明"
+    )
     duration_ms: int
     manual: bool
 
@@ -95,6 +98,7 @@ class AttemptOut(BaseModel):
             status_code=a.status_code,
             response_body=a.response_body,
             error=a.error,
+            refused=a.refused,
             duration_ms=a.duration_ms,
             manual=a.manual,
         )

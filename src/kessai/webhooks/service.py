@@ -3,7 +3,6 @@ Never commits (the endpoint's request does); the manual send runs outside any tr
 
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,9 +10,10 @@ from kessai.core.crypto import Keyring
 from kessai.core.db import transaction
 from kessai.core.errors import Conflict, InvalidInput, NotFound
 from kessai.core.inputs import check_text
+from kessai.webhooks import destination, signing
 from kessai.webhooks import repository as repo
-from kessai.webhooks import signing
 from kessai.webhooks.delivery import SECRET_CONTEXT, Answer, Sender, record
+from kessai.webhooks.destination import Policy
 from kessai.webhooks.events import EVENT_TYPES
 from kessai.webhooks.models import DeliveryStatus, WebhookEndpoint
 from kessai.webhooks.schemas import EndpointIn, EndpointPatch
@@ -22,19 +22,6 @@ if TYPE_CHECKING:
     from kessai.services import Services
 
 _PREFIXES = {t.split(".", 1)[0] for t in EVENT_TYPES}
-
-
-def check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(
-            "送信先URLは http:// または https:// で始まるURLを指定してください",
-            code="invalid_webhook_url",
-            detail={"url": url},
-        )
-    if any(ord(ch) < 0x21 for ch in url):
-        raise InvalidInput("送信先URLに空白や制御文字は使えません", code="invalid_webhook_url")
-    return url
 
 
 def check_event_types(types: list[str]) -> list[str]:
@@ -58,14 +45,18 @@ def _seal(keyring: Keyring, secret: str) -> str:
 
 
 async def create_endpoint(
-    s: AsyncSession, keyring: Keyring, data: EndpointIn, now: datetime
+    s: AsyncSession, keyring: Keyring, data: EndpointIn, now: datetime, policy: Policy
 ) -> tuple[WebhookEndpoint, str]:
-    """The new endpoint and its secret (shown this once)."""
+    """The new endpoint and its secret (shown this once). The URL is checked last: its host
+    is looked up only for an otherwise valid endpoint."""
+    description = check_text(data.description, "description")
+    event_types = check_event_types(data.event_types)
+    url = await destination.check(data.url, policy)
     secret = signing.new_secret()
     endpoint = WebhookEndpoint(
-        url=check_url(data.url),
-        description=check_text(data.description, "description"),
-        event_types=check_event_types(data.event_types),
+        url=url,
+        description=description,
+        event_types=event_types,
         enabled=True,
         secret=_seal(keyring, secret),
         created_at=now,
@@ -87,15 +78,19 @@ async def endpoint_or_404(s: AsyncSession, endpoint_id: int) -> WebhookEndpoint:
 
 
 async def update_endpoint(
-    s: AsyncSession, endpoint_id: int, data: EndpointPatch, now: datetime
+    s: AsyncSession, endpoint_id: int, data: EndpointPatch, now: datetime, policy: Policy
 ) -> WebhookEndpoint:
+    """The changes checked first (the URL's lookup holds no database connection)."""
+    description = None if data.description is None else check_text(data.description, "description")
+    types = None if data.event_types is None else check_event_types(data.event_types)
+    url = None if data.url is None else await destination.check(data.url, policy)
     endpoint = await endpoint_or_404(s, endpoint_id)
-    if data.url is not None:
-        endpoint.url = check_url(data.url)
-    if data.description is not None:
-        endpoint.description = check_text(data.description, "description")
-    if data.event_types is not None:
-        endpoint.event_types = check_event_types(data.event_types)
+    if url is not None:
+        endpoint.url = url
+    if description is not None:
+        endpoint.description = description
+    if types is not None:
+        endpoint.event_types = types
     if data.enabled is not None and data.enabled != endpoint.enabled:
         endpoint.enabled = data.enabled
         endpoint.disabled_reason = None if data.enabled else "手動で無効にしました"

@@ -12,6 +12,7 @@ from kessai.users.service import Permission, Principal
 from kessai.web.admin.core import AdminContext, read_form, redirect, render
 from kessai.webhooks import repository as repo
 from kessai.webhooks import service
+from kessai.webhooks.destination import Policy
 from kessai.webhooks.events import EVENT_TYPES
 from kessai.webhooks.schemas import DeliveryOut, EndpointIn, EndpointOut, EndpointPatch
 
@@ -21,6 +22,7 @@ BASE = "/admin/settings/webhooks"
 
 def add_webhook_routes(router: APIRouter, ctx: AdminContext) -> None:
     edit = Depends(ctx.require(Permission.SETTINGS_EDIT))
+    policy = Policy.of(ctx.services.settings)
     post = Depends(ctx.require(Permission.SETTINGS_EDIT, csrf=True))
 
     async def page(
@@ -64,7 +66,7 @@ def add_webhook_routes(router: APIRouter, ctx: AdminContext) -> None:
             )
             async with transaction(ctx.services.sessions) as s:
                 _endpoint, secret = await service.create_endpoint(
-                    s, ctx.services.keyring, data, ctx.services.clock.now()
+                    s, ctx.services.keyring, data, ctx.services.clock.now(), policy
                 )
         except ValidationError:
             return await page(request, error="送信先URLを入力してください")
@@ -77,7 +79,7 @@ def add_webhook_routes(router: APIRouter, ctx: AdminContext) -> None:
         async with transaction(ctx.services.sessions) as s:
             endpoint = await service.endpoint_or_404(s, endpoint_id)
             patch = EndpointPatch(enabled=not endpoint.enabled)
-            await service.update_endpoint(s, endpoint_id, patch, ctx.services.clock.now())
+            await service.update_endpoint(s, endpoint_id, patch, ctx.services.clock.now(), policy)
         return redirect(BASE, flash="saved")
 
     @router.post("/settings/webhooks/{endpoint_id}/rotate", summary="署名シークレットの切り替え")
