@@ -15,7 +15,8 @@ The calendar (Asia/Tokyo):
 - GMO 継続課金: 売上データ送信 from the 8th 05:00 (until the 17th), 売上結果取得 from the
   18th 06:00, 有効性チェック結果取得 from the 27th 06:00; each hourly until done.
 - Every tick: the 取消期限・与信期限 that came within a 自動化設定 rule's N days (one event
-  per order, window and N).
+  per order, window and N); the next look of each 対象待ち provider notification whose pause
+  has passed (kessai.inbox.service.LOOK_PAUSES).
 - 決済結果の自動照会: every hour, orders whose provider answer was lost and orders in
   与信審査中 (payments.unsettled).
 """
@@ -34,6 +35,7 @@ from kessai.imports import (
     shipments,  # noqa: F401
 )
 from kessai.inbox import kind as inbox_kind  # noqa: F401
+from kessai.inbox.service import look_again
 from kessai.jobs.schedules import TICK_STEPS, Schedule, register_schedule
 from kessai.payments import unsettled
 from kessai.payments.bulk import kind  # noqa: F401
@@ -76,6 +78,7 @@ RECURRING = [
     for step in (recurring.SEND, recurring.RESULT, recurring.CHECK)
 ]
 TICK_STEPS["取消期限・与信期限の確認 (自動化設定)"] = automation_deadlines.scan
+TICK_STEPS["決済サービスからの通知の再確認 (対象待ち)"] = look_again
 UNSETTLED = register_schedule(
     Schedule(name="決済結果の自動照会 (毎時)", kind=unsettled.KIND, due=unsettled.hourly_due)
 )

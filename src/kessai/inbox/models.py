@@ -27,3 +27,5 @@ class InboundEvent(Base):
     runs: Mapped[int] = mapped_column(Integer, default=0)  # processing runs, replays included
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While 対象待ち: when the inbox looks for its payment again (a scheduler tick plans it).
+    next_look_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

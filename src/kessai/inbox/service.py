@@ -12,18 +12,25 @@ or whose last call went unanswered is settled by the payment engine's own 決済
 order is compared, and a disagreement is left for a person (要確認), never forced. A lookup
 that fails raises, so the jobs runner runs it again with a growing pause (ジョブ管理 shows
 each retry); an operator can replay any event.
+
+A notification may come before kessai knows its payment: the provider notified while the
+authorization that made the charge was still waiting for its answer, so no order carries the
+provider's id yet. Such a notification waits
+(対象待ち) and a scheduler tick plans another look after each pause of LOOK_PAUSES; only
+when the last look finds nothing is it 対象なし, saying that it waited.
 """
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.accounts.secrets import connector_settings
+from kessai.core.clock import to_tokyo
 from kessai.core.db import transaction
 from kessai.core.errors import Conflict, KessaiError, NotFound
 from kessai.core.upsert import dialect_insert
@@ -31,6 +38,7 @@ from kessai.inbox.models import InboundEvent
 from kessai.inbox.status import EventStatus
 from kessai.jobs import repository as jobs_repo
 from kessai.jobs.kinds import ItemResult
+from kessai.jobs.schedules import SCHEDULER_ACTOR
 from kessai.jobs.status import ItemStatus, JobStatus
 from kessai.orders.models import Order
 from kessai.payments.plans import ActionRequest
@@ -46,6 +54,21 @@ log = logging.getLogger("kessai.inbox")
 
 KIND = "inbound_webhook"
 JOB_NAME = "決済サービスからの通知"
+
+# The pauses between looks for a payment kessai does not know yet, counted from receipt
+# (looks at +5 s, +35 s, +2 min 35 s, +12 min 35 s; a tick comes every 15 s, so each may
+# be up to that much later). 5 s: most such notifications only overtook a commit. 30 s: by
+# then an authorization in flight has had its answer or hit the providers' 30 s timeout.
+# 2 min: past the 120 s attempt lease, so 決済照会 may settle a call whose answer was lost.
+# 10 min: a last look for a slow worker or a restart. Later than that the order's own
+# 決済照会 settles what is left; the notification can still be replayed.
+LOOK_PAUSES = (
+    timedelta(seconds=5),
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+)
+LOOK_BATCH = 200  # waiting notifications planned per tick; the rest at the next one
 
 # What the provider may hold while the order shows each status, and still agree with it.
 _AGREES: dict[PaymentStatus, frozenset[c.ProviderState]] = {
@@ -168,8 +191,46 @@ async def replay(services: "Services", event_id: int, actor: str) -> tuple[Inbou
                 )
         job_id = await _plan_run(s, event, actor, now)
         event.status = EventStatus.RECEIVED.value
+        event.next_look_at = None  # this run is the next look
     await services.dispatcher.send_plan(job_id)
     return event, job_id
+
+
+async def look_again(services: "Services") -> int:
+    """Plan the next look of each 対象待ち notification whose time has come (a tick step);
+    how many were planned."""
+    now = services.clock.now()
+    async with transaction(services.sessions) as s:
+        due = (
+            await s.scalars(
+                select(InboundEvent.id)
+                .where(InboundEvent.next_look_at <= now)
+                .order_by(InboundEvent.next_look_at)
+                .limit(LOOK_BATCH)
+            )
+        ).all()
+    planned = 0
+    for event_id in due:
+        async with transaction(services.sessions) as s:
+            # Taken by one tick only, even with two schedulers or a replay in between.
+            taken = await s.execute(
+                update(InboundEvent)
+                .where(
+                    InboundEvent.id == event_id,
+                    InboundEvent.status == EventStatus.WAITING.value,
+                    InboundEvent.next_look_at <= now,
+                )
+                .values(status=EventStatus.RECEIVED.value, next_look_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                continue
+            event = await s.get(InboundEvent, event_id)
+            assert event is not None
+            job_id = await _plan_run(s, event, SCHEDULER_ACTOR, now)
+        await services.dispatcher.send_plan(job_id)  # after commit; a lost send is swept later
+        planned += 1
+    return planned
 
 
 async def _plan_run(s: AsyncSession, event: InboundEvent, actor: str, now: datetime) -> int:
@@ -210,18 +271,55 @@ async def process(services: "Services", event_id: int) -> ItemResult:
         s.expunge_all()
     assert account is not None
     row = {"event": event.event, "reference": event.reference or ""}
-    if order is None:
-        message = f"オーダーID「{event.reference}」の受注はありません"
+    if not event.reference:  # names nothing kessai could ever hold: no use waiting
+        message = f"通知「{event.event}」にはオーダーIDがありません"
         await _finish(services, event_id, EventStatus.IGNORED, message)
+        return ItemResult(str(event_id), ItemStatus.SKIPPED, message, row)
+    look = _next_look(event, services.clock.now())
+    if order is None:
+        missing = f"オーダーID「{event.reference}」の受注"
+        if look is None:
+            message = (
+                f"{missing}はありません (受信後 {_pauses_in_words()} の間隔で確認しましたが"
+                "現れませんでした)"
+            )
+            await _finish(services, event_id, EventStatus.IGNORED, message)
+        else:
+            message = f"{missing}はまだありません。{_at(look)} にもう一度確認します"
+            await _finish(services, event_id, EventStatus.WAITING, message, look)
         return ItemResult(str(event_id), ItemStatus.SKIPPED, message, row)
     try:
         status, message = await _settle(services, event, account, order)
     except Exception as exc:  # the provider could not be asked: the runner retries
-        await _finish(services, event_id, None, f"再試行します: {type(exc).__name__}: {exc}")
+        await _retrying(services, event_id, exc)
         raise
     await _finish(services, event_id, status, message)
     item = ItemStatus.FAILED if status is EventStatus.MISMATCH else ItemStatus.SUCCEEDED
     return ItemResult(str(event_id), item, message, row)
+
+
+def _next_look(event: InboundEvent, now: datetime) -> datetime | None:
+    """When to look again for the event's payment; None once the last pause has passed."""
+    at = event.received_at
+    for pause in LOOK_PAUSES:
+        at += pause
+        if at > now:
+            return at
+    return None
+
+
+def _at(moment: datetime) -> str:
+    return to_tokyo(moment).strftime("%H:%M:%S")
+
+
+def _pauses_in_words() -> str:
+    """LOOK_PAUSES as people read them: 5秒・30秒・2分・10分."""
+    seconds = [int(p.total_seconds()) for p in LOOK_PAUSES]
+    return "・".join(f"{s // 60}分" if s % 60 == 0 else f"{s}秒" for s in seconds)
+
+
+async def _retrying(services: "Services", event_id: int, exc: Exception) -> None:
+    await _finish(services, event_id, None, f"再試行します: {type(exc).__name__}: {exc}")
 
 
 async def _order_of(s: AsyncSession, event: InboundEvent) -> Order | None:
@@ -302,7 +400,11 @@ async def _status(services: "Services", order_id: int) -> PaymentStatus:
 
 
 async def _finish(
-    services: "Services", event_id: int, status: EventStatus | None, message: str
+    services: "Services",
+    event_id: int,
+    status: EventStatus | None,
+    message: str,
+    next_look_at: datetime | None = None,
 ) -> None:
     async with transaction(services.sessions) as s:
         event = await s.get(InboundEvent, event_id)
@@ -311,4 +413,5 @@ async def _finish(
         if status is not None:
             event.status = status.value
             event.processed_at = services.clock.now()
+            event.next_look_at = next_look_at
         event.result = message

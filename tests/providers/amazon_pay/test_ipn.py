@@ -2,6 +2,7 @@
 certificate in sandbox, an SNS host's in production); a tampered, replayed, duplicate or
 late notification is refused or ignored, and nothing changes that Amazon does not say."""
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from cryptography.x509.oid import NameOID
 from kessai.providers.amazon_pay import ipn
 from kessai.providers.amazon_pay.sim import sns_certificate_pem
 from kessai.providers.kit import Forged, Notification
+from tests.inbox.held import HeldAnswer
 from tests.providers.amazon_pay.conftest import Shop
 
 
@@ -91,6 +93,38 @@ async def test_a_late_notification_changes_nothing_amazon_does_not_say(shop: Sho
     assert "取消" in (event.result or "")
     got = (await shop.api.get(f"/api/v1/orders/{order['id']}")).json()
     assert got["payment_status_label"] == "取消完了"
+
+
+async def test_an_ipn_that_overtakes_the_authorization_answer_waits_for_it(shop: Shop) -> None:
+    """Amazon notifies of the new charge while kessai still waits for the answer that names
+    its charge permission: no order carries it yet. The IPN waits (対象待ち); once the
+    answer is committed, the next look applies it: one charge, the order 仮売上完了."""
+    await shop.control(ipn_url=f"{shop.api_url}/webhooks/amazon_pay/{shop.account_id}")
+    order = await shop.order()
+    held = HeldAnswer()
+    await shop.harness.use(held.hold)
+    acting = asyncio.create_task(shop.act(order["id"], "authorize"))
+    await held.acted.wait()
+    await shop.simulator.ipn_idle()
+    await shop.services.dispatcher.drain()
+    (event,) = await shop.events()
+    assert event.status == "waiting", event.result
+    assert "の受注はまだありません" in (event.result or "")
+    listed = (await shop.api.get(f"/api/v1/inbound-webhooks/{event.id}")).json()
+    assert listed["status_label"] == "対象待ち"
+
+    held.release()
+    r = await acting
+    assert r.json()["order"]["payment_status_label"] == "仮売上完了", r.text
+    clock = await shop.api.post("/api/v1/sandbox/clock", json={"advance_seconds": 5})
+    assert clock.status_code == 200, clock.text
+    await shop.services.dispatcher.drain()
+    (event,) = await shop.events()
+    assert (event.status, event.runs) == ("applied", 2), event.result
+    assert "一致しています" in (event.result or "")
+    assert len(shop.charges()) == 1
+    got = (await shop.api.get(f"/api/v1/orders/{order['id']}")).json()
+    assert got["payment_status_label"] == "仮売上完了"
 
 
 # --- the verifier alone -----------------------------------------------------------------------

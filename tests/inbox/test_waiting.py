@@ -1,0 +1,87 @@
+"""A notification whose payment kessai does not know yet waits (対象待ち) and is looked at
+again after each pause, on SQLite and PostgreSQL: applied once the payment is known, 対象なし
+after the last look. GMO PG's 結果通知 against its simulator."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from kessai.core.db import transaction
+from kessai.jobs.models import Job
+from kessai.providers.installed import BY_NAME
+from kessai.services import Services
+from tests.inbox.test_inbox import result_notice
+from tests.providers.served import Served, served_on
+
+
+@pytest.fixture
+async def gmo(live_services: Services) -> AsyncIterator[Served]:
+    async with served_on(BY_NAME["gmo_pg"], live_services) as shop:
+        shop.services.dispatcher.retry_pause = 0.01  # type: ignore[attr-defined]
+        yield shop
+
+
+async def post(shop: Served, body: bytes) -> None:
+    r = await shop.api.post(f"/webhooks/gmo_pg/{shop.account_id}", content=body)
+    assert (r.status_code, r.text) == (200, "0")
+    await shop.services.dispatcher.drain()
+
+
+async def later(shop: Served, seconds: int) -> None:
+    """The sandbox clock moved on, as an operator moves it (the scheduler ticks with it)."""
+    r = await shop.api.post("/api/v1/sandbox/clock", json={"advance_seconds": seconds})
+    assert r.status_code == 200, r.text
+    await shop.services.dispatcher.drain()
+
+
+async def the_event(shop: Served) -> dict[str, Any]:
+    (listed,) = (await shop.api.get("/api/v1/inbound-webhooks")).json()
+    return dict(listed)
+
+
+async def inbox_jobs(shop: Served) -> int:
+    async with transaction(shop.services.sessions) as s:
+        found = await s.scalar(
+            select(func.count()).select_from(Job).where(Job.kind == "inbound_webhook")
+        )
+        return int(found or 0)
+
+
+async def test_a_notice_for_an_order_kessai_never_gets_is_ignored_after_the_waits(
+    gmo: Served,
+) -> None:
+    await post(gmo, result_notice("KS-NEVER-0001", "AUTH"))
+    first = await the_event(gmo)
+    assert (first["status"], first["status_label"], first["runs"]) == ("waiting", "対象待ち", 1)
+    assert "オーダーID「KS-NEVER-0001」の受注はまだありません" in first["result"]
+    assert "にもう一度確認します" in first["result"]
+    waiting = await gmo.api.get("/api/v1/inbound-webhooks", params={"status": "waiting"})
+    assert [e["id"] for e in waiting.json()] == [first["id"]]
+
+    await later(gmo, 4)  # the first pause (5 s) has not passed: nobody looks yet
+    assert (await the_event(gmo))["runs"] == 1
+    for pause, looks in ((1, 2), (30, 3), (120, 4)):
+        await later(gmo, pause)
+        event = await the_event(gmo)
+        assert (event["status"], event["runs"]) == ("waiting", looks), event
+
+    await later(gmo, 600)  # the last look
+    event = await the_event(gmo)
+    assert (event["status"], event["status_label"], event["runs"]) == ("ignored", "対象なし", 5)
+    assert "5秒・30秒・2分・10分 の間隔で確認しましたが現れませんでした" in event["result"]
+    await later(gmo, 3600)  # ended: looked at no more
+    assert (await the_event(gmo))["runs"] == 5
+    assert await inbox_jobs(gmo) == 5  # each look a job of its own in ジョブ管理
+
+
+async def test_an_operator_replays_a_waiting_notice_at_once(gmo: Served) -> None:
+    await post(gmo, result_notice("KS-NEVER-0002", "AUTH"))
+    event = await the_event(gmo)
+    replayed = await gmo.api.post(f"/api/v1/inbound-webhooks/{event['id']}/replay")
+    assert replayed.status_code == 202, replayed.text
+    await gmo.services.dispatcher.drain()
+    assert ((await the_event(gmo))["status"], (await the_event(gmo))["runs"]) == ("waiting", 2)
+    await later(gmo, 5)  # the replay took the look's place; the next is the one after it
+    assert (await the_event(gmo))["runs"] == 3
