@@ -2,6 +2,7 @@
 again after each pause, on SQLite and PostgreSQL: applied once the payment is known, 対象なし
 after the last look. GMO PG's 結果通知 against its simulator."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +13,8 @@ from kessai.core.db import transaction
 from kessai.jobs.models import Job
 from kessai.providers.installed import BY_NAME
 from kessai.services import Services
-from tests.inbox.test_inbox import result_notice
+from tests.inbox.held import HeldAnswer
+from tests.inbox.test_inbox import notice, result_notice
 from tests.providers.served import Served, served_on
 
 
@@ -74,6 +76,32 @@ async def test_a_notice_for_an_order_kessai_never_gets_is_ignored_after_the_wait
     await later(gmo, 3600)  # ended: looked at no more
     assert (await the_event(gmo))["runs"] == 5
     assert await inbox_jobs(gmo) == 5  # each look a job of its own in ジョブ管理
+
+
+async def test_a_notice_that_overtakes_its_orders_answer_waits_for_it(gmo: Served) -> None:
+    """The order exists and its authorize is at GMO, the answer not yet back (the call in
+    flight): the notice waits instead of failing, and is applied once the answer is in."""
+    h = gmo.harness
+    held = HeldAnswer()
+    await h.use(held.hold)
+    order = await h.order(h.sandbox.succeed)
+    acting = asyncio.create_task(h.run(order, "authorize"))
+    await held.acted.wait()
+    await post(gmo, await notice(h, order, "AUTH"))
+    event = await the_event(gmo)
+    assert (event["status"], event["runs"]) == ("waiting", 1), event
+    assert "の決済処理が応答を待っています" in event["result"]
+    assert await h.status(order) == "pending"
+
+    held.release()
+    assert (await acting).outcome == "succeeded"
+    await later(gmo, 5)
+    event = await the_event(gmo)
+    assert (event["status"], event["runs"]) == ("applied", 2), event
+    assert await h.status(order) == "authorized"
+    assert h.charges() == 1
+    authorizations = [a for a in await h.history(order) if a.operation == "authorize"]
+    assert len(authorizations) == 1
 
 
 async def test_an_operator_replays_a_waiting_notice_at_once(gmo: Served) -> None:

@@ -15,9 +15,9 @@ each retry); an operator can replay any event.
 
 A notification may come before kessai knows its payment: the provider notified while the
 authorization that made the charge was still waiting for its answer, so no order carries the
-provider's id yet. Such a notification waits
-(対象待ち) and a scheduler tick plans another look after each pause of LOOK_PAUSES; only
-when the last look finds nothing is it 対象なし, saying that it waited.
+provider's id yet, or the order's call is still unanswered. Such a notification waits
+(対象待ち) and a scheduler tick plans another look after each pause of LOOK_PAUSES; only when
+the last look finds nothing is it 対象なし, saying that it waited.
 """
 
 import logging
@@ -32,7 +32,7 @@ from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.accounts.secrets import connector_settings
 from kessai.core.clock import to_tokyo
 from kessai.core.db import transaction
-from kessai.core.errors import Conflict, KessaiError, NotFound
+from kessai.core.errors import Conflict, InProgress, KessaiError, NotFound
 from kessai.core.upsert import dialect_insert
 from kessai.inbox.models import InboundEvent
 from kessai.inbox.status import EventStatus
@@ -290,6 +290,16 @@ async def process(services: "Services", event_id: int) -> ItemResult:
         return ItemResult(str(event_id), ItemStatus.SKIPPED, message, row)
     try:
         status, message = await _settle(services, event, account, order)
+    except InProgress as exc:  # the order's own call is still unanswered: look again later
+        if look is None:
+            await _retrying(services, event_id, exc)
+            raise
+        message = (
+            f"受注 {order.number} の決済処理が応答を待っています。{_at(look)} にもう一度確認します"
+        )
+        log.info("inbox event %s waits: %s", event_id, exc.code)
+        await _finish(services, event_id, EventStatus.WAITING, message, look)
+        return ItemResult(str(event_id), ItemStatus.SKIPPED, message, row)
     except Exception as exc:  # the provider could not be asked: the runner retries
         await _retrying(services, event_id, exc)
         raise
