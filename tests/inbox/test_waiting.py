@@ -113,3 +113,20 @@ async def test_an_operator_replays_a_waiting_notice_at_once(gmo: Served) -> None
     assert ((await the_event(gmo))["status"], (await the_event(gmo))["runs"]) == ("waiting", 2)
     await later(gmo, 5)  # the replay took the look's place; the next is the one after it
     assert (await the_event(gmo))["runs"] == 3
+
+
+async def test_a_notice_for_an_order_whose_answer_was_lost_is_settled_by_its_lookup(
+    gmo: Served,
+) -> None:
+    """The authorize answer never came (the order held, 決済照会 pending): the notice does
+    not wait, it settles the order by 決済照会 at once."""
+    h = gmo.harness
+    order = await h.order(h.sandbox.succeed)
+    await h.lose_next_answer("authorize")
+    assert (await h.run(order, "authorize")).outcome == "unknown"
+    await post(gmo, await notice(h, order, "AUTH"))
+    event = await the_event(gmo)
+    assert (event["status"], event["runs"]) == ("applied", 1), event
+    assert "決済照会により" in event["result"]
+    assert await h.status(order) == "authorized"
+    assert h.charges() == 1
