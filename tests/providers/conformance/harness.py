@@ -24,6 +24,7 @@ from kessai.orders.models import Order
 from kessai.payments.engine import ActionResult
 from kessai.payments.models import PaymentAttempt
 from kessai.providers.kit import Provider, Sandbox, SandboxInput, SimulatorContext
+from kessai.providers.simulator.base import Simulator
 from kessai.services import Services, build_services
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import SHIP, act, attempts, make_order
@@ -286,7 +287,13 @@ async def harness_on(
     async with contextlib.AsyncExitStack() as stack:
         sim_url = await stack.enter_async_context(serve(sim_app)) if sim_app else ""
         account, method = await _account_and_method(services, provider, sandbox, sim_url)
-        yield Harness(provider, services, sim_url, sim_app, account, method, sim_context=context)
+        h = Harness(provider, services, sim_url, sim_app, account, method, sim_context=context)
+        try:
+            yield h
+        finally:  # a notice still to be posted again goes no further than the test
+            simulator = getattr(getattr(h.sim_app, "state", None), "simulator", None)
+            if isinstance(simulator, Simulator):
+                await simulator.notices.close()
 
 
 async def _account_and_method(

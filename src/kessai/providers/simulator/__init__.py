@@ -7,7 +7,9 @@
   the provider acted, the provider's rate-limit answer, an injected error code, a 5xx from the
   provider's front), set with POST /_control and shown by GET /_control;
 - store.py: a simulator's records in kessai's own database (simulator_records), so a restart
-  keeps them as a real provider would; card data is never among them.
+  keeps them as a real provider would; card data is never among them;
+- notify.py: notices a simulator posts to the merchant, posted again after the provider's
+  growing pauses while not taken, each attempt kept (kind "notice") and in the call log.
 
 Connection refused needs no switch: point the account at a port where nothing listens.
 """

@@ -8,6 +8,8 @@ A subclass says what its provider answers; the base gives it, the same way for e
 - its records in kessai's database (store.py): `keep()` during a call, written before the
   answer goes out; `restore()` reads them back when a restarted process gets its first call;
 - a clock (kessai's sandbox clock when mounted) that /_control can move;
+- its notices to the merchant, posted again on the provider's schedule (`resend`) while not
+  taken (notify.py): `await self.notices.send(Notice(…))`;
 - one control endpoint: GET /_control shows faults, clock, scenarios and record counts;
   POST /_control sets them; GET /_records?kind= shows the records; GET/DELETE /_calls is the
   call log;
@@ -37,6 +39,7 @@ from kessai.core.clock import to_tokyo
 from kessai.providers.kit import AsgiApp, SimulatorContext
 from kessai.providers.simulator import faults
 from kessai.providers.simulator.faults import Faulty, LoseResponse, RateLimiter, ServerError, take
+from kessai.providers.simulator.notify import Notifier, Resend
 from kessai.providers.simulator.store import SimulatorStore
 
 Records = dict[str, dict[str, dict[str, Any]]]  # kind → key → data
@@ -154,6 +157,7 @@ class Simulator:
     name: ClassVar[str]  # its records in simulator_records are under this name
     rate_limit_code: ClassVar[str] = "RATE_LIMIT"  # the provider's own rate-limit answer
     scenarios: ClassVar[Scenarios] = Scenarios()
+    resend: ClassVar[Resend] = Resend()  # the provider's re-sends of a notice not taken
 
     def __init__(
         self,
@@ -184,6 +188,7 @@ class Simulator:
         self._pending: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._loaded = self.store is None
         self._loading = asyncio.Lock()
+        self.notices = Notifier(self, self.resend, self.sleep)
 
     # --- what a subclass writes ------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -295,6 +300,8 @@ class Simulator:
                 self._loaded = True
 
     async def reset(self) -> None:
+        await self.notices.close()
+        self.notices.sent.clear()
         self.forget()
         self.records, self._pending = {}, {}
         if self.store is not None:
@@ -302,6 +309,7 @@ class Simulator:
 
     # --- control ---------------------------------------------------------------------------
     async def set_control(self, body: Mapping[str, Any]) -> None:
+        schedule = Resend.parse(body["resend_pauses"]) if "resend_pauses" in body else None
         faults.apply_faults(self.faults, dict(body))
         if "rate_limit" in body:
             self._limiter.reseed(self.faults.rate_limit)
@@ -313,10 +321,14 @@ class Simulator:
             if target.tzinfo is None:
                 raise ValueError("now needs a time zone, e.g. 2026-12-01T09:00:00+09:00")
             self.clock.offset += target - self.clock.now()
+        if schedule is not None:
+            self.notices.schedule = schedule
         if body.get("reset"):
             await self.reset()
         if body.get("clear_calls"):
             self.calls.clear()
+        if body.get("resend_notice"):  # the provider posts a notice again though it was taken
+            await self.notices.once(str(body["resend_notice"]))
 
     def shown(self) -> dict[str, Any]:
         return {
@@ -326,6 +338,7 @@ class Simulator:
             "offset_seconds": self.clock.offset.total_seconds(),
             "scenarios": self.scenarios.json(),
             "records": {kind: len(keyed) for kind, keyed in self.records.items()},
+            "notices": self.notices.shown(),
         }
 
     def app(self) -> Starlette:
