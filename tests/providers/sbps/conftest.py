@@ -21,6 +21,12 @@ class Sbps(Served):
         (found,) = [t for t in state.transactions.values() if t["order_id"] == reference]
         return dict(found)
 
+    async def notice(self, reference: str) -> dict[str, Any]:
+        """The 結果CGI SBPS posted for our order_id, with its attempts (GET /_records)."""
+        kept = (await self.sim.get("/_records", params={"kind": "notice"})).json()
+        (found,) = [n for n in kept.get("notice", {}).values() if n["ref"] == reference]
+        return dict(found)
+
     async def token(self, card: str = SUCCESS_CARD) -> dict[str, str]:
         issued = (await self.sim.post("/token", json={"cc_number": card})).json()["tokenResponse"]
         return {"token": issued["token"], "token_key": issued["tokenKey"]}

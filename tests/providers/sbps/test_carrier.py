@@ -15,6 +15,8 @@ from sqlalchemy import func, select
 
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.db import transaction
+from kessai.inbox import endpoints as inbox_endpoints
+from kessai.inbox import service as inbox_service
 from kessai.inbox.models import InboundEvent
 from kessai.providers.kit import Forged, Notification
 from kessai.providers.sbps import codec, notification, requests
@@ -197,8 +199,10 @@ async def test_a_carrier_payment_with_its_result_notice(sbps: Sbps, how: str) ->
     assert back.headers["location"] == RETURN
     held = sbps.held(reference)
     assert held["method"] == "401"
-    # SBPS's 結果CGI reached kessai, which answered as SBPS expects.
-    assert (held["notice_answer"], held["notice_taken"]) == ("OK,", True)
+    # SBPS's 結果CGI reached kessai, which answered as SBPS expects: taken at once.
+    notice = await sbps.notice(reference)
+    assert (notice["answer"], notice["taken"], notice["next_at"]) == ("OK,", True, None)
+    assert len(notice["attempts"]) == 1
     (event,) = await sbps.events()
     assert (event.event, event.reference) == ("結果CGI:docomo:OK", reference)
 
@@ -264,20 +268,44 @@ async def test_a_purchase_request_sbps_would_refuse_shows_an_error_and_records_n
     assert list(sbps.simulator.purchases) == [answer["order"]["provider_reference"]]
 
 
-async def test_a_notice_kessai_does_not_answer_ok_is_not_taken(sbps: Sbps) -> None:
-    # pagecon_url leads nowhere kessai answers "OK,": SBPS keeps the notice as not taken.
-    nowhere = f"{str(sbps.api.base_url).rstrip('/')}/nowhere"
-    _, answer = await pending_carrier_order(sbps, kessai_url=nowhere)
-    reference = answer["order"]["provider_reference"]
+async def customer_pays(sbps: Sbps, answer: dict[str, Any]) -> str:
+    """The customer opens the purchase page and pays; SBPS's first 結果CGI is then posted."""
+    reference = str(answer["order"]["provider_reference"])
     async with httpx.AsyncClient(timeout=TIMEOUT) as browser:
-        await browser.get(answer["redirect_url"])
-        await browser.get(
+        assert (await browser.get(answer["redirect_url"])).status_code == 200
+        back = await browser.get(
             f"{sbps.harness.sim_url}/f01/pay", params={"order_id": reference, "result": "OK"}
         )
-    held = sbps.held(reference)
-    assert held["notice_taken"] is False
-    assert not held["notice_answer"].startswith("OK,")
+    assert back.status_code == 303
+    return reference
+
+
+async def test_a_notice_kessai_does_not_answer_ok_is_sent_again_until_the_schedule_ends(
+    sbps: Sbps,
+) -> None:
+    # pagecon_url leads nowhere kessai answers "OK,": SBPS posts it again, then gives up.
+    shown = (await sbps.sim.get("/_control")).json()["notices"]["resend_pauses"]
+    assert shown == [60.0, 120.0, 240.0, 480.0]  # SBPS's schedule as the simulator has it
+    await sbps.control(resend_pauses=[0, 0.01])
+    nowhere = f"{str(sbps.api.base_url).rstrip('/')}/nowhere"
+    _, answer = await pending_carrier_order(sbps, kessai_url=nowhere)
+    reference = await customer_pays(sbps, answer)
+    await sbps.simulator.notices.drain()
+    notice = await sbps.notice(reference)
+    assert (notice["taken"], notice["next_at"]) == (False, None)
+    assert [a["status"] for a in notice["attempts"]] == [404, 404, 404]
+    assert not any(a["answer"].startswith("OK,") for a in notice["attempts"])
+    logged = [c["result"] for c in await sbps.calls("結果CGI")]
+    assert logged == ["not_taken"] * 3
     assert await events(sbps) == 0
+
+
+async def test_the_resend_schedule_refuses_what_is_not_seconds(sbps: Sbps) -> None:
+    for bad in ([-1], ["60"], [True], 60, [1.0] * 21):
+        refused = await sbps.sim.post("/_control", json={"resend_pauses": bad})
+        assert refused.status_code == 400, bad
+    shown = (await sbps.sim.get("/_control")).json()["notices"]["resend_pauses"]
+    assert shown == [60.0, 120.0, 240.0, 480.0]
 
 
 async def test_sbps_refuses_a_commit_for_a_carrier(sbps: Sbps) -> None:
@@ -440,3 +468,68 @@ async def test_a_forged_notice_posted_to_kessai_is_refused_and_stores_nothing(sb
     assert good.status_code == 200
     assert good.content == (RECORDINGS / "webcvs_notice_response.xml").read_bytes().rstrip(b"\n")
     assert await events(sbps) == 1
+
+
+@pytest.mark.parametrize("fault", ["kessai_down", "answer_lost"])
+async def test_a_notice_kessai_failed_to_take_is_sent_again_and_acted_on_once(
+    sbps: Sbps, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    """kessai answers the first 結果CGI with HTTP 500: before storing it (down) or after
+    (the answer lost). SBPS posts it again; kessai takes it, stores one event and settles the
+    order once; a later duplicate of the taken notice changes nothing."""
+    failures: list[str] = []
+
+    async def receive_failing_once(*args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append(fault)
+            if fault == "kessai_down":
+                raise ConnectionRefusedError("simulated: kessai's database is unreachable")
+            await inbox_service.receive(*args, **kwargs)
+            raise ConnectionResetError("simulated: stored, then the answer was lost")
+        return await inbox_service.receive(*args, **kwargs)
+
+    monkeypatch.setattr(inbox_endpoints, "receive", receive_failing_once)
+    await sbps.control(resend_pauses=[0.05, 0.1, 0.2])  # growing, as SBPS's, but short
+    order, answer = await pending_carrier_order(sbps)
+    reference = await customer_pays(sbps, answer)
+
+    first = await sbps.notice(reference)
+    assert (first["taken"], [a["status"] for a in first["attempts"]]) == (False, [500])
+    assert first["next_at"] is not None  # a re-send is due
+    await sbps.simulator.notices.drain()
+    taken = await sbps.notice(reference)
+    assert failures == [fault]
+    assert [(a["status"], a["answer"]) for a in taken["attempts"]] == [
+        (500, first["attempts"][0]["answer"]),
+        (200, "OK,"),
+    ]
+    assert (taken["taken"], taken["next_at"]) == (True, None)
+    assert [c["result"] for c in await sbps.calls("結果CGI")] == ["not_taken", "ok"]
+
+    await sbps.services.dispatcher.drain()
+    (event,) = await sbps.events()
+    assert (event.event, event.reference) == ("結果CGI:docomo:OK", reference)
+    assert (await sbps.api.get(f"/api/v1/orders/{order}")).json()[
+        "payment_status_label"
+    ] == "仮売上完了"
+    settled = await sbps.history(order)
+    assert [(h["operation"], h["outcome"], h["actor"]) for h in settled] == [
+        ("authorize", "pending", "api:storefront"),
+        ("lookup", "succeeded", "webhook:sbps"),  # settled once, by the one event
+    ]
+    lookups = await sbps.calls("MG01-00101-401")
+    assert len(lookups) == 1  # one look at SBPS, for the one event
+    assert sbps.held(reference)["status"] == "2"  # one payment at SBPS, held once
+
+    # SBPS posts the taken notice once more (it lost kessai's answer): nothing changes.
+    await sbps.control(resend_notice=sbps.held(reference)["tracking_id"])
+    again = await sbps.notice(reference)
+    assert [a["status"] for a in again["attempts"]] == [500, 200, 200]
+    assert again["attempts"][-1]["answer"] == "OK,"
+    await sbps.services.dispatcher.drain()
+    assert [e.id for e in await sbps.events()] == [event.id]
+    assert await sbps.history(order) == settled
+    assert len(await sbps.calls("MG01-00101-401")) == 1
+    assert (await sbps.api.get(f"/api/v1/orders/{order}")).json()[
+        "payment_status_label"
+    ] == "仮売上完了"

@@ -15,9 +15,13 @@ SBPS's token JS does in the browser.
 merchant, the fields and sps_hashcode in SBPS's order (an error page and nothing recorded
 otherwise) and shows the carrier's page; GET /f01/pay?order_id=…&result=OK|NG is the
 customer's answer. On OK the payment is held (status 2) and the 結果CGI is posted to
-pagecon_url as a signed Shift_JIS form; the transaction keeps the answer (notice_answer) and
-whether it began "OK," (notice_taken). The customer then goes to success_url (cancel_url on NG,
-nothing held, no notice).
+pagecon_url as a signed Shift_JIS form, taken when answered HTTP 200 with a text starting
+"OK,"; not taken (no answer, an error status, another text) it is posted again 1, 2, 4 and
+8 minutes later, stopping once taken (app.RESEND, sent by the simulator base's notices). Each
+attempt is in GET /_records?kind=notice (keyed by tracking id) and GET /_calls?api=結果CGI;
+POST /_control {"resend_pauses": [seconds, …]} changes the schedule, {"resend_notice":
+"<tracking id>"} posts a taken notice once more. The customer then goes to success_url
+(cancel_url on NG, nothing held, no notice).
 
 Test cards (sandbox.py): 4111111111111111 succeeds; 4000000000000028 → 10142001 (soft),
 4000000000000655 → 10143001 (final). A sixth authorization of one order (its order_id
