@@ -164,6 +164,20 @@ async def live_services(database_url: str) -> AsyncIterator[Services]:
 
 
 @pytest.fixture
+async def prod_services(services: Services) -> AsyncIterator[Services]:
+    """The same (migrated, empty) database served as KESSAI_ENV=production."""
+    prod = build_services(
+        Settings(
+            database_url=services.settings.database_url,
+            env=Env.PRODUCTION,
+            secret_key=services.settings.secret_key,
+        )
+    )
+    yield prod
+    await prod.close()
+
+
+@pytest.fixture
 async def app_client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(services)
     transport = httpx.ASGITransport(app=app)

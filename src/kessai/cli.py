@@ -93,11 +93,13 @@ async def _preflight(settings: Settings) -> None:
                     )
                 )
             ).all()
+        from kessai.accounts.connection import connects
         from kessai.providers.installed import title_of
 
-        # "none": an account with nothing to connect to (Re:lation, MailDealer …).
+        # An account with nothing to connect to (Re:lation, Paidy …) is kept and refused
+        # when used; one on a connector this process lacks stops the start.
         missing = {
-            name: n for name, n in rows if name != "none" and name not in services.registry.names()
+            name: n for name, n in rows if connects(name) and name not in services.registry.names()
         }
         if missing:
             what = "、".join(f"{title_of(name)} {n}件" for name, n in sorted(missing.items()))

@@ -16,11 +16,10 @@ from kessai.accounts.models import PaymentMethod
 from kessai.all_models import Base
 from kessai.apikeys.service import create_key
 from kessai.core.db import transaction
-from kessai.core.settings import Env, Settings
 from kessai.history.models import ChangeRecord
 from kessai.orders.models import Order
 from kessai.payments.models import PaymentAttempt
-from kessai.services import Services, build_services
+from kessai.services import Services
 from kessai.web.app import create_app
 from tests.factories import make_method
 
@@ -49,20 +48,6 @@ async def api(services: Services, api_key: str) -> AsyncIterator[httpx.AsyncClie
     """An integrator's client: every request carries `Authorization: Bearer <key>`."""
     async with client_for(services, api_key) as client:
         yield client
-
-
-@pytest.fixture
-async def prod_services(services: Services) -> AsyncIterator[Services]:
-    """The same (migrated, empty) database served as KESSAI_ENV=production."""
-    prod = build_services(
-        Settings(
-            database_url=services.settings.database_url,
-            env=Env.PRODUCTION,
-            secret_key=services.settings.secret_key,
-        )
-    )
-    yield prod
-    await prod.close()
 
 
 async def card_method(services: Services, **flags: Any) -> PaymentMethod:

@@ -21,6 +21,7 @@ from kessai.accounts.account_schemas import (
     IntegrationOut,
     integration_out,
 )
+from kessai.accounts.connection import connects, notice
 from kessai.accounts.integrations import INTEGRATIONS
 from kessai.accounts.models import ProviderAccount
 from kessai.accounts.secrets import spec_of
@@ -53,6 +54,8 @@ def account_out(account: ProviderAccount) -> AccountOut:
         provider=account.provider,
         connector=account.connector,
         simulated=is_simulated(account.connector),
+        connected=connects(account.connector),
+        connection_notice=notice(account),
         values=service.display_values(account),
         files={k: FileInfoOut(**v) for k, v in service.file_infos(account).items()},
         missing=missing,

@@ -84,6 +84,12 @@ class AccountOut(BaseModel):
     provider: str
     connector: str
     simulated: bool
+    connected: bool = Field(
+        description="決済代行会社へ接続できる (false: 決済処理は provider_not_connected)"
+    )
+    connection_notice: str | None = Field(
+        description="接続できない場合の説明 (「決済代行会社との接続: 未対応」の理由と代わりの連携)"
+    )
     values: dict[str, Any] = Field(description="秘密情報は設定済みなら ******** 、未設定なら null")
     files: dict[str, FileInfoOut]
     missing: list[str] = Field(description="未入力の必須項目(表示名)")

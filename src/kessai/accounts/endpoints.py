@@ -42,6 +42,10 @@ class PaymentMethodOut(BaseModel):
         description="利用可能な画面: lp (LP), shop (ショップ), order_entry (受注作成)"
     )
     simulated: bool
+    connected: bool = Field(
+        description="決済代行会社へ接続できる (false: 受注登録・決済処理は provider_not_connected)"
+    )
+    connection_notice: str | None = Field(description="接続できない場合の説明")
     min_amount: int
     max_amount: int
     recurring: bool
@@ -124,6 +128,8 @@ def method_out(view: svc.MethodView) -> PaymentMethodOut:
         enabled=method.enabled,
         channels=list(method.channels or []),
         simulated=account is not None and is_simulated(account.connector),
+        connected=view.connection_notice is None,
+        connection_notice=view.connection_notice,
         min_amount=method.min_amount,
         max_amount=method.max_amount,
         recurring=method.recurring,

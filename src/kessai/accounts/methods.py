@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kessai.accounts.connection import connects, notice, require_connected
 from kessai.accounts.integrations import (
     ALL_CHANNELS,
     Channel,
@@ -102,6 +103,18 @@ def method_provider(account: ProviderAccount) -> str:
     if spec is not None and spec.provider is None:
         return OFFLINE
     return account.provider
+
+
+def connector_ready(method: PaymentMethod, account: ProviderAccount | None) -> bool:
+    """False when the method's payments go to a provider that kessai cannot connect its
+    account to (a method kessai settles alone needs no connector)."""
+    return method.provider == OFFLINE or account is None or connects(account.connector)
+
+
+def require_connector(method: PaymentMethod, account: ProviderAccount | None) -> None:
+    """409 provider_not_connected unless connector_ready."""
+    if not connector_ready(method, account):
+        require_connected(account)
 
 
 def allowed_method_types(account: ProviderAccount | None) -> list[str]:
@@ -186,6 +199,11 @@ class MethodView:
     @property
     def complete(self) -> bool:
         return not self.missing
+
+    @property
+    def connection_notice(self) -> str | None:
+        """Why nothing of this method can reach its provider; None when it can."""
+        return None if connector_ready(self.method, self.account) else notice(self.account)
 
 
 def _view(method: PaymentMethod, account: ProviderAccount | None) -> MethodView:

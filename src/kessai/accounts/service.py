@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kessai.accounts.connection import CODE as NOT_CONNECTED
+from kessai.accounts.connection import NO_CONNECTOR, connects, explanation
 from kessai.accounts.integrations import (
     ERROR_CODE,
     MASK,
@@ -60,8 +62,6 @@ NOT_SET = "(未設定)"
 NAME_LABEL = "アカウント名"
 MAX_NAME_LENGTH = 200
 MAX_FILENAME_LENGTH = 255
-# Production, no connector yet: the account is kept, a payment through it is refused.
-NO_CONNECTOR = "none"
 UNSUPPORTED_TEST = "この連携は接続テストに対応していません"
 
 
@@ -559,6 +559,9 @@ async def test_connection(services: Services, account_id: int) -> ConnectionResu
     """Log in to the provider with the account's settings (CONNECTION_TESTS per integration)."""
     async with transaction(services.sessions) as s:
         account = await get_account(s, account_id)
+    if not connects(account.connector):
+        detail = {"code": NOT_CONNECTED, "integration": account.integration}
+        return ConnectionResult(False, explanation(account.integration), detail)
     check = CONNECTION_TESTS.get(account.integration or "")
     if check is None:
         return ConnectionResult(False, UNSUPPORTED_TEST, {"integration": account.integration})

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kessai.accounts.methods import require_connector
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.carddata import looks_like_pan
 from kessai.core.clock import to_tokyo
@@ -123,6 +124,7 @@ async def create_order(session: AsyncSession, data: OrderCreate, now: datetime) 
     account = (
         None if method.account_id is None else await session.get(ProviderAccount, method.account_id)
     )
+    require_connector(method, account)  # an order nothing could ever be sent for
     # 電算システム: the 17-digit 取引ID (固有値 + 乱数) is the order's reference from the start.
     reference = await densan_transaction_id(session, account) if densan.is_densan(account) else None
     if data.customer_id is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
+from kessai.accounts.connection import connects, not_connected
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.errors import Conflict, InvalidInput, RuleRefused
 from kessai.orders.models import Order
@@ -172,6 +173,15 @@ def _authorization_reference(order: Order) -> str:
 
 
 def decide(f: OrderFacts, req: ActionRequest) -> Plan:
+    plan = _decide(f, req)
+    account = f.account
+    if isinstance(plan, Call) and account is not None and not connects(account.connector):
+        # Nothing can reach the provider: refused before the write-ahead, no 決済履歴.
+        return Refuse(not_connected(account.integration, account.id))
+    return plan
+
+
+def _decide(f: OrderFacts, req: ActionRequest) -> Plan:
     action = Action(req.action)
     if action is Action.AUTHORIZE:
         return _authorize(f, req, action)

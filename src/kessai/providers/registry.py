@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kessai.accounts.connection import require_connected
 from kessai.accounts.models import ProviderAccount
 from kessai.core.clock import Clock
 from kessai.core.errors import Conflict
@@ -35,7 +36,9 @@ class ConnectorRegistry:
         self.settings_of: Callable[[ProviderAccount], Mapping[str, Any]] = lambda a: a.settings
 
     def connector_for(self, account: ProviderAccount) -> object:
-        """The connector serving this account, built from its decrypted settings."""
+        """The connector serving this account, built from its decrypted settings; 409
+        provider_not_connected for an account kessai cannot connect (nothing is built)."""
+        require_connected(account)
         key = (account.connector, account.id)
         if key in self._built:
             return self._built[key]

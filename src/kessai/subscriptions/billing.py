@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kessai.accounts.connection import connects, explanation
 from kessai.core.clock import to_tokyo, tokyo_date
 from kessai.core.db import database_failure, transaction
 from kessai.core.errors import (
@@ -220,6 +221,11 @@ class BillingRun:
                     reason = _not_billable(row, today)
                     if reason is not None:
                         decided.append(_skipped(target, reason))
+                        continue
+                    if not connects(row.account_connector):
+                        # Refused before the claim: no child order, the cycle stays due.
+                        refusal = explanation(row.account_integration)
+                        decided.append(_refused(target, refusal))
                         continue
                     claims.append(_claim_of(row, today))
                     targets.append(target)
@@ -470,6 +476,10 @@ def _data(target: _Target, state: ChildState | None) -> dict[str, Any]:
 
 def _result(target: _Target, state: ChildState, status: ItemStatus, message: str) -> ItemResult:
     return ItemResult(target.key, status, message, _data(target, state))
+
+
+def _refused(target: _Target, reason: str) -> ItemResult:
+    return ItemResult(target.key, ItemStatus.FAILED, reason, _data(target, None))
 
 
 def _skipped(target: _Target, reason: str) -> ItemResult:

@@ -227,6 +227,7 @@ _BILLING_COLUMNS = (
     PaymentMethod.name.label("method_name"),
     PaymentMethod.account_id.label("method_account_id"),
     ProviderAccount.integration.label("account_integration"),
+    ProviderAccount.connector.label("account_connector"),
     CustomerCard.member_id,
     CustomerCard.card_seq,
     CustomerCard.account_id.label("card_account_id"),

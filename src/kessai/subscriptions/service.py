@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kessai.accounts.models import PaymentMethod
+from kessai.accounts.methods import require_connector
+from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.core.clock import tokyo_date
 from kessai.core.errors import Conflict, InvalidInput
 from kessai.customers.models import Customer, CustomerCard
@@ -129,6 +130,8 @@ async def create_subscription(
             f"支払い方法「{method.name}」は定期受注に利用できません",
             code="payment_method_not_recurring",
         )
+    account = None if method.account_id is None else await s.get(ProviderAccount, method.account_id)
+    require_connector(method, account)  # no cycle of it could ever be billed
     card_id: int | None = None
     if kind is caps.MethodKind.CARD:
         if data.card_id is None:
