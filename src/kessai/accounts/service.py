@@ -131,13 +131,18 @@ def file_infos(account: ProviderAccount) -> dict[str, dict[str, Any]]:
 # ---------------------------------------------------------------------------------- saving
 
 
-def _connector_for(services: Services, spec: IntegrationSpec) -> str:
+def connector_for(services: Services, spec: IntegrationSpec) -> str:
     """The declared connector reading this integration's settings; without one, the
     simulated connector in the sandbox and none in production."""
     real = BY_INTEGRATION.get(spec.code)
     if real is not None and not real.sandbox_only:
         return real.name
     return SIMULATED if services.settings.sandbox else NO_CONNECTOR
+
+
+def new_account_notice(services: Services, spec: IntegrationSpec) -> str | None:
+    """What the 新規登録 form says when an account of `spec` would connect to nothing."""
+    return None if connects(connector_for(services, spec)) else explanation(spec.code)
 
 
 def _control(text: str) -> bool:
@@ -474,7 +479,7 @@ async def create_account(
             provider=spec.provider or spec.code,
             integration=spec.code,
             name=clean_name,
-            connector=_connector_for(services, spec),
+            connector=connector_for(services, spec),
             settings={},
             secrets={},
             created_at=now,

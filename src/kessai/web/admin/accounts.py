@@ -11,6 +11,7 @@ from kessai.accounts import (
     key_exchange,
 )
 from kessai.accounts import service as accounts
+from kessai.accounts.connection import notice
 from kessai.accounts.integrations import (
     INTEGRATIONS,
     IntegrationSpec,
@@ -50,6 +51,7 @@ class AccountRow:
     name: str
     missing: list[str]
     editable: bool
+    connection_notice: str | None  # connection.notice: kessai cannot reach its provider
 
     @property
     def complete(self) -> bool:
@@ -152,6 +154,9 @@ def add_account_routes(router: APIRouter, ctx: AdminContext) -> None:
                 "errors": errors,
                 "retype_secrets": posted is not None and posted.secrets_typed and errors.count,
                 "missing": accounts.missing_fields(account) if account is not None else [],
+                "connection_notice": notice(account)
+                if account is not None
+                else accounts.new_account_notice(ctx.services, spec),
                 "actions": _actions(spec, stored),
                 "key_exchange": _key_exchange(spec, account),
                 "history": history,
@@ -176,6 +181,7 @@ def add_account_routes(router: APIRouter, ctx: AdminContext) -> None:
                     name=account.name,
                     missing=accounts.missing_fields(account) if spec else [],
                     editable=spec is not None,
+                    connection_notice=notice(account),
                 )
             )
         return render(request, "accounts.html", {"nav": "accounts", "rows": rows})
@@ -186,10 +192,20 @@ def add_account_routes(router: APIRouter, ctx: AdminContext) -> None:
         for account in await all_accounts():
             if account.integration:
                 counts[account.integration] = counts.get(account.integration, 0) + 1
+        unconnected = {
+            spec.code
+            for spec in INTEGRATIONS
+            if accounts.new_account_notice(ctx.services, spec) is not None
+        }
         return render(
             request,
             "account_choose.html",
-            {"nav": "accounts", "integrations": INTEGRATIONS, "counts": counts},
+            {
+                "nav": "accounts",
+                "integrations": INTEGRATIONS,
+                "counts": counts,
+                "unconnected": unconnected,
+            },
         )
 
     @router.get("/settings/accounts/new/{code}", summary="外部連携アカウント新規登録")

@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
+from kessai.accounts.connection import NOTICE as NOT_CONNECTED
 from kessai.core.db import transaction
 from kessai.core.errors import KessaiError
 from kessai.services import Services
@@ -141,6 +142,7 @@ def render(
         "services": getattr(request.state, "services", None),
         "flash": FLASHES.get(request.cookies.get(FLASH_COOKIE, "")),
         "Permission": Permission,
+        "NOT_CONNECTED": NOT_CONNECTED,
         "nav": "",
     }
     ctx.update(context or {})
