@@ -6,18 +6,22 @@ such accounts with its simulated connector (the admin's side:
 tests/admin/test_not_connected_ui.py).
 """
 
+import re
 from collections.abc import AsyncIterator
 from datetime import date
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
+from kessai.accounts.integrations import integration
 from kessai.core.db import transaction
 from kessai.customers.models import Customer
 from kessai.jobs.service import submit
 from kessai.orders.models import Order
 from kessai.payments.models import PaymentAttempt
+from kessai.providers.installed import PROVIDERS
 from kessai.services import Services
 from kessai.subscriptions.models import Subscription
 from tests.accounts.unconnected import (
@@ -237,3 +241,15 @@ async def test_the_sandbox_still_simulates_such_an_account(services: Services) -
         r = await sandbox.post(f"/api/v1/orders/{r.json()['id']}/payment/authorize", json={})
         assert r.status_code == 200, r.text
         assert r.json()["outcome"] in ("succeeded", "pending")
+
+
+def test_the_readme_names_the_integrations_kessai_connects_to() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## 接続できる外部連携アカウント", 1)[1].split("(one line each", 1)[0]
+    connected = {
+        integration(code).name
+        for p in PROVIDERS
+        if not p.sandbox_only
+        for code in ([p.integration] if p.integration else []) + sorted(p.other_integrations)
+    }
+    assert set(re.findall(r"「([^」]+)」", section)) == connected
