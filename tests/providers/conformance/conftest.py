@@ -1,13 +1,14 @@
-"""Each declared provider that has a sandbox, under test (see harness.py)."""
+"""Each declared provider that has a sandbox, under test (see harness.py), on SQLite and on
+PostgreSQL (tests/conftest.py's backends): the simulator keeps its records in that database."""
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from kessai.providers.installed import PROVIDERS
 from kessai.providers.kit import Provider
-from tests.providers.conformance.harness import Harness, harness_for
+from kessai.services import Services
+from tests.providers.conformance.harness import Harness, harness_on
 
 UNDER_TEST = [p for p in PROVIDERS if p.sandbox is not None]
 
@@ -19,8 +20,6 @@ def provider(request: pytest.FixtureRequest) -> Provider:
 
 
 @pytest.fixture
-async def harness(
-    provider: Provider, sqlite_template: Path, tmp_path: Path
-) -> AsyncIterator[Harness]:
-    async with harness_for(provider, sqlite_template, tmp_path) as h:
+async def harness(provider: Provider, live_services: Services) -> AsyncIterator[Harness]:
+    async with harness_on(provider, live_services) as h:
         yield h

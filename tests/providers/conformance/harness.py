@@ -1,5 +1,6 @@
-"""One provider under test: kessai's services on a fresh SQLite database, the provider's own
-simulator served over real loopback HTTP, an account and a card method on it.
+"""One provider under test: kessai's services on the test's database (SQLite or PostgreSQL,
+`harness_on`), the provider's own simulator served over real loopback HTTP with its records
+in that database, an account and a card method on it.
 
 Everything provider-specific comes from the provider's declaration (its provider.py): the
 account settings, the test inputs, the simulator and its fault switches, how charges are
