@@ -149,6 +149,7 @@ class Harness:
             finally:
                 self.sim_url, self.sim_app = old_url, old_app
                 await self._point_at(old_url)
+                await _stop_notices(app)  # that process ends here, its re-sends with it
 
     async def _point_at(self, base_url: str) -> None:
         settings = dict(self.account.settings)
@@ -292,9 +293,14 @@ async def harness_on(
         try:
             yield h
         finally:  # a notice still to be posted again goes no further than the test
-            simulator = getattr(getattr(h.sim_app, "state", None), "simulator", None)
-            if isinstance(simulator, Simulator):
-                await simulator.notices.close()
+            await _stop_notices(h.sim_app)
+
+
+async def _stop_notices(sim_app: Any) -> None:
+    """Stop the re-sends a simulator still has to come (the simulator base's notices)."""
+    simulator = getattr(getattr(sim_app, "state", None), "simulator", None)
+    if isinstance(simulator, Simulator):
+        await simulator.notices.close()
 
 
 async def _account_and_method(
