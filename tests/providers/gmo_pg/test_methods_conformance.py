@@ -1,6 +1,7 @@
 """The conformance promises for every GMO PG method beside the card (PayPay, キャリア決済,
 楽天ペイ, LINE Pay, au PAY, コンビニ, Pay-easy, 銀行振込), on the conformance harness: kessai
-on a fresh SQLite database, GMO's simulator over real loopback HTTP, the declared connector.
+on SQLite and on PostgreSQL, GMO's simulator over real loopback HTTP with its records in that
+database, the declared connector.
 
 Each method, where the customer acts at the provider (approves at the wallet, pays a slip):
 authorize leaves the order waiting, the customer acts, 決済照会 settles it; then capture,
@@ -12,7 +13,6 @@ call; the account's secrets never reach the database or the logs.
 
 import dataclasses
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,8 +26,9 @@ from kessai.orders.models import Order
 from kessai.providers.gmo_pg.methods import BY_KEY, SLIP_BY_KEY, pay_type_of
 from kessai.providers.gmo_pg.provider import PROVIDER
 from kessai.providers.gmo_pg.sim.config import TEST_SHOP_PASS
+from kessai.services import Services
 from tests.factories import make_order
-from tests.providers.conformance.harness import Harness, harness_for
+from tests.providers.conformance.harness import Harness, harness_on
 
 CUSTOMER = {
     "customer_name": "山田花子",
@@ -138,11 +139,9 @@ class Case:
 
 
 @pytest.fixture(params=METHODS, ids=IDS)
-async def case(
-    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
-) -> AsyncIterator[Case]:
+async def case(request: pytest.FixtureRequest, live_services: Services) -> AsyncIterator[Case]:
     method_type, source, key = request.param
-    async with harness_for(PROVIDER, sqlite_template, tmp_path) as h:
+    async with harness_on(PROVIDER, live_services) as h:
         now = h.services.clock.now()
         async with transaction(h.services.sessions) as s:
             method = PaymentMethod(
