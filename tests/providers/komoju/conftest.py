@@ -63,11 +63,11 @@ async def shop(live_services: Services) -> AsyncIterator[Shop]:
         {"code": "wechat", "method_type": "wechat_pay"},
         {"code": "alipay", "method_type": "alipay"},
     ]
-    async with served_on(PROVIDER, live_services, methods, webhook_delay_seconds=0.01) as served:
+    async with served_on(PROVIDER, live_services, methods, resend_pauses=[0.01] * 3) as served:
         shop = Shop(served.harness, served.api, served.sim, served.api_url)
         await shop.control(
             webhook_url=f"{shop.api_url}/webhooks/komoju/{shop.account_id}",
             webhook_secret=SANDBOX_WEBHOOK_SECRET,
         )
         yield shop
-        await shop.simulator.idle()
+        await shop.simulator.notices.drain()

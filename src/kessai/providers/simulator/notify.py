@@ -9,7 +9,8 @@ status, or an answer other than the agreed one. `Notifier` does it once for ever
   for this simulator (tests shorten it), `GET /_control` shows it;
 - `send(notice)`: the first attempt at once (the provider waits for it before the customer
   goes back to the shop), the re-sends in the background on the simulator's sleep, stopping
-  at the first attempt taken;
+  at the first attempt taken; `start(notice)`: every attempt in the background (a webhook
+  that follows an API call's answer);
 - each attempt kept in the notice's record, kind "notice" (`GET /_records?kind=notice`: its
   attempts with time, HTTP status and answer, whether it was taken, when the next re-send is
   due) and logged in the call log under the notice's name (`GET /_calls?api=結果CGI`: result
@@ -117,6 +118,11 @@ class Notifier:
             self._start(self._resend(notice))
         return False
 
+    def start(self, notice: Notice) -> None:
+        """Every attempt in the background, the first at once."""
+        self.sent[notice.key] = notice
+        self._start(self._deliver(notice))
+
     async def once(self, key: str) -> bool:
         """Post a notice sent before once more, taken or not (the duplicate fault)."""
         notice = self.sent.get(key)
@@ -147,6 +153,10 @@ class Notifier:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, notice: Notice) -> None:
+        if not await self._attempt(notice, self._pause(0)):
+            await self._resend(notice)
 
     async def _resend(self, notice: Notice) -> None:
         resent = 0

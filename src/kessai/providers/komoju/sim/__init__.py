@@ -16,8 +16,10 @@ Create Payment).
 
 Webhooks: with "webhook_url" and "webhook_secret" set (POST /_control), every payment change
 is posted as an event (payment.authorized, .captured, .cancelled, .refunded, .failed) with
-X-Komoju-ID, X-Komoju-Event and X-Komoju-Signature (hex HMAC-SHA256 of the body), retried
-"webhook_retries" times "webhook_delay_seconds" apart while the answer is not 2xx.
+X-Komoju-ID, X-Komoju-Event and X-Komoju-Signature (hex HMAC-SHA256 of the body), posted
+again three times a minute apart while the answer is not 2xx (app.RESEND, the simulator
+base's notices: each attempt in GET /_records?kind=notice by event id and GET
+/_calls?api=<event type>; POST /_control {"resend_pauses": [seconds, …]} changes it).
 Faults as every simulator (POST /_control), by API name (CreatePayment, GetSession …).
 """
 

@@ -2,12 +2,10 @@
 checked like KOMOJU, the customer's session page, webhooks sent back signed;
 /_control, /_records and /_calls come from the base."""
 
-import asyncio
 import base64
 import binascii
 import html
 import json
-import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -15,7 +13,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 from starlette.applications import Starlette
 from starlette.datastructures import URL
 from starlette.requests import Request
@@ -29,9 +26,8 @@ from kessai.providers.komoju.webhook import signature
 from kessai.providers.simulator import base
 from kessai.providers.simulator.base import Call, Records, ResponseLost, Scenarios
 from kessai.providers.simulator.faults import InjectError, LoseResponse, RateLimit, ServerError
+from kessai.providers.simulator.notify import Notice, Resend
 from kessai.providers.simulator.store import SimulatorStore
-
-log = logging.getLogger("kessai.sim.komoju")
 
 SIMULATOR = "komoju"
 TEST_SECRET_KEY = "sk_test_kessaisimulator0001"  # noqa: S105 - the simulator's public test key
@@ -47,6 +43,9 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"payments/(?P<id>[^/]+)/cancel"), "CancelPayment"),
     ("POST", re.compile(r"payments/(?P<id>[^/]+)/refund"), "RefundPayment"),
 ]
+# A webhook not answered 2xx is posted again three times, a minute apart (the simulator's
+# schedule, not one read from KOMOJU).
+RESEND = Resend((60.0, 60.0, 60.0))
 
 
 @dataclass
@@ -60,17 +59,7 @@ class SimulatorConfig:
     server_error: ServerError | None = None
     webhook_url: str | None = None
     webhook_secret: str | None = None
-    webhook_retries: int = 3
-    webhook_delay_seconds: float = 60.0
     sleep: Callable[[float], Awaitable[None]] | None = None
-
-
-@dataclass
-class Delivery:
-    event_id: str
-    event: str
-    attempts: int = 0
-    delivered: bool = False
 
 
 class Simulator(base.Simulator):
@@ -80,6 +69,7 @@ class Simulator(base.Simulator):
     name = SIMULATOR
     rate_limit_code = "too_many_requests"  # HTTP 429
     scenarios = Scenarios(cards={card: code for card, code in CARDS.items() if code != "ok"})
+    resend = RESEND
 
     def __init__(
         self, config: SimulatorConfig | None = None, ctx: SimulatorContext | None = None
@@ -88,8 +78,6 @@ class Simulator(base.Simulator):
         super().__init__(ctx, config=config)
         self.config = config
         self.state = State(self.now)
-        self.deliveries: list[Delivery] = []
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -112,7 +100,7 @@ class Simulator(base.Simulator):
         self.state.records.clear()
 
     def control(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        names = ("webhook_url", "webhook_secret", "webhook_retries", "webhook_delay_seconds")
+        names = ("webhook_url", "webhook_secret")
         for name in names:
             if name in body:
                 setattr(self.config, name, body[name])
@@ -236,38 +224,26 @@ class Simulator(base.Simulator):
         return body, headers
 
     def _send(self, kind: str, payment: Mapping[str, Any]) -> None:
+        """The event posted after the call's answer, again on RESEND while not 2xx."""
         if not (self.config.webhook_url and self.config.webhook_secret):
             return
         event = self.event(kind, payment)
-        delivery = Delivery(event["id"], kind)
-        self.deliveries.append(delivery)
-        task = asyncio.get_running_loop().create_task(
-            self._deliver(self.config.webhook_url, event, delivery)
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _deliver(self, url: str, event: dict[str, Any], delivery: Delivery) -> None:
-        """The first try, then `webhook_retries` more while kessai's answer is not 2xx."""
         body, headers = self.signed(event)
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as client:
-            for attempt in range(self.config.webhook_retries + 1):
-                if attempt:
-                    await self.sleep(self.config.webhook_delay_seconds)
-                delivery.attempts += 1
-                try:
-                    async with client.post(url, data=body, headers=headers) as response:
-                        if 200 <= response.status < 300:
-                            delivery.delivered = True
-                            return
-                except (aiohttp.ClientError, TimeoutError):
-                    pass
-        log.info("webhook %s not delivered after %d attempts", delivery.event_id, attempt + 1)
+        self.notices.start(
+            Notice(
+                api=kind,
+                key=str(event["id"]),
+                ref=str(payment.get("id") or ""),
+                url=self.config.webhook_url,
+                body=body,
+                headers=headers,
+                taken=_taken,
+            )
+        )
 
-    async def idle(self) -> None:
-        """Wait until every webhook has been delivered or given up (tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+def _taken(status: int, _answer: str) -> bool:
+    return 200 <= status < 300
 
 
 def _check_auth(api: str, header: str) -> None:
