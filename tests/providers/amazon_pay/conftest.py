@@ -35,7 +35,7 @@ class Shop(Served):
 async def shop(live_services: Services) -> AsyncIterator[Shop]:
     method = {"code": "amazon-pay", "name": "Amazon Pay", "method_type": "amazon_pay_v2"}
     async with served_on(
-        PROVIDER, live_services, [{**method, "cancel_api_link": True}], ipn_delay_seconds=0.01
+        PROVIDER, live_services, [{**method, "cancel_api_link": True}], resend_pauses=[0.01] * 3
     ) as served:
         yield Shop(served.harness, served.api, served.sim, served.api_url)
-        await served.simulator.ipn_idle()
+        await served.simulator.notices.drain()

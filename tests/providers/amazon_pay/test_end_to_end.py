@@ -98,10 +98,12 @@ async def test_ipn_comes_back_verified_and_changes_nothing_amazon_does_not_say(s
     await shop.control(ipn_url=f"{shop.api_url}/webhooks/amazon_pay/{shop.account_id}")
     order = await shop.order()
     await shop.act(order["id"], "authorize")
-    await shop.simulator.ipn_idle()
+    await shop.simulator.notices.drain()
     await shop.services.dispatcher.drain()
-    (delivery,) = shop.simulator.ipn
-    assert (delivery.delivered, delivery.attempts) == (True, 1)
+    (notice,) = (
+        (await shop.sim.get("/_records", params={"kind": "notice"})).json()["notice"].values()
+    )
+    assert (notice["taken"], len(notice["attempts"])) == (True, 1)
     (event,) = await shop.events()
     assert (event.event, event.status) == ("CHARGE.STATE_CHANGE", "applied")
     assert "一致しています" in (event.result or "")
@@ -109,12 +111,17 @@ async def test_ipn_comes_back_verified_and_changes_nothing_amazon_does_not_say(s
 
 async def test_ipn_is_retried_until_kessai_takes_it(shop: Shop) -> None:
     # Nothing listens at first (an unknown account: 404), as SNS meets a broken endpoint.
-    await shop.control(ipn_url=f"{shop.api_url}/webhooks/amazon_pay/999999", ipn_retries=2)
+    await shop.control(
+        ipn_url=f"{shop.api_url}/webhooks/amazon_pay/999999", resend_pauses=[0.01, 0.02]
+    )
     order = await shop.order()
     await shop.act(order["id"], "authorize")
-    await shop.simulator.ipn_idle()
-    (delivery,) = shop.simulator.ipn
-    assert (delivery.delivered, delivery.attempts) == (False, 3)
+    await shop.simulator.notices.drain()
+    (notice,) = (
+        (await shop.sim.get("/_records", params={"kind": "notice"})).json()["notice"].values()
+    )
+    assert (notice["taken"], [a["status"] for a in notice["attempts"]]) == (False, [404] * 3)
+    assert [c["result"] for c in await shop.calls("IPN")] == ["not_taken"] * 3
     assert await shop.events() == []
 
 

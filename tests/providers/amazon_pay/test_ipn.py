@@ -105,7 +105,7 @@ async def test_an_ipn_that_overtakes_the_authorization_answer_waits_for_it(shop:
     await shop.harness.use(held.hold)
     acting = asyncio.create_task(shop.act(order["id"], "authorize"))
     await held.acted.wait()
-    await shop.simulator.ipn_idle()
+    await shop.simulator.notices.drain()
     await shop.services.dispatcher.drain()
     (event,) = await shop.events()
     assert event.status == "waiting", event.result

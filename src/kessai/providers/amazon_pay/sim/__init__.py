@@ -20,8 +20,10 @@ AmazonRejected / ProcessingFailure on Create Charge overrides the method.
 
 A charge authorizes for 30 days (then Canceled, ExpiredUnused). IPN: with "ipn_url" set
 (POST /_control), each charge or refund change is posted as an SNS Notification signed
-(SignatureVersion 2) with the certificate sns_signing_cert.pem, retried "ipn_retries" times
-"ipn_delay_seconds" apart while the answer is not 2xx.
+(SignatureVersion 2) with the certificate sns_signing_cert.pem, posted again three times
+20 seconds apart while the answer is not 2xx (app.RESEND, the simulator base's notices: each
+attempt in GET /_records?kind=notice by MessageId and GET /_calls?api=IPN; POST /_control
+{"resend_pauses": [seconds, …]} changes it).
 
 Faults (POST /_control, GET /_control): latency_seconds, lose_response, rate_limit (429
 TooManyRequests), inject_error (400 with that reasonCode), server_error, as every simulator

@@ -2,12 +2,10 @@
 like Amazon, the Sandbox buyer's checkout page, IPN sent back over SNS; /_control, /_records
 and /_calls come from the base."""
 
-import asyncio
 import base64
 import hashlib
 import html
 import json
-import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -16,7 +14,6 @@ from importlib.resources import files
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -35,15 +32,17 @@ from kessai.providers.kit import AsgiApp, SimulatorContext
 from kessai.providers.simulator import base
 from kessai.providers.simulator.base import Call, LostResponse, Records, ResponseLost
 from kessai.providers.simulator.faults import InjectError, LoseResponse, RateLimit, ServerError
+from kessai.providers.simulator.notify import Notice, Resend
 from kessai.providers.simulator.store import SimulatorStore
-
-log = logging.getLogger("kessai.sim.amazon_pay")
 
 SIMULATOR = "amazon_pay"
 SANDBOX_PUBLIC_KEY_ID = "SANDBOX-KESSAISIMULATORKEY01"
 SANDBOX_MERCHANT_ID = "A1KESSAISIM01"
 SANDBOX_STORE_ID = "amzn1.application-oa2-client.0123456789abcdef0123456789abcdef"
 TOPIC_ARN = "arn:aws:sns:us-west-2:000000000000:A1KESSAISIM01"
+IPN = "IPN"  # the notices' name in the call log
+# SNS's default delivery policy for an HTTP(S) endpoint: three retries, 20 seconds apart.
+RESEND = Resend((20.0, 20.0, 20.0))
 MAX_CLOCK_SKEW = timedelta(minutes=15)
 
 # (method, path pattern) → API name; the path is what follows /v2/ (or /sandbox/v2/, /live/v2/).
@@ -92,18 +91,7 @@ class SimulatorConfig:
     inject_error: InjectError | None = None
     server_error: ServerError | None = None
     ipn_url: str | None = None
-    ipn_retries: int = 3  # SNS's immediate-retry phase for an HTTP endpoint
-    ipn_delay_seconds: float = 20.0
     sleep: Callable[[float], Awaitable[None]] | None = None
-
-
-@dataclass
-class IpnDelivery:
-    message_id: str
-    object_type: str
-    object_id: str
-    attempts: int = 0
-    delivered: bool = False
 
 
 class Simulator(base.Simulator):
@@ -113,6 +101,7 @@ class Simulator(base.Simulator):
 
     name = SIMULATOR
     rate_limit_code = "TooManyRequests"  # HTTP 429
+    resend = RESEND
 
     def __init__(
         self, config: SimulatorConfig | None = None, ctx: SimulatorContext | None = None
@@ -127,8 +116,6 @@ class Simulator(base.Simulator):
         sns_key = load_pem_private_key(_pem("sns_signing_key.pem"), password=None)
         assert isinstance(sns_key, rsa.RSAPrivateKey)
         self.sns_key = sns_key
-        self.ipn: list[IpnDelivery] = []
-        self._ipn_tasks: set[asyncio.Task[None]] = set()
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -159,7 +146,7 @@ class Simulator(base.Simulator):
         self.state.records.clear()
 
     def control(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        names = ("ipn_url", "ipn_retries", "ipn_delay_seconds")
+        names = ("ipn_url",)
         for name in names:
             if name in body:
                 setattr(self.config, name, body[name])
@@ -373,44 +360,31 @@ class Simulator(base.Simulator):
             self._send_ipn(object_type, object_id, permission)
 
     def _send_ipn(self, object_type: str, object_id: str, permission: str) -> None:
+        """POST like SNS, again on RESEND while the answer is no 2xx."""
         url = self.config.ipn_url
         if not url:
             return
         envelope = self.envelope(object_type, object_id, permission)
-        delivery = IpnDelivery(envelope["MessageId"], object_type, object_id)
-        self.ipn.append(delivery)
-        task = asyncio.get_running_loop().create_task(self._deliver(url, envelope, delivery))
-        self._ipn_tasks.add(task)
-        task.add_done_callback(self._ipn_tasks.discard)
+        self.notices.start(
+            Notice(
+                api=IPN,
+                key=envelope["MessageId"],
+                ref=object_id,
+                url=url,
+                body=json.dumps(envelope).encode(),
+                headers={
+                    "content-type": "text/plain; charset=UTF-8",
+                    "x-amz-sns-message-type": "Notification",
+                    "x-amz-sns-message-id": envelope["MessageId"],
+                    "x-amz-sns-topic-arn": TOPIC_ARN,
+                },
+                taken=_taken,
+            )
+        )
 
-    async def _deliver(self, url: str, envelope: dict[str, str], delivery: IpnDelivery) -> None:
-        """POST like SNS: the first try and `ipn_retries` more while the answer is no 2xx."""
-        body = json.dumps(envelope).encode()
-        headers = {
-            "content-type": "text/plain; charset=UTF-8",
-            "x-amz-sns-message-type": "Notification",
-            "x-amz-sns-message-id": envelope["MessageId"],
-            "x-amz-sns-topic-arn": TOPIC_ARN,
-        }
-        timeout = aiohttp.ClientTimeout(total=15)
-        async with aiohttp.ClientSession(timeout=timeout) as client:
-            for attempt in range(self.config.ipn_retries + 1):
-                if attempt:
-                    await self.sleep(self.config.ipn_delay_seconds)
-                delivery.attempts += 1
-                try:
-                    async with client.post(url, data=body, headers=headers) as response:
-                        if 200 <= response.status < 300:
-                            delivery.delivered = True
-                            return
-                except (aiohttp.ClientError, TimeoutError):
-                    pass
-        log.info("IPN %s not delivered after %d attempts", delivery.message_id, attempt + 1)
 
-    async def ipn_idle(self) -> None:
-        """Wait until every IPN has been delivered or given up (tests)."""
-        while self._ipn_tasks:
-            await asyncio.gather(*list(self._ipn_tasks), return_exceptions=True)
+def _taken(status: int, _answer: str) -> bool:
+    return 200 <= status < 300
 
 
 def _error(refused: ApiError) -> dict[str, Any]:
