@@ -161,3 +161,16 @@ async def test_control_shortens_the_schedule_and_posts_a_taken_notice_again() ->
         await control(http, reset=True)
         assert sim.records == {}
         assert (await http.post("/_control", json={"resend_notice": "n-1"})).status_code == 400
+
+
+async def test_start_makes_every_attempt_in_the_background() -> None:
+    sleeps = Sleeps()
+    sim = BellSimulator(sleep=sleeps)
+    shop = Shop((502, "bad gateway"))
+    async with serve(shop.app()) as shop_url:
+        sim.notices.start(ring(shop_url))
+        assert shop.bodies == []  # nothing posted before the caller goes on
+        await sim.notices.drain()
+    assert sleeps.seconds == [60.0]
+    assert [a["status"] for a in sim.records["notice"]["n-1"]["attempts"]] == [502, 200]
+    assert sim.records["notice"]["n-1"]["taken"] is True
