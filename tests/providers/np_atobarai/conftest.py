@@ -1,14 +1,15 @@
-"""NP後払い end to end (tests.providers.served): the tests drive kessai's API only."""
+"""NP後払い end to end (tests.providers.served): the tests drive kessai's API only, on SQLite and
+PostgreSQL."""
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kessai.providers.np_atobarai.provider import PROVIDER
 from kessai.providers.np_atobarai.sandbox import TEST_BUYER
-from tests.providers.served import Served, served
+from kessai.services import Services
+from tests.providers.served import Served, served_on
 
 SHIPMENT = {
     "shipped_on": "2026-03-02",
@@ -39,6 +40,7 @@ class Np(Served):
 
 
 @pytest.fixture
-async def np(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Np]:
-    async with served(PROVIDER, sqlite_template, tmp_path) as shop:
+async def np(live_services: Services) -> AsyncIterator[Np]:
+    """On each backend (SQLite, PostgreSQL): the simulator keeps its records in that database."""
+    async with served_on(PROVIDER, live_services) as shop:
         yield Np(shop.harness, shop.api, shop.sim, shop.api_url)
