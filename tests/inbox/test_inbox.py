@@ -1,9 +1,8 @@
 """The webhook inbox, /webhooks/<provider>/<account>: GMO PG's 結果通知 against its simulator,
-and the simulated provider's signed notifications."""
+and the simulated provider's signed notifications, on SQLite and PostgreSQL."""
 
 import base64
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,23 +18,24 @@ from kessai.providers.gmo_pg import codec
 from kessai.providers.gmo_pg.sim.config import TEST_SHOP_ID
 from kessai.providers.installed import BY_NAME
 from kessai.providers.vault import ProviderUnreachable
+from kessai.services import Services
 from kessai.webhooks.signing import sign
-from tests.providers.conformance.harness import Harness, harness_for
+from tests.providers.conformance.harness import Harness, harness_on
 from tests.web.conftest import client_for, new_key
 
 SECRET = "whsec_" + base64.b64encode(b"kessai-test-webhook-secret-32byt").decode()
 
 
 @pytest.fixture
-async def gmo(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Harness]:
-    async with harness_for(BY_NAME["gmo_pg"], sqlite_template, tmp_path) as h:
+async def gmo(live_services: Services) -> AsyncIterator[Harness]:
+    async with harness_on(BY_NAME["gmo_pg"], live_services) as h:
         h.services.dispatcher.retry_pause = 0.01  # type: ignore[attr-defined]
         yield h
 
 
 @pytest.fixture
-async def fake(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Harness]:
-    async with harness_for(BY_NAME["fake"], sqlite_template, tmp_path) as h:
+async def fake(live_services: Services) -> AsyncIterator[Harness]:
+    async with harness_on(BY_NAME["fake"], live_services) as h:
         async with transaction(h.services.sessions) as s:
             row = await s.get(ProviderAccount, h.account.id)
             assert row is not None
