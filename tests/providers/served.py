@@ -2,15 +2,13 @@
 provider's simulator (also over loopback), an API client carrying an admin key, and a
 client of the simulator itself (its /_control and /_calls, the simulator base's).
 
-`served` runs on a fresh SQLite copy, `served_on` on the test's own services (SQLite or
-PostgreSQL, kessai's clock shared with the simulator) and yields a `Served` with the helpers
-every room's tests use.
+`served_on` runs on the test's own services (SQLite or PostgreSQL, kessai's clock shared with
+the simulator) and yields a `Served` with the helpers every room's tests use.
 """
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +21,7 @@ from kessai.providers.kit import Provider
 from kessai.services import Services
 from kessai.web.app import create_app
 from tests.loopback import serve
-from tests.providers.conformance.harness import Harness, harness_for, harness_on
+from tests.providers.conformance.harness import Harness, harness_on
 from tests.web.conftest import new_key
 
 TIMEOUT = 120.0
@@ -78,18 +76,6 @@ class Served:
     async def events(self) -> list[InboundEvent]:
         async with transaction(self.services.sessions) as s:
             return list((await s.scalars(select(InboundEvent).order_by(InboundEvent.id))).all())
-
-
-@contextlib.asynccontextmanager
-async def served(
-    provider: Provider, sqlite_template: Path, tmp_path: Path
-) -> AsyncIterator[Served]:
-    """The provider on services of its own, on a fresh SQLite copy."""
-    async with (
-        harness_for(provider, sqlite_template, tmp_path) as h,
-        _clients(h) as (url, api, sim),
-    ):
-        yield Served(h, api, sim, url)
 
 
 @contextlib.asynccontextmanager

@@ -8,11 +8,9 @@ counted. Nothing here names a provider.
 """
 
 import contextlib
-import shutil
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,14 +18,12 @@ import httpx
 from kessai.accounts.models import PaymentMethod, ProviderAccount
 from kessai.accounts.secrets import write_values
 from kessai.core.db import transaction
-from kessai.core.settings import Env, Settings
 from kessai.orders.models import Order
 from kessai.payments.engine import ActionResult
 from kessai.payments.models import PaymentAttempt
 from kessai.providers.kit import Provider, Sandbox, SandboxInput, SimulatorContext
 from kessai.providers.simulator.base import Simulator
-from kessai.services import Services, build_services
-from tests.conftest import TEST_SECRET_KEY
+from kessai.services import Services
 from tests.factories import SHIP, act, attempts, make_order
 from tests.loopback import serve
 
@@ -253,25 +249,6 @@ def _closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"  # closed again: connecting is refused
-
-
-@contextlib.asynccontextmanager
-async def harness_for(
-    provider: Provider, sqlite_template: Path, tmp: Path
-) -> AsyncIterator[Harness]:
-    """The provider on services of its own, on a fresh copy of the migrated SQLite database."""
-    path = tmp / "kessai.db"
-    shutil.copy(sqlite_template, path)
-    services = build_services(
-        Settings(
-            database_url=f"sqlite+aiosqlite:///{path}", env=Env.SANDBOX, secret_key=TEST_SECRET_KEY
-        )
-    )
-    try:
-        async with harness_on(provider, services) as h:
-            yield h
-    finally:
-        await services.close()
 
 
 @contextlib.asynccontextmanager
