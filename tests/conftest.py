@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kessai.all_models import Base
 from kessai.core.db import transaction
@@ -149,6 +150,13 @@ async def services(database_url: str) -> AsyncIterator[Services]:
     )
     yield svc
     await svc.close()
+
+
+@pytest.fixture
+def sessions(services: Services) -> async_sessionmaker[AsyncSession]:
+    """The test's database (SQLite or PostgreSQL, empty) as sessions alone: what a simulator's
+    store is built on."""
+    return services.sessions
 
 
 @pytest.fixture

@@ -2,30 +2,18 @@
 kessai's database across a restart, and never a card number."""
 
 import json
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
-from kessai.core.db import create_engine, session_factory, transaction
+from kessai.core.db import transaction
 from kessai.providers.gmo_pg.sim import records
 from kessai.providers.gmo_pg.simulator import SimulatorConfig, create_simulator
 from kessai.providers.simulator.store import SimulatorRecord, SimulatorStore
 from tests.providers.gmo_pg.test_simulator_support import Gmo, errors
 
 DECLINING = "4000000000000028"  # 42G020000 残高不足
-
-
-@pytest.fixture
-async def sessions(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[object]:
-    path = tmp_path / "kessai.db"
-    shutil.copy(sqlite_template, path)
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 def started(sessions: object) -> Gmo:

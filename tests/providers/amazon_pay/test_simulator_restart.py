@@ -1,27 +1,13 @@
 """The Amazon Pay simulator keeps its checkout sessions, charge permissions, charges and
 answered idempotency keys in kessai's database: a restarted process answers for them."""
 
-import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from kessai.core.db import create_engine, session_factory
 from kessai.providers.amazon_pay.sim import SIMULATOR, SimulatorConfig, create_simulator
 from kessai.providers.simulator.store import SimulatorStore
 from tests.providers.amazon_pay.test_simulator import BASE, NOW, SESSION, content, signed
-
-
-@pytest.fixture
-async def sessions(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[object]:
-    path = tmp_path / "kessai.db"
-    shutil.copy(sqlite_template, path)
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 def started(sessions: object) -> httpx.AsyncClient:

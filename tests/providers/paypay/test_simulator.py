@@ -2,14 +2,13 @@
 its Transaction webhooks back, again until they are taken."""
 
 import json
-import shutil
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -170,45 +169,36 @@ async def test_mounted_under_a_prefix_it_checks_the_path_the_client_signed() -> 
 
 
 async def test_a_restarted_simulator_holds_its_payments(
-    sqlite_template: Path, tmp_path: Path
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     """Its payments are records of the simulator base's store in kessai's database: a new
     process on the same database answers for them like PayPay would."""
-    from kessai.core.db import create_engine, session_factory
     from kessai.providers.paypay.sim import create_simulator
     from kessai.providers.paypay.sim.state import SIMULATOR, SimulatorConfig
     from kessai.providers.simulator.store import SimulatorStore
 
-    path = tmp_path / "kessai.db"
-    shutil.copy(sqlite_template, path)
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    store = SimulatorStore(session_factory(engine), SIMULATOR)
-    try:
-        first = create_simulator(SimulatorConfig(store=store))
-        async with serve(first) as url:
-            created = await _post(PayPay(url, first.state.simulator, None, None))  # type: ignore[arg-type]
-            assert _code(created) == (201, "SUCCESS")
-            async with httpx.AsyncClient() as customer:
-                await customer.post(created.json()["data"]["url"], data={"action": "pay"})
-        again = create_simulator(SimulatorConfig(store=store))
-        async with serve(again) as url:
-            header = signing.authorization(
-                TEST_API_KEY,
-                TEST_API_SECRET,
-                "GET",
-                "/v2/codes/payments/SIG-1",
-                None,
-                epoch=int(time.time()),
-                nonce=signing.new_nonce(),
-            )
-            async with httpx.AsyncClient(base_url=url) as client:
-                found = await client.get(
-                    "/v2/codes/payments/SIG-1", headers={"Authorization": header}
-                )
-        assert _code(found) == (200, "SUCCESS")
-        assert (found.json()["data"]["status"], found.json()["data"]["amount"]["amount"]) == (
-            "COMPLETED",
-            500,
+    store = SimulatorStore(sessions, SIMULATOR)
+    first = create_simulator(SimulatorConfig(store=store))
+    async with serve(first) as url:
+        created = await _post(PayPay(url, first.state.simulator, None, None))  # type: ignore[arg-type]
+        assert _code(created) == (201, "SUCCESS")
+        async with httpx.AsyncClient() as customer:
+            await customer.post(created.json()["data"]["url"], data={"action": "pay"})
+    again = create_simulator(SimulatorConfig(store=store))
+    async with serve(again) as url:
+        header = signing.authorization(
+            TEST_API_KEY,
+            TEST_API_SECRET,
+            "GET",
+            "/v2/codes/payments/SIG-1",
+            None,
+            epoch=int(time.time()),
+            nonce=signing.new_nonce(),
         )
-    finally:
-        await engine.dispose()
+        async with httpx.AsyncClient(base_url=url) as client:
+            found = await client.get("/v2/codes/payments/SIG-1", headers={"Authorization": header})
+    assert _code(found) == (200, "SUCCESS")
+    assert (found.json()["data"]["status"], found.json()["data"]["amount"]["amount"]) == (
+        "COMPLETED",
+        500,
+    )

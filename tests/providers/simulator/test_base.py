@@ -2,9 +2,6 @@
 builds its own (see docs/providers.md, "The simulator"): every shared fault mode over real
 loopback HTTP, its records kept across a restart, one control endpoint, test amounts."""
 
-import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from kessai.core.db import create_engine, session_factory
 from kessai.providers.kit import SimulatorContext
 from kessai.providers.simulator.base import Call, Records, Scenarios, Simulator, closed_port_url
 from tests.loopback import serve
@@ -71,17 +67,6 @@ class Sleeps:
 
     async def __call__(self, seconds: float) -> None:
         self.seconds.append(seconds)
-
-
-@pytest.fixture
-async def sessions(
-    sqlite_template: Path, tmp_path: Path
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    path = tmp_path / "kessai.db"
-    shutil.copy(sqlite_template, path)
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 async def control(http: httpx.AsyncClient, **body: Any) -> dict[str, Any]:

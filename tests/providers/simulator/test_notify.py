@@ -3,20 +3,15 @@ the provider's growing pauses (on the simulator's sleep: nothing here really wai
 attempt kept and logged, no more once taken; the schedule is shortened from /_control."""
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import ClassVar
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from kessai.core.db import create_engine, session_factory
 from kessai.providers.kit import SimulatorContext
 from kessai.providers.simulator.notify import Notice, Resend
 from tests.loopback import serve
@@ -56,17 +51,6 @@ def ring(url: str, key: str = "n-1") -> Notice:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
         taken=lambda status, text: status == 200 and text == "OK",
     )
-
-
-@pytest.fixture
-async def sessions(
-    sqlite_template: Path, tmp_path: Path
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    path = tmp_path / "kessai.db"
-    shutil.copy(sqlite_template, path)
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 def test_the_schedule_grows() -> None:
