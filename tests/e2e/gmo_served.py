@@ -54,12 +54,9 @@ async def gmo_served(
     sandbox clock starts (None: as it is)."""
     if at is not None:
         svc.clock.set_now(at)
-    if notify:  # 結果通知 retried quickly, and kessai's inbox jobs too
+    if notify:  # kessai's inbox jobs retried quickly (the 結果通知 too: below)
         svc.dispatcher.retry_pause = 0.01  # type: ignore[attr-defined]
-        config = SimulatorConfig(now=svc.clock.now, notify_retries=2, notify_retry_seconds=0.01)
-    else:
-        config = SimulatorConfig(now=svc.clock.now)
-    simulator = create_simulator(config)
+    simulator = create_simulator(SimulatorConfig(now=svc.clock.now))
     async with serve(simulator) as sim_url, serve(create_app(svc)) as api_url:
         now = svc.clock.now()
         async with transaction(svc.sessions) as s:
@@ -99,9 +96,13 @@ async def gmo_served(
             httpx.AsyncClient(base_url=api_url, headers=headers, timeout=90) as api,
             httpx.AsyncClient(base_url=sim_url, timeout=90) as sim,
         ):
-            if notify:
+            if notify:  # GMO's 結果通知 to kessai, re-sent twice 10 ms apart when not taken
                 r = await sim.post(
-                    "/_control", json={"notify_url": f"{api_url}/webhooks/gmo-pg/{account_id}"}
+                    "/_control",
+                    json={
+                        "notify_url": f"{api_url}/webhooks/gmo-pg/{account_id}",
+                        "resend_pauses": [0.01, 0.01],
+                    },
                 )
                 assert r.status_code == 200, r.text
             yield GmoServed(api, sim, simulator, account_id)

@@ -60,7 +60,7 @@ class Shop:
         return dict((await self.api.get(f"/api/v1/orders/{order_id}")).json())
 
     async def settled(self) -> None:
-        await self.sim_app.state.simulator.notifier.drain()
+        await self.sim_app.state.simulator.notices.drain()
         await self.services.dispatcher.drain()
 
     async def trade(self, order_number: str) -> dict[str, str]:

@@ -10,6 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 from kessai.core.clock import TOKYO
 from kessai.jobs.schedules import tick
@@ -20,6 +23,7 @@ from kessai.providers.gmo_pg.simulator import (
 )
 from kessai.services import Services
 from tests.e2e.gmo_served import gmo_served
+from tests.loopback import serve
 
 CUSTOMER = {
     "customer_name": "山田花子",
@@ -61,8 +65,13 @@ class Shop:
 
     async def settled(self) -> None:
         """Every 結果通知 under way delivered, and every job it started run."""
-        await self.sim_app.state.simulator.notifier.drain()
+        await self.sim_app.state.simulator.notices.drain()
         await self.services.dispatcher.drain()
+
+    async def notices(self) -> dict[str, Any]:
+        """GMO's 結果通知 so far by key (<OrderID>/<Status>/<n>), each with its attempts."""
+        r = await self.sim.get("/_records", params={"kind": "notice"})
+        return dict(r.json().get("notice", {}))
 
     async def pay(self, number: str, **body: Any) -> httpx.Response:
         return await self.sim.post("/_sandbox/pay", json={"OrderID": number, **body})
@@ -100,8 +109,10 @@ async def test_cvs_slip_then_result_notice_of_payment_makes_it_a_sale(shop: Shop
     assert after["payment_status_label"] == "売上完了"
     (event,) = await shop.events()
     assert (event["event"], event["status_label"]) == ("PAYSUCCESS", "反映済み")
-    attempts = (await shop.sim.get("/_notifications")).json()["attempts"]
-    assert [a["answer"] for a in attempts] == ["200 0"]
+    (notice,) = (await shop.notices()).values()
+    assert notice["ref"] == order["number"]
+    assert notice["taken"] is True
+    assert [(a["status"], a["answer"]) for a in notice["attempts"]] == [(200, "0")]
 
 
 async def test_the_same_result_notice_twice_changes_nothing(shop: Shop) -> None:
@@ -110,11 +121,12 @@ async def test_the_same_result_notice_twice_changes_nothing(shop: Shop) -> None:
     await shop.pay(order["number"])
     await shop.settled()
     history = (await shop.api.get(f"/api/v1/orders/{order['id']}/payment-history")).json()
-    r = await shop.sim.post("/_notifications", json={"OrderID": order["number"]})  # again
-    assert r.status_code == 200
+    key = f"{order['number']}/PAYSUCCESS/1"
+    r = await shop.sim.post("/_control", json={"resend_notice": key})  # GMO sends it again
+    assert r.status_code == 200, r.text
     await shop.settled()
-    attempts = (await shop.sim.get("/_notifications")).json()["attempts"]
-    assert [a["answer"] for a in attempts] == ["200 0", "200 0"]  # 0 each time
+    (notice,) = (await shop.notices()).values()
+    assert [(a["status"], a["answer"]) for a in notice["attempts"]] == [(200, "0")] * 2
     assert len(await shop.events()) == 1
     again = (await shop.api.get(f"/api/v1/orders/{order['id']}/payment-history")).json()
     assert again == history
@@ -163,10 +175,57 @@ async def test_gmo_retries_a_result_notice_kessai_did_not_take(shop: Shop) -> No
     await shop.sim.post("/_control", json={"notify_url": wrong})
     await shop.pay(order["number"])
     await shop.settled()
-    attempts = (await shop.sim.get("/_notifications")).json()["attempts"]
-    assert [a["attempt"] for a in attempts] == [1, 2, 3]  # the first and two retries
-    assert all(a["answer"].startswith("404") for a in attempts)
+    (notice,) = (await shop.notices()).values()
+    # the first and the two re-sends the schedule holds, none taken, no more to come
+    assert [a["status"] for a in notice["attempts"]] == [404] * 3
+    assert (notice["taken"], notice["next_at"]) == (False, None)
     assert (await shop.get(order["id"]))["payment_status_label"] == "決済準備中"
+
+
+class Flaky:
+    """In front of kessai's 結果通知 URL: the first notice fails, "down" before kessai sees it,
+    "answer_lost" after kessai took it (GMO hears no "0"); the rest pass through."""
+
+    def __init__(self, target: str, mode: str) -> None:
+        self.target, self.mode, self.seen = target, mode, 0
+
+    async def take(self, request: Request) -> Response:
+        self.seen += 1
+        if self.seen == 1 and self.mode == "down":
+            return PlainTextResponse("down", 503)
+        async with httpx.AsyncClient() as client:
+            reply = await client.post(
+                self.target,
+                content=await request.body(),
+                headers={"Content-Type": request.headers["content-type"]},
+            )
+        if self.seen == 1:
+            return PlainTextResponse("lost", 502)
+        return Response(reply.content, reply.status_code)
+
+
+@pytest.mark.parametrize("mode", ["down", "answer_lost"])
+async def test_a_result_notice_lost_once_is_sent_again_and_applied_once(
+    shop: Shop, mode: str
+) -> None:
+    order = await shop.order("gmo-cvs", convenience="00001", **CUSTOMER)
+    await shop.act(order["id"], "authorize")
+    flaky = Flaky(f"{shop.api.base_url}/webhooks/gmo-pg/{shop.account_id}", mode)
+    async with serve(Starlette(routes=[Route("/n", flaky.take, methods=["POST"])])) as url:
+        await shop.sim.post("/_control", json={"notify_url": f"{url}/n"})
+        await shop.pay(order["number"])
+        await shop.settled()
+    (notice,) = (await shop.notices()).values()
+    first = (503, "down") if mode == "down" else (502, "lost")
+    assert [(a["status"], a["answer"]) for a in notice["attempts"]] == [first, (200, "0")]
+    assert notice["taken"] is True
+    (event,) = await shop.events()  # the re-send of a notice kessai took is the same event
+    assert (event["event"], event["status_label"]) == ("PAYSUCCESS", "反映済み")
+    after = await shop.get(order["id"])
+    assert after["payment_status_label"] == "売上完了"
+    history = (await shop.api.get(f"/api/v1/orders/{order['id']}/payment-history")).json()
+    applied = [(h["operation"], h["actor"]) for h in history if h["actor"].startswith("webhook")]
+    assert applied == [("complete_challenge", "webhook:gmo_pg")]  # moved once, not twice
 
 
 async def test_payment_after_the_deadline_is_refused_and_the_slip_expires(shop: Shop) -> None:
@@ -221,8 +280,10 @@ async def test_gmo_sends_the_expiry_result_notice_and_the_unpaid_slip_fails(shop
     assert after["payment_status_label"] == "仮売上失敗"
     (event,) = await shop.events()
     assert (event["event"], event["status_label"]) == ("EXPIRED", "反映済み")
-    attempts = (await shop.sim.get("/_notifications")).json()["attempts"]
-    assert [(a["status"], a["answer"]) for a in attempts] == [("EXPIRED", "200 0")]
+    notices = await shop.notices()
+    assert list(notices) == [f"{order['number']}/EXPIRED/1"]
+    (notice,) = notices.values()
+    assert [(a["status"], a["answer"]) for a in notice["attempts"]] == [(200, "0")]
     history = (await shop.api.get(f"/api/v1/orders/{order['id']}/payment-history")).json()
     assert "期限切れ" in (history[-1]["provider_message"] or ""), history
 

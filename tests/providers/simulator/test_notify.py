@@ -158,3 +158,21 @@ async def test_start_makes_every_attempt_in_the_background() -> None:
     assert sleeps.seconds == [60.0]
     assert [a["status"] for a in sim.records["notice"]["n-1"]["attempts"]] == [502, 200]
     assert sim.records["notice"]["n-1"]["taken"] is True
+
+
+async def test_a_notice_with_no_id_of_its_own_gets_the_next_number_restarts_included(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    sim = BellSimulator(SimulatorContext(sessions=sessions), sleep=Sleeps())
+    async with serve(Shop().app()) as shop_url:
+        first = sim.notices.new_key("order-1/PAID")
+        sim.notices.start(ring(shop_url, first))
+        second = sim.notices.new_key("order-1/PAID")  # asked before the first was posted
+        await sim.notices.send(ring(shop_url, second))
+        await sim.notices.drain()
+        assert (first, second) == ("order-1/PAID/1", "order-1/PAID/2")
+        assert sim.notices.new_key("order-1/EXPIRED") == "order-1/EXPIRED/1"
+        restarted = BellSimulator(SimulatorContext(sessions=sessions))
+        await restarted.ready()  # it never sent one, but the records of the first run count
+        assert restarted.notices.new_key("order-1/PAID") == "order-1/PAID/3"
+    assert sorted(sim.records["notice"]) == ["order-1/PAID/1", "order-1/PAID/2"]

@@ -123,6 +123,15 @@ class Notifier:
         self.sent[notice.key] = notice
         self._start(self._deliver(notice))
 
+    def new_key(self, prefix: str) -> str:
+        """`prefix/n`, the first n no notice has yet: a key for a provider's notice that
+        carries no id of its own (records of an earlier run count too)."""
+        taken = set(self.sent) | set(self.host.records.get(KIND, {}))
+        n = 1
+        while f"{prefix}/{n}" in taken:
+            n += 1
+        return f"{prefix}/{n}"
+
     async def once(self, key: str) -> bool:
         """Post a notice sent before once more, taken or not (the duplicate fault)."""
         notice = self.sent.get(key)

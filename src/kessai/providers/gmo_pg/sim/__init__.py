@@ -51,6 +51,11 @@ E90010001, GMO's 二重送信 answer.
 Call log: GET /_calls (?api=ExecTran) → {"calls": [{"seq", "api", "ref" (the OrderID),
 "result", "info" (the ErrInfo), "at"}]} in arrival order, never card data; DELETE /_calls
 clears it. GET /_records?kind=transaction|member|token shows what the store keeps.
+結果通知 (sim/notify.py): with "notify_url" set (POST /_control), GMO's notice of a payment
+change goes to it and again on GMO's schedule, every 60 minutes five times, while the shop
+does not answer "0": each attempt in GET /_records?kind=notice and GET /_calls?api=結果通知;
+{"resend_pauses": [seconds, …]} shortens the schedule, POST /_notifications {"OrderID", …}
+sends one more with fields overridden.
 /_control, /_records and /_calls are the simulator base's (kessai.providers.simulator.base).
 Card numbers live only in the simulator's memory and never reach a log.
 """

@@ -23,7 +23,7 @@ from starlette.types import Scope
 
 from kessai.core.clock import to_tokyo
 from kessai.providers.gmo_pg import codec
-from kessai.providers.gmo_pg.sim import link, records, redirect, shop, site, slips
+from kessai.providers.gmo_pg.sim import link, notify, records, redirect, shop, site, slips
 from kessai.providers.gmo_pg.sim.config import (
     CHALLENGE_CARD,
     DECLINE_CARDS,
@@ -31,7 +31,7 @@ from kessai.providers.gmo_pg.sim.config import (
     apply_notify,
 )
 from kessai.providers.gmo_pg.sim.context import Ctx, Handler, Reply
-from kessai.providers.gmo_pg.sim.notify import Notifier, fields
+from kessai.providers.gmo_pg.sim.notify import fields
 from kessai.providers.gmo_pg.sim.state import State, Transaction
 from kessai.providers.gmo_pg.sim.token import MULTIPAYMENT_JS, issue_tokens, parse_body
 from kessai.providers.gmo_pg.sim.validation import Refused, error_pairs
@@ -71,6 +71,7 @@ class GmoSimulator(base.Simulator):
     name = records.SIMULATOR
     rate_limit_code = "E92000001"  # GMO's 流量制限
     scenarios = Scenarios(cards={**DECLINE_CARDS, CHALLENGE_CARD: "ACS=2 (3-D Secure challenge)"})
+    resend = notify.RESEND
 
     def __init__(
         self, config: SimulatorConfig | None = None, ctx: SimulatorContext | None = None
@@ -83,12 +84,6 @@ class GmoSimulator(base.Simulator):
         self.state = State(self.clock)
         self._in_flight: set[tuple[str, str]] = set()
         self._expiry_ran_for: date | None = None  # the day GMO's 期限切れ batch last ran for
-        self.notifier = Notifier(
-            lambda: config.notify_url,
-            lambda: config.notify_retries,
-            lambda: config.notify_retry_seconds,
-            self.sleep,
-        )
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -100,7 +95,7 @@ class GmoSimulator(base.Simulator):
             Route("/v1/plus/{shop_id}/checkout/{part}", self.link_page, methods=["GET"]),
             Route("/_sandbox/pay", self.sandbox_pay, methods=["POST"]),
             Route("/_sandbox/expire", self.sandbox_expire, methods=["POST"]),
-            Route("/_notifications", self.notifications, methods=["GET", "POST"]),
+            Route("/_notifications", self.notifications, methods=["POST"]),
         ]
 
     def error(self, api: str, code: str) -> Response:
@@ -228,7 +223,7 @@ class GmoSimulator(base.Simulator):
             redirect.decide(ctx, tran, result)
             self.keep_touched({}, tran)
             await self.flush()
-            self.notifier.send(fields(tran))
+            self.result_notice(fields(tran))
         return RedirectResponse(redirect.return_url(tran), status_code=303)
 
     async def link_page(self, request: Request) -> Response:
@@ -252,7 +247,7 @@ class GmoSimulator(base.Simulator):
             status = tran.status
             self.keep_touched({}, tran)
             await self.flush()
-            self.notifier.send(fields(tran))
+            self.result_notice(fields(tran))
         target = link.back_to_shop(opened, status)
         if target:
             return RedirectResponse(target, status_code=303)
@@ -276,7 +271,7 @@ class GmoSimulator(base.Simulator):
             return JSONResponse({"error": refused}, status_code=409 if tran else 404)
         self.keep_touched({}, tran)
         await self.flush()
-        self.notifier.send(fields(tran))
+        self.result_notice(fields(tran))
         return JSONResponse({"OrderID": tran.order_id, "Status": tran.status})
 
     async def sandbox_expire(self, request: Request) -> Response:
@@ -292,7 +287,7 @@ class GmoSimulator(base.Simulator):
             self.keep_touched({}, tran)
         await self.flush()
         for tran in expired:
-            self.notifier.send(fields(tran))
+            self.result_notice(fields(tran))
         return expired
 
     async def _nightly_expiry(self, request: Request) -> None:
@@ -304,20 +299,32 @@ class GmoSimulator(base.Simulator):
         self._expiry_ran_for = day
         await self._expire(request)
 
+    def result_notice(self, form: dict[str, str]) -> str | None:
+        """GMO's 結果通知 of `form`, in the background and again while not taken (notify.py);
+        its notice's key, None when no URL is set."""
+        url = self.config.notify_url
+        if not url:
+            return None
+        key = self.notices.new_key(f"{form['OrderID']}/{form['Status']}")
+        self.notices.start(notify.notice(url, key, form))
+        return key
+
     async def notifications(self, request: Request) -> Response:
-        """Every 結果通知 attempt so far (POST {"OrderID", "Status"?, "Amount"?} sends one
-        more for a transaction as it stands, with fields overridden: a tester's tool)."""
-        if request.method == "POST":
-            body = json.loads(await request.body() or b"{}")
-            tran = next(
-                (t for t in self.state.transactions.values() if t.order_id == body.get("OrderID")),
-                None,
-            )
-            if tran is None:
-                return _json_error("no such OrderID")
-            extra = {k: str(v) for k, v in body.items() if k != "OrderID"}
-            self.notifier.send(fields(tran, extra))
-        return JSONResponse({"attempts": [a.json() for a in self.notifier.attempts]})
+        """POST {"OrderID", "Status"?, "Amount"?}: one more 結果通知 for a transaction as it
+        stands, with fields overridden (a tester's tool); its attempts are notice records."""
+        await self.ready()
+        body = json.loads(await request.body() or b"{}")
+        tran = next(
+            (t for t in self.state.transactions.values() if t.order_id == body.get("OrderID")),
+            None,
+        )
+        if tran is None:
+            return _json_error("no such OrderID")
+        extra = {k: str(v) for k, v in body.items() if k != "OrderID"}
+        key = self.result_notice(fields(tran, extra))
+        if key is None:
+            return _json_error("notify_url is not set")
+        return JSONResponse({"notice": key})
 
     async def token(self, request: Request) -> Response:
         if request.method == "OPTIONS":

@@ -61,14 +61,12 @@ class SimulatorConfig:
     call_log_limit: int = 100_000
     # Where its transactions and members outlive a restart (kessai's database); None: memory.
     store: SimulatorStore | None = None
-    # 結果通知 (sim/notify.py): the shop's 結果通知プログラム URL, and GMO's retries
+    # 結果通知 (sim/notify.py): the shop's 結果通知プログラム URL
     notify_url: str | None = None
-    notify_retries: int = 5
-    notify_retry_seconds: float = 3600.0
 
 
 def apply_notify(config: SimulatorConfig, body: Mapping[str, Any]) -> dict[str, Any]:
-    """The 結果通知 switches of a /_control body (keys left out stay as they are)."""
+    """The 結果通知 URL of a /_control body (left out, it stays as it is)."""
     if "notify_url" in body:
         url = body["notify_url"]
         if url is not None and not (
@@ -76,14 +74,4 @@ def apply_notify(config: SimulatorConfig, body: Mapping[str, Any]) -> dict[str, 
         ):
             raise ValueError("notify_url must be an http(s) URL or null")
         config.notify_url = url
-    for key in ("notify_retries", "notify_retry_seconds"):
-        if key in body:
-            number = body[key]
-            if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
-                raise ValueError(f"{key} must be a number of at least 0")
-            setattr(config, key, type(getattr(config, key))(number))
-    return {
-        "notify_url": config.notify_url,
-        "notify_retries": config.notify_retries,
-        "notify_retry_seconds": config.notify_retry_seconds,
-    }
+    return {"notify_url": config.notify_url}
