@@ -10,9 +10,6 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
 
 from kessai.core.clock import TOKYO
 from kessai.jobs.schedules import tick
@@ -22,8 +19,8 @@ from kessai.providers.gmo_pg.simulator import (
     TEST_SHOP_PASS,
 )
 from kessai.services import Services
+from tests.e2e.flaky import flaky
 from tests.e2e.gmo_served import gmo_served
-from tests.loopback import serve
 
 CUSTOMER = {
     "customer_name": "山田花子",
@@ -182,42 +179,20 @@ async def test_gmo_retries_a_result_notice_kessai_did_not_take(shop: Shop) -> No
     assert (await shop.get(order["id"]))["payment_status_label"] == "決済準備中"
 
 
-class Flaky:
-    """In front of kessai's 結果通知 URL: the first notice fails, "down" before kessai sees it,
-    "answer_lost" after kessai took it (GMO hears no "0"); the rest pass through."""
-
-    def __init__(self, target: str, mode: str) -> None:
-        self.target, self.mode, self.seen = target, mode, 0
-
-    async def take(self, request: Request) -> Response:
-        self.seen += 1
-        if self.seen == 1 and self.mode == "down":
-            return PlainTextResponse("down", 503)
-        async with httpx.AsyncClient() as client:
-            reply = await client.post(
-                self.target,
-                content=await request.body(),
-                headers={"Content-Type": request.headers["content-type"]},
-            )
-        if self.seen == 1:
-            return PlainTextResponse("lost", 502)
-        return Response(reply.content, reply.status_code)
-
-
 @pytest.mark.parametrize("mode", ["down", "answer_lost"])
 async def test_a_result_notice_lost_once_is_sent_again_and_applied_once(
     shop: Shop, mode: str
 ) -> None:
     order = await shop.order("gmo-cvs", convenience="00001", **CUSTOMER)
     await shop.act(order["id"], "authorize")
-    flaky = Flaky(f"{shop.api.base_url}/webhooks/gmo-pg/{shop.account_id}", mode)
-    async with serve(Starlette(routes=[Route("/n", flaky.take, methods=["POST"])])) as url:
-        await shop.sim.post("/_control", json={"notify_url": f"{url}/n"})
+    kessai = f"{shop.api.base_url}/webhooks/gmo-pg/{shop.account_id}"
+    async with flaky(kessai, mode) as (stand_in, url):
+        await shop.sim.post("/_control", json={"notify_url": url})
         await shop.pay(order["number"])
         await shop.settled()
     (notice,) = (await shop.notices()).values()
-    first = (503, "down") if mode == "down" else (502, "lost")
-    assert [(a["status"], a["answer"]) for a in notice["attempts"]] == [first, (200, "0")]
+    attempts = [(a["status"], a["answer"]) for a in notice["attempts"]]
+    assert attempts == [stand_in.first(), (200, "0")]
     assert notice["taken"] is True
     (event,) = await shop.events()  # the re-send of a notice kessai took is the same event
     assert (event["event"], event["status_label"]) == ("PAYSUCCESS", "反映済み")

@@ -28,6 +28,7 @@ from kessai.providers.paypay.sim.state import (
 )
 from kessai.services import Services
 from kessai.web.app import create_app
+from tests.e2e.flaky import flaky
 from tests.loopback import serve
 
 
@@ -99,9 +100,7 @@ class Shop:
 @pytest.fixture
 async def shop(live_services: Services) -> AsyncIterator[Shop]:
     svc = live_services
-    simulator = create_simulator(
-        SimulatorConfig(now=svc.clock.now, sleep=_no_wait, webhook_backoff_seconds=0)
-    )
+    simulator = create_simulator(SimulatorConfig(now=svc.clock.now, sleep=_no_wait))
     app = create_app(svc)
     async with serve(simulator) as sim_url, serve(app) as api_url:
         async with transaction(svc.sessions) as s:
@@ -171,7 +170,7 @@ async def test_qr_code_paid_then_captured_partly_refunded_and_cancelled(shop: Sh
         paid = await customer.post(url, data={"action": "pay"})
         assert "お支払いが完了しました" in paid.text
     (sent,) = await shop.settle_webhooks()
-    assert (sent["event"]["state"], sent["delivered"]) == ("AUTHORIZED", True)
+    assert (sent["event"]["state"], sent["taken"]) == ("AUTHORIZED", True)
     assert await shop.status(order) == "authorized"
     (event,) = await shop.events()
     assert event.status == "applied"
@@ -249,6 +248,23 @@ async def test_cancel_after_30_days_is_refused_before_any_call(shop: Shop) -> No
     assert len(await shop.calls()) == before  # PayPay was never asked
     assert await shop.status(order) == "cancel_failed"  # 取引キャンセル失敗, kessai's refusal
     assert shop.sim_app.state.simulator.state.payments.popitem()[1].status == "AUTHORIZED"
+
+
+@pytest.mark.parametrize("mode", ["down", "answer_lost"])
+async def test_a_webhook_lost_once_is_sent_again_and_applied_once(shop: Shop, mode: str) -> None:
+    kessai = f"{shop.api.base_url}/webhooks/paypay/{shop.account_id}"
+    async with flaky(kessai, mode) as (stand_in, url):
+        await shop.sim.post("/_control", json={"webhook_url": url})
+        order = await shop.order(user_authorization_id=USER_OK)
+        assert (await shop.act(order, "authorize")).json()["outcome"] == "succeeded"
+        (sent,) = await shop.settle_webhooks()
+    attempts = [(a["status"], a["answer"]) for a in sent["attempts"]]
+    assert attempts == [stand_in.first(), (200, "OK")]
+    assert (sent["event"]["state"], sent["taken"]) == ("AUTHORIZED", True)
+    (event,) = await shop.events()  # the re-send of a webhook kessai took is the same event
+    assert (event.event, event.status) == ("Transaction AUTHORIZED", "applied")
+    assert await shop.status(order) == "authorized"
+    assert shop.charged() == 1
 
 
 async def test_tampered_replayed_duplicate_and_late_webhooks_change_nothing(shop: Shop) -> None:

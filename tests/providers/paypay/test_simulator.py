@@ -116,24 +116,52 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
         yield got, f"{url}/hook"
 
 
+async def _sent(paypay: PayPay) -> list[dict[str, Any]]:
+    """GET /_webhooks: once each webhook is taken or its re-sends ran out."""
+    async with httpx.AsyncClient(base_url=paypay.url) as client:
+        return list((await client.get("/_webhooks")).json()["webhooks"])
+
+
 async def test_webhooks_are_sent_again_until_taken(
     paypay: PayPay, receiver: tuple[Receiver, str]
 ) -> None:
     got, url = receiver
-    await paypay.control(webhook_url=url, webhook_retries=3, webhook_backoff_seconds=0)
+    await paypay.control(webhook_url=url)
     created = await _post(paypay)
     await paypay.customer(created.json()["data"]["url"])
-    async with httpx.AsyncClient(base_url=paypay.url) as client:
-        sent = (await client.get("/_webhooks")).json()["webhooks"]
-    assert [(w["attempts"], w["delivered"]) for w in sent] == [(3, True)]
+    (sent,) = await _sent(paypay)
+    assert [a["status"] for a in sent["attempts"]] == [503, 503, 200]
+    assert (sent["key"], sent["taken"], sent["next_at"]) == ("SIG-1/COMPLETED/1", True, None)
     assert len(got.bodies) == 3
     event = got.bodies[-1]
+    assert event == sent["event"]
     assert event["notification_type"] == "Transaction"
     assert (event["state"], event["merchant_order_id"], event["order_amount"]) == (
         "COMPLETED",
         "SIG-1",
         "500",
     )
+    logged = [(c.ref, c.result) for c in paypay.sim.calls if c.api == "Transaction"]
+    assert logged == [("SIG-1", "not_taken")] * 2 + [("SIG-1", "ok")]
+
+
+async def test_a_webhook_not_answered_200_stops_when_its_schedule_runs_out(
+    paypay: PayPay,
+) -> None:
+    """PayPay wants "200 OK": a 202 is not taken either; resend_pauses sets how many more."""
+    got = Receiver(fail=0)
+
+    async def accepted(request: Request) -> PlainTextResponse:
+        got.bodies.append(json.loads(await request.body()))
+        return PlainTextResponse("accepted", status_code=202)
+
+    async with serve(Starlette(routes=[Route("/hook", accepted, methods=["POST"])])) as url:
+        await paypay.control(webhook_url=f"{url}/hook", resend_pauses=[5, 5])
+        created = await _post(paypay)
+        await paypay.customer(created.json()["data"]["url"])
+        (sent,) = await _sent(paypay)
+    assert [a["status"] for a in sent["attempts"]] == [202] * 3
+    assert (sent["taken"], sent["next_at"], len(got.bodies)) == (False, None, 3)
 
 
 async def test_mounted_under_a_prefix_it_checks_the_path_the_client_signed() -> None:

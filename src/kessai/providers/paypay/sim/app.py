@@ -1,11 +1,10 @@
 """The ASGI app on the simulator base: the Open Payment API under /v2 (signature checked
-first), the customer's side of a QR code (/qr/<codeId>), Transaction webhooks with retries
-(/_webhooks shows them); /_control, /_records and /_calls come from the base."""
+first), the customer's side of a QR code (/qr/<codeId>), Transaction webhooks posted again
+while not taken (the base's notices; /_webhooks shows them with what was posted);
+/_control, /_records and /_calls come from the base."""
 
-import asyncio
 import html
 import json
-import logging
 import re
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -13,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-import aiohttp
 from starlette.applications import Starlette
 from starlette.datastructures import URL
 from starlette.requests import Request
@@ -28,8 +26,12 @@ from kessai.providers.paypay.sim.api import Answer, Ctx, Handler, Refused
 from kessai.providers.paypay.sim.state import USER_DECLINES, Payment, SimulatorConfig, State
 from kessai.providers.simulator import base
 from kessai.providers.simulator.base import Call, Records, Scenarios
+from kessai.providers.simulator.notify import KIND, Notice, Resend
 
-log = logging.getLogger("kessai.providers.paypay.sim")
+WEBHOOK = "Transaction"  # the webhooks' name in the call log (their notification_type)
+# The simulator's own schedule: PayPay asks for "200 OK" but publishes no re-send schedule.
+# Three re-sends, 1, 2 and 4 seconds apart.
+RESEND = Resend.growing(1.0, 3)
 
 # (method, path pattern, operationId, handler): the spec's operation ids name the calls.
 ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
@@ -74,6 +76,7 @@ class Simulator(base.Simulator):
     # PayPay's sandbox picks a wallet's answer by the linked user, where a card gateway
     # picks it by the test card.
     scenarios = Scenarios(cards=dict(USER_DECLINES))
+    resend = RESEND
 
     def __init__(
         self, config: SimulatorConfig | None = None, ctx: SimulatorContext | None = None
@@ -82,7 +85,6 @@ class Simulator(base.Simulator):
         super().__init__(ctx, config=config)
         self.config = config
         self.state = State(self.clock)
-        self._sending: set[asyncio.Task[None]] = set()
 
     # --- what the base asks ----------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -102,14 +104,9 @@ class Simulator(base.Simulator):
         self.state.reset()
 
     def control(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        for key in ("webhook_url", "webhook_retries", "webhook_backoff_seconds"):
-            if key in body:
-                setattr(self.config, key, body[key])
-        return {
-            "webhook_url": self.config.webhook_url,
-            "webhook_retries": self.config.webhook_retries,
-            "webhook_backoff_seconds": self.config.webhook_backoff_seconds,
-        }
+        if "webhook_url" in body:
+            self.config.webhook_url = body["webhook_url"]
+        return {"webhook_url": self.config.webhook_url}
 
     def ctx(self, base_url: str) -> Ctx:
         return Ctx(self.state, self.config.public_url or base_url, self.config.qr_minutes)
@@ -212,12 +209,20 @@ class Simulator(base.Simulator):
         return HTMLResponse(_pay_page(code_id, paid, text))
 
     async def webhooks(self, _request: Request) -> Response:
-        await self.drain()
-        return JSONResponse({"webhooks": self.state.webhooks})
+        """The webhooks this process posted, once each is taken or its schedule ran out:
+        the event posted and its notice record (attempts, taken)."""
+        await self.notices.drain()
+        kept = self.records.get(KIND, {})
+        sent = [
+            {"key": key, "event": json.loads(notice.body), **kept.get(key, {})}
+            for key, notice in self.notices.sent.items()
+        ]
+        return JSONResponse({"webhooks": sent})
 
     # --- webhooks ----------------------------------------------------------------------------
     def notify(self, payment: Payment) -> None:
-        """A Transaction event to the merchant's webhook URL, resent until it is taken."""
+        """A Transaction event to the merchant's webhook URL, posted again on RESEND while
+        the answer is not 200."""
         url = self.config.webhook_url
         if not url:
             return
@@ -238,34 +243,22 @@ class Simulator(base.Simulator):
         }
         if payment.reauth_request_id and payment.status == "AUTHORIZED":
             event["reauth_request_id"] = payment.reauth_request_id
-        record: dict[str, Any] = {"url": url, "event": event, "attempts": 0, "delivered": False}
-        self.state.webhooks.append(record)
-        task = asyncio.get_running_loop().create_task(self._deliver(record))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        self.notices.start(
+            Notice(
+                api=WEBHOOK,
+                key=self.notices.new_key(f"{payment.merchant_payment_id}/{payment.status}"),
+                ref=payment.merchant_payment_id,
+                url=url,
+                body=json.dumps(event).encode(),
+                headers={"Content-Type": "application/json"},
+                taken=_taken,
+            )
+        )
 
-    async def _deliver(self, record: dict[str, Any]) -> None:
-        body = json.dumps(record["event"]).encode()
-        headers = {"Content-Type": "application/json"}
-        for attempt in range(self.config.webhook_retries + 1):
-            record["attempts"] = attempt + 1
-            try:
-                async with (
-                    aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-                    session.post(record["url"], data=body, headers=headers) as reply,
-                ):
-                    record["last_status"] = reply.status
-                    if reply.status == 200:
-                        record["delivered"] = True
-                        return
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                record["last_status"] = type(exc).__name__
-            await self.sleep(self.config.webhook_backoff_seconds * (2**attempt))
 
-    async def drain(self) -> None:
-        """Wait for the webhooks on their way (tests, shutdown)."""
-        while self._sending:
-            await asyncio.gather(*list(self._sending), return_exceptions=True)
+def _taken(status: int, _answer: str) -> bool:
+    """PayPay: "it should respond with a HTTP 200 OK status code" (its Webhook section)."""
+    return status == 200
 
 
 def _error(refused: Refused) -> Answer:

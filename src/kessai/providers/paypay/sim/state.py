@@ -1,5 +1,5 @@
-"""What the PayPay simulator holds: its test merchant and users, QR codes and payments, the
-webhooks it sent. Payments (with their codes) are records of the simulator base's store,
+"""What the PayPay simulator holds: its test merchant and users, QR codes and payments.
+Payments (with their codes) are records of the simulator base's store,
 kept by each call that changed them; the call log is the base's."""
 
 import secrets
@@ -35,8 +35,6 @@ class SimulatorConfig:
     public_url: str | None = None
     qr_minutes: int = 5  # how long an unpaid QR code can be paid
     webhook_url: str | None = None  # set in PayPay's merchant panel; here by /_control
-    webhook_retries: int = 3
-    webhook_backoff_seconds: float = 1.0
     latency_seconds: float = 0.0
     lose_response: LoseResponse | None = None
     rate_limit: RateLimit | None = None
@@ -100,13 +98,11 @@ class State:
     payments: dict[str, Payment] = field(default_factory=dict)  # by merchantPaymentId
     codes: dict[str, str] = field(default_factory=dict)  # codeId → merchantPaymentId
     nonces: dict[tuple[str, str], int] = field(default_factory=dict)  # (key, nonce) → epoch
-    webhooks: list[dict[str, Any]] = field(default_factory=list)
 
     def reset(self) -> None:
         self.payments.clear()
         self.codes.clear()
         self.nonces.clear()
-        self.webhooks.clear()
 
     def epoch(self) -> int:
         return int(self.clock.now().timestamp())
