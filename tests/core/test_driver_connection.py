@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kessai.core.db import create_engine, driver_connection
+from kessai.core.db import create_engine, database_failure, driver_connection
 from kessai.core.errors import Conflict
 
 
@@ -91,5 +91,36 @@ async def test_at_most_half_the_pool_is_kept(pg_database: str) -> None:
 
         status = engine.sync_engine.pool.status()
         assert "Current Checked out connections: 2" in status  # kept: 4 // 2
+    finally:
+        await engine.dispose()
+
+
+async def test_connections_lost_together_are_each_discarded_once(pg_database: str) -> None:
+    """A database restart breaks every connection at once: each user sees the database as
+    gone (never an error of the pool's own bookkeeping), and the next statement works."""
+    engine = create_engine(pg_database, pool_size=8, max_overflow=0)
+    try:
+        held: list[int] = []
+        ready, go = asyncio.Event(), asyncio.Event()
+
+        async def use() -> None:
+            async with driver_connection(engine) as conn:
+                held.append(await conn.fetchval("SELECT pg_backend_pid()"))
+                if len(held) == 4:
+                    ready.set()
+                await go.wait()
+                await conn.fetchval("SELECT 1")
+
+        tasks = [asyncio.create_task(use()) for _ in range(4)]
+        await ready.wait()
+        async with driver_connection(engine) as admin:
+            await admin.execute("SELECT pg_terminate_backend(p) FROM unnest($1::int[]) p", held)
+        go.set()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+
+        # Each is a database failure, so the work is run again, never reported as failed.
+        assert all(isinstance(o, Exception) and database_failure(o) for o in outcomes), outcomes
+        async with driver_connection(engine) as conn:
+            assert await conn.fetchval("SELECT 4") == 4
     finally:
         await engine.dispose()

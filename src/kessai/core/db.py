@@ -244,8 +244,7 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     except BaseException as exc:
         if _connection_lost(exc) or isinstance(exc, OSError):
             # The server dropped it: those kept beside it, and the pool's, are as dead.
-            kept.append(pooled)
-            await asyncio.shield(greenlet_spawn(_discard_all, engine, kept, exc))
+            await asyncio.shield(greenlet_spawn(_discard_all, engine, pooled, kept, exc))
         elif not isinstance(exc, Exception) or isinstance(exc, _BROKEN):
             await asyncio.shield(greenlet_spawn(_discard, pooled))
         elif len(kept) < _keep(engine):
@@ -284,10 +283,16 @@ def _discard(pooled: PoolProxiedConnection) -> None:
 
 
 def _discard_all(
-    engine: AsyncEngine, kept: list[PoolProxiedConnection], exc: BaseException
+    engine: AsyncEngine,
+    pooled: PoolProxiedConnection,
+    kept: list[PoolProxiedConnection],
+    exc: BaseException,
 ) -> None:
-    # Every connection the pool made before now is replaced when next taken out.
-    engine.sync_engine.pool._invalidate(kept[-1], exc, _checkin=False)
+    # Every connection the pool made before now is replaced when next taken out. `kept` may
+    # be emptied meanwhile by another user whose connection broke at the same moment (a
+    # restart breaks them all): the broken one is named, never looked up in `kept`.
+    engine.sync_engine.pool._invalidate(pooled, exc, _checkin=False)
+    _discard(pooled)
     while kept:
         _discard(kept.pop())
 
