@@ -16,7 +16,7 @@ The calendar (Asia/Tokyo):
   18th 06:00, 有効性チェック結果取得 from the 27th 06:00; each hourly until done.
 - Every tick: the 取消期限・与信期限 that came within a 自動化設定 rule's N days (one event
   per order, window and N); the next look of each 対象待ち provider notification whose pause
-  has passed (kessai.inbox.service.LOOK_PAUSES).
+  has passed (kessai.inbox.service.look_pauses).
 - 決済結果の自動照会: every hour, orders whose provider answer was lost and orders in
   与信審査中 (payments.unsettled).
 """

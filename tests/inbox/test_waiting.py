@@ -64,18 +64,22 @@ async def test_a_notice_for_an_order_kessai_never_gets_is_ignored_after_the_wait
 
     await later(gmo, 4)  # the first pause (5 s) has not passed: nobody looks yet
     assert (await the_event(gmo))["runs"] == 1
-    for pause, looks in ((1, 2), (30, 3), (120, 4)):
+    for pause, looks in ((1, 2), (30, 3), (120, 4), (600, 5)):
         await later(gmo, pause)
         event = await the_event(gmo)
         assert (event["status"], event["runs"]) == ("waiting", looks), event
 
-    await later(gmo, 600)  # the last look
-    event = await the_event(gmo)
-    assert (event["status"], event["status_label"], event["runs"]) == ("ignored", "対象なし", 5)
-    assert "5秒・30秒・2分・10分 の間隔で確認しましたが現れませんでした" in event["result"]
-    await later(gmo, 3600)  # ended: looked at no more
+    # The last look comes after the hourly 決済結果の自動照会 (lease 2 min + 1 h + 5 min
+    # from receipt, in whole minutes: 55 min after the 10 min look).
+    await later(gmo, 55 * 60 - 30)
     assert (await the_event(gmo))["runs"] == 5
-    assert await inbox_jobs(gmo) == 5  # each look a job of its own in ジョブ管理
+    await later(gmo, 30)  # the last look
+    event = await the_event(gmo)
+    assert (event["status"], event["status_label"], event["runs"]) == ("ignored", "対象なし", 6)
+    assert "5秒・30秒・2分・10分・55分 の間隔で確認しましたが現れませんでした" in event["result"]
+    await later(gmo, 3600)  # ended: looked at no more
+    assert (await the_event(gmo))["runs"] == 6
+    assert await inbox_jobs(gmo) == 6  # each look a job of its own in ジョブ管理
 
 
 async def test_a_notice_that_overtakes_its_orders_answer_waits_for_it(gmo: Served) -> None:

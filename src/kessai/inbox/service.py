@@ -16,8 +16,8 @@ each retry); an operator can replay any event.
 A notification may come before kessai knows its payment: the provider notified while the
 authorization that made the charge was still waiting for its answer, so no order carries the
 provider's id yet, or the order's call is still unanswered. Such a notification waits
-(対象待ち) and a scheduler tick plans another look after each pause of LOOK_PAUSES; only when
-the last look finds nothing is it 対象なし, saying that it waited.
+(対象待ち) and a scheduler tick plans another look after each pause of look_pauses(); only
+when the last look finds nothing is it 対象なし, saying that it waited.
 """
 
 import logging
@@ -33,6 +33,7 @@ from kessai.accounts.secrets import connector_settings
 from kessai.core.clock import to_tokyo
 from kessai.core.db import transaction
 from kessai.core.errors import Conflict, InProgress, KessaiError, NotFound
+from kessai.core.settings import Settings
 from kessai.core.upsert import dialect_insert
 from kessai.inbox.models import InboundEvent
 from kessai.inbox.status import EventStatus
@@ -41,6 +42,7 @@ from kessai.jobs.kinds import ItemResult
 from kessai.jobs.schedules import SCHEDULER_ACTOR
 from kessai.jobs.status import ItemStatus, JobStatus
 from kessai.orders.models import Order
+from kessai.payments import unsettled
 from kessai.payments.plans import ActionRequest
 from kessai.payments.status import Action, PaymentStatus
 from kessai.providers import contract as c
@@ -55,20 +57,36 @@ log = logging.getLogger("kessai.inbox")
 KIND = "inbound_webhook"
 JOB_NAME = "決済サービスからの通知"
 
-# The pauses between looks for a payment kessai does not know yet, counted from receipt
-# (looks at +5 s, +35 s, +2 min 35 s, +12 min 35 s; a tick comes every 15 s, so each may
-# be up to that much later). 5 s: most such notifications only overtook a commit. 30 s: by
-# then an authorization in flight has had its answer or hit the providers' 30 s timeout.
-# 2 min: past the 120 s attempt lease, so 決済照会 may settle a call whose answer was lost.
-# 10 min: a last look for a slow worker or a restart. Later than that the order's own
-# 決済照会 settles what is left; the notification can still be replayed.
-LOOK_PAUSES = (
+# The first pauses between looks for a payment kessai does not know yet, one after the
+# other from receipt (looks at +5 s, +35 s, +2 min 35 s, +12 min 35 s; a tick comes every
+# 15 s, so each may be up to that much later). 5 s: most such notifications only overtook a
+# commit. 30 s: by then an authorization in flight has had its answer or hit the providers'
+# 30 s timeout. 2 min: past the 120 s attempt lease, so 決済照会 may settle a call whose
+# answer was lost. 10 min: a look for a slow worker or a restart.
+FIRST_PAUSES = (
     timedelta(seconds=5),
     timedelta(seconds=30),
     timedelta(minutes=2),
     timedelta(minutes=10),
 )
+# For the hourly 決済結果の自動照会 to submit, queue and run its job once due.
+HOURLY_MARGIN = timedelta(minutes=5)
 LOOK_BATCH = 200  # waiting notifications planned per tick; the rest at the next one
+
+
+def look_pauses(settings: Settings) -> tuple[timedelta, ...]:
+    """FIRST_PAUSES, then the last look: once the hourly 決済結果の自動照会 has surely settled
+    a call whose answer was lost when the notification came.
+
+    Only that 照会 tells an order the provider's own id when the answer carrying it was lost
+    (Amazon Pay notifies by its charge permission), and it takes a call only after the
+    attempt lease; the next hourly run comes at most an hour later. So the last look is
+    lease + an hour + HOURLY_MARGIN after receipt, in whole minutes so people read it."""
+    lease = timedelta(seconds=settings.attempt_lease_seconds)
+    rest = lease + unsettled.EVERY + HOURLY_MARGIN - sum(FIRST_PAUSES, timedelta())
+    minutes = max(1, -(-rest // timedelta(minutes=1)))  # rounded up
+    return (*FIRST_PAUSES, timedelta(minutes=minutes))
+
 
 # What the provider may hold while the order shows each status, and still agree with it.
 _AGREES: dict[PaymentStatus, frozenset[c.ProviderState]] = {
@@ -275,12 +293,13 @@ async def process(services: "Services", event_id: int) -> ItemResult:
         message = f"通知「{event.event}」にはオーダーIDがありません"
         await _finish(services, event_id, EventStatus.IGNORED, message)
         return ItemResult(str(event_id), ItemStatus.SKIPPED, message, row)
-    look = _next_look(event, services.clock.now())
+    pauses = look_pauses(services.settings)
+    look = _next_look(event, services.clock.now(), pauses)
     if order is None:
         missing = f"オーダーID「{event.reference}」の受注"
         if look is None:
             message = (
-                f"{missing}はありません (受信後 {_pauses_in_words()} の間隔で確認しましたが"
+                f"{missing}はありません (受信後 {_pauses_in_words(pauses)} の間隔で確認しましたが"
                 "現れませんでした)"
             )
             await _finish(services, event_id, EventStatus.IGNORED, message)
@@ -308,10 +327,12 @@ async def process(services: "Services", event_id: int) -> ItemResult:
     return ItemResult(str(event_id), item, message, row)
 
 
-def _next_look(event: InboundEvent, now: datetime) -> datetime | None:
+def _next_look(
+    event: InboundEvent, now: datetime, pauses: tuple[timedelta, ...]
+) -> datetime | None:
     """When to look again for the event's payment; None once the last pause has passed."""
     at = event.received_at
-    for pause in LOOK_PAUSES:
+    for pause in pauses:
         at += pause
         if at > now:
             return at
@@ -322,9 +343,9 @@ def _at(moment: datetime) -> str:
     return to_tokyo(moment).strftime("%H:%M:%S")
 
 
-def _pauses_in_words() -> str:
-    """LOOK_PAUSES as people read them: 5秒・30秒・2分・10分."""
-    seconds = [int(p.total_seconds()) for p in LOOK_PAUSES]
+def _pauses_in_words(pauses: tuple[timedelta, ...]) -> str:
+    """The pauses as people read them: 5秒・30秒・2分・10分・55分."""
+    seconds = [int(p.total_seconds()) for p in pauses]
     return "・".join(f"{s // 60}分" if s % 60 == 0 else f"{s}秒" for s in seconds)
 
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from kessai.services import Services
 
 KIND = "reconcile_unsettled"
+EVERY = timedelta(hours=1)  # hourly_due: one run per Tokyo hour
 MAX_ORDERS = 5_000  # a run's share; the next hour takes the rest
 
 COLUMNS = (

@@ -127,6 +127,58 @@ async def test_an_ipn_that_overtakes_the_authorization_answer_waits_for_it(shop:
     assert got["payment_status_label"] == "仮売上完了"
 
 
+async def test_an_ipn_for_a_charge_whose_answer_was_lost_waits_for_the_hourly_lookup(
+    shop: Shop,
+) -> None:
+    """Create Charge's answer is lost just after an hour's 決済結果の自動照会 ran: no order
+    carries the charge permission the IPN names until the next hour's 照会 settles the order.
+    The IPN still waits then, and its last look applies it: one charge, the order 仮売上完了."""
+    await shop.control(ipn_url=f"{shop.api_url}/webhooks/amazon_pay/{shop.account_id}")
+    now = datetime.fromisoformat((await shop.api.get("/api/v1/sandbox/clock")).json()["now"])
+    hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    await set_clock(shop, hour + timedelta(seconds=30))  # this hour's 照会 has run: nothing
+    order = await shop.order()
+    await shop.control(lose_response={"api": "CreateCharge", "count": 1, "commit": True})
+    r = await shop.act(order["id"], "authorize")
+    assert r.status_code < 500, r.text
+    assert await shop.status(order["id"]) == "pending"
+    (charge,) = shop.charges()  # made at Amazon, its answer lost on the way back
+    await shop.simulator.notices.drain()
+    await shop.services.dispatcher.drain()
+    for pause in (0, 5, 30, 120, 600):  # each look finds no order with the charge permission
+        await later(shop, pause)
+        (event,) = await shop.events()
+        assert event.status == "waiting", event.result
+        assert f"「{charge['chargePermissionId']}」の受注はまだありません" in (event.result or "")
+
+    await set_clock(shop, hour + timedelta(hours=1, seconds=15))  # the next hour's 照会
+    assert await shop.status(order["id"]) == "authorized"
+    (event,) = await shop.events()
+    assert (event.status, event.runs) == ("waiting", 5), event.result
+
+    await later(shop, 600)  # the last look, after the hourly 照会
+    (event,) = await shop.events()
+    assert (event.status, event.runs) == ("applied", 6), event.result
+    assert "一致しています" in (event.result or "")
+    assert len(shop.charges()) == 1
+    got = (await shop.api.get(f"/api/v1/orders/{order['id']}")).json()
+    assert got["payment_status_label"] == "仮売上完了"
+    authorizations = [a for a in await shop.history(order["id"]) if a["operation"] == "authorize"]
+    assert len(authorizations) == 1
+
+
+async def set_clock(shop: Shop, moment: datetime) -> None:
+    r = await shop.api.post("/api/v1/sandbox/clock", json={"set": moment.isoformat()})
+    assert r.status_code == 200, r.text
+    await shop.services.dispatcher.drain()
+
+
+async def later(shop: Shop, seconds: int) -> None:
+    r = await shop.api.post("/api/v1/sandbox/clock", json={"advance_seconds": seconds})
+    assert r.status_code == 200, r.text
+    await shop.services.dispatcher.drain()
+
+
 # --- the verifier alone -----------------------------------------------------------------------
 
 
