@@ -134,10 +134,12 @@ async def test_an_ipn_for_a_charge_whose_answer_was_lost_waits_for_the_hourly_lo
     carries the charge permission the IPN names until the next hour's 照会 settles the order.
     The IPN still waits then, and its last look applies it: one charge, the order 仮売上完了."""
     await shop.control(ipn_url=f"{shop.api_url}/webhooks/amazon_pay/{shop.account_id}")
+    # The buyer's checkout first, signed at this machine's time as the storefront signs it:
+    # after the clock moves up to an hour on, Amazon would refuse that signature's date.
+    order = await shop.order()
     now = datetime.fromisoformat((await shop.api.get("/api/v1/sandbox/clock")).json()["now"])
     hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     await set_clock(shop, hour + timedelta(seconds=30))  # this hour's 照会 has run: nothing
-    order = await shop.order()
     await shop.control(lose_response={"api": "CreateCharge", "count": 1, "commit": True})
     r = await shop.act(order["id"], "authorize")
     assert r.status_code < 500, r.text
