@@ -142,3 +142,27 @@ async def test_a_notice_for_an_order_whose_answer_was_lost_is_settled_by_its_loo
     assert "決済照会により" in event["result"]
     assert await h.status(order) == "authorized"
     assert h.charges() == 1
+
+
+async def test_a_notice_that_overtakes_its_answer_by_a_moment_is_applied_at_once(
+    gmo: Served,
+) -> None:
+    """The usual race: the answer is committed a moment after the notice is in. The notice's
+    first run looks again after short pauses and applies it, with no 対象待ち and no clock."""
+    h = gmo.harness
+    held = HeldAnswer()
+    await h.use(held.hold)
+    order = await h.order(h.sandbox.succeed)
+    acting = asyncio.create_task(h.run(order, "authorize"))
+    await held.acted.wait()
+    r = await gmo.api.post(
+        f"/webhooks/gmo_pg/{gmo.account_id}", content=await notice(h, order, "AUTH")
+    )
+    assert (r.status_code, r.text) == (200, "0")
+    asyncio.get_running_loop().call_later(0.3, held.release)  # while the job looks again
+    await gmo.services.dispatcher.drain()
+    assert (await acting).outcome == "succeeded"
+    event = await the_event(gmo)
+    assert (event["status"], event["runs"]) == ("applied", 1), event
+    assert await h.status(order) == "authorized"
+    assert h.charges() == 1

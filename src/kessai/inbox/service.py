@@ -15,11 +15,13 @@ each retry); an operator can replay any event.
 
 A notification may come before kessai knows its payment: the provider notified while the
 authorization that made the charge was still waiting for its answer, so no order carries the
-provider's id yet, or the order's call is still unanswered. Such a notification waits
+provider's id yet, or the order's call is still unanswered. Its first run looks again
+after a few short pauses (QUICK_LOOKS: the answer is usually a moment behind); then it waits
 (対象待ち) and a scheduler tick plans another look after each pause of look_pauses(); only
 when the last look finds nothing is it 対象なし, saying that it waited.
 """
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -278,8 +280,27 @@ async def _plan_run(s: AsyncSession, event: InboundEvent, actor: str, now: datet
 # ------------------------------------------------------------------------------ processing
 
 
+# A notice usually overtakes its payment's answer by a moment (the provider notifies as it
+# answers; kessai commits the answer right after): on its first run the inbox looks again
+# after these short real-time pauses before it makes the notice wait (対象待ち) for LOOK_PAUSES.
+QUICK_LOOKS = (0.2, 0.5, 1.0, 1.5)
+
+
 async def process(services: "Services", event_id: int) -> ItemResult:
     """Bring the event's order in line with the provider's current state, if it can be."""
+    for pause in QUICK_LOOKS:
+        done = await _look(services, event_id, quick=True)
+        if done is not None:
+            return done
+        await asyncio.sleep(pause)
+    done = await _look(services, event_id, quick=False)
+    assert done is not None
+    return done
+
+
+async def _look(services: "Services", event_id: int, *, quick: bool) -> ItemResult | None:
+    """One look at the event; None when it would wait and a quick look again is allowed
+    (the event's first run only)."""
     async with transaction(services.sessions) as s:
         event = await s.get(InboundEvent, event_id)
         if event is None:
@@ -295,7 +316,10 @@ async def process(services: "Services", event_id: int) -> ItemResult:
         return ItemResult(str(event_id), ItemStatus.SKIPPED, message, row)
     pauses = look_pauses(services.settings)
     look = _next_look(event, services.clock.now(), pauses)
+    quick = quick and event.runs == 1 and look is not None
     if order is None:
+        if quick:
+            return None
         missing = f"オーダーID「{event.reference}」の受注"
         if look is None:
             message = (
@@ -310,6 +334,8 @@ async def process(services: "Services", event_id: int) -> ItemResult:
     try:
         status, message = await _settle(services, event, account, order)
     except InProgress as exc:  # the order's own call is still unanswered: look again later
+        if quick:
+            return None
         if look is None:
             await _retrying(services, event_id, exc)
             raise
