@@ -19,7 +19,6 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from kessai.accounts.models import PaymentMethod
 from kessai.core.db import transaction
 from kessai.core.errors import Conflict, ProviderUnavailable
 from kessai.orders.models import Order
@@ -142,23 +141,9 @@ class Case:
 async def case(request: pytest.FixtureRequest, live_services: Services) -> AsyncIterator[Case]:
     method_type, source, key = request.param
     async with harness_on(PROVIDER, live_services) as h:
-        now = h.services.clock.now()
-        async with transaction(h.services.sessions) as s:
-            method = PaymentMethod(
-                code=f"conformance-gmo-{key}",
-                name=key,
-                provider="gmo_pg",
-                method_type=method_type,
-                account_id=h.account.id,
-                enabled=True,
-                cancel_api_link=True,
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(method)
-            await s.flush()
-            s.expunge_all()
-        yield Case(dataclasses.replace(h, method=method), method_type, source, key)
+        yield Case(
+            await h.with_method(f"conformance-gmo-{key}", method_type), method_type, source, key
+        )
 
 
 async def test_authorize_customer_settle_capture_lookup_cancel(case: Case) -> None:
