@@ -10,10 +10,10 @@ contributes nothing), then the hash key.
 Values travel as percent-encoded Shift_JIS (application/x-www-form-urlencoded).
 """
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl, urlencode
 
+from kessai.providers.sbps import codec
 from kessai.providers.sbps.codec import ENCODING
 
 PURCHASE = (
@@ -103,8 +103,8 @@ class FormError(ValueError):
 
 
 def hashcode(values: Mapping[str, str], order: Sequence[str], hash_key: str) -> str:
-    text = "".join(values.get(name) or "" for name in order) + hash_key
-    return hashlib.sha1(text.encode(ENCODING)).hexdigest()  # noqa: S324 - SBPS's own scheme
+    """SBPS's sps_hashcode (codec.hashcode) over the form's values in `order`."""
+    return codec.hashcode([(name, values.get(name) or "") for name in order], hash_key)
 
 
 def signed(values: Mapping[str, str], order: Sequence[str], hash_key: str) -> list[tuple[str, str]]:
