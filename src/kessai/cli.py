@@ -242,14 +242,11 @@ def db_upgrade(
         # Alembic migration does not have (accounts.plain_secrets).
         moved = asyncio.run(_seal_plain_secrets(settings))
     typer.echo(f"データベースを最新のスキーマにしました: {display_url(settings.database_url)}")
-    done = {False: "暗号化して保存しました", True: "削除しました (暗号化済みの値を使用)"}
     for account_id, kept in sorted({(m.account_id, m.kept_sealed) for m in moved}):
-        fields = ", ".join(
-            m.field for m in moved if (m.account_id, m.kept_sealed) == (account_id, kept)
-        )
+        same = [m for m in moved if (m.account_id, m.kept_sealed) == (account_id, kept)]
         typer.echo(
             f"外部連携アカウント(ID: {account_id})の平文で保存されていた秘密情報を"
-            f"{done[kept]}: {fields}"
+            f"{same[0].done}: {', '.join(m.field for m in same)}"
         )
 
 

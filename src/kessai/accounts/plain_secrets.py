@@ -44,6 +44,13 @@ class Moved:
     field: str
     kept_sealed: bool  # both were stored: the sealed value kept, the plain one dropped
 
+    @property
+    def done(self) -> str:
+        """What happened to the plain value, as the log and `kessai db upgrade` say it."""
+        if self.kept_sealed:
+            return "削除しました (暗号化済みの値を使用)"
+        return "暗号化して保存しました"
+
 
 def plain_secret_fields(account: ProviderAccount) -> list[str]:
     """The fields the account's integration declares secret that still sit in `settings`."""
@@ -79,7 +86,7 @@ async def seal_plain_secrets(
         for m in done:  # after the commit: the log says what is stored
             log.info(
                 "平文で保存されていた秘密情報を%s: account=%s field=%s",
-                "削除しました (暗号化済みの値を使用)" if m.kept_sealed else "暗号化しました",
+                m.done,
                 m.account_id,
                 m.field,
             )
