@@ -282,7 +282,8 @@ async def _plan_run(s: AsyncSession, event: InboundEvent, actor: str, now: datet
 
 # A notice usually overtakes its payment's answer by a moment (the provider notifies as it
 # answers; kessai commits the answer right after): on its first run the inbox looks again
-# after these short real-time pauses before it makes the notice wait (対象待ち) for LOOK_PAUSES.
+# after these short real-time pauses before it makes the notice wait (対象待ち) for
+# look_pauses().
 QUICK_LOOKS = (0.2, 0.5, 1.0, 1.5)
 
 
